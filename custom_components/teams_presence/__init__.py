@@ -1,0 +1,96 @@
+"""Microsoft Teams presence for Home Assistant, through Microsoft Graph."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .auth import async_get_account_access
+from .const import (
+    CONF_CLEAR_ON_REMOVE,
+    DEFAULT_CLEAR_ON_REMOVE,
+    DOMAIN,
+    LOGGER,
+)
+from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator, wish_store
+from .graph import GraphError, GraphNotFoundError, GraphPresenceClient
+from .services import async_setup_services
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, for every account."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: TeamsPresenceConfigEntry
+) -> bool:
+    """Connect an account: read its presence and re-assert the wished app session."""
+    coordinator = TeamsPresenceCoordinator(
+        hass, entry, *await _async_client(hass, entry)
+    )
+    await coordinator.async_restore()
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
+    await coordinator.async_start()
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    return True
+
+
+async def async_unload_entry(
+    hass: HomeAssistant, entry: TeamsPresenceConfigEntry
+) -> bool:
+    """Unload an account; Graph keeps the app session until it expires (no flicker)."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: TeamsPresenceConfigEntry
+) -> None:
+    """Forget the wish, and clear the app session if the user asked for that."""
+    await wish_store(hass, entry).async_remove()
+    if not entry.options.get(CONF_CLEAR_ON_REMOVE, DEFAULT_CLEAR_ON_REMOVE):
+        return
+    try:
+        client, session_id = await _async_client(hass, entry)
+        await client.clear_presence(session_id)
+    except GraphNotFoundError:
+        LOGGER.debug("No app session to clear")
+    except GraphError as err:
+        LOGGER.warning("Could not clear the Teams app presence: %s", err.reason)
+    except HomeAssistantError as err:
+        LOGGER.warning("Could not clear the Teams app presence: %s", err)
+
+
+async def _async_client(
+    hass: HomeAssistant, entry: TeamsPresenceConfigEntry
+) -> tuple[GraphPresenceClient, str]:
+    """Return the Graph client for an entry and its app session id."""
+    access = await async_get_account_access(hass, entry)
+    client = GraphPresenceClient(
+        async_get_clientsession(hass),
+        access.get_access_token,
+        base_url=access.endpoints.graph_url,
+        user=access.user,
+    )
+    return client, access.client_id
+
+
+async def _async_options_updated(
+    hass: HomeAssistant, entry: TeamsPresenceConfigEntry
+) -> None:
+    """Apply new options; the app session survives the reload.
+
+    Token refreshes update the entry too: those must not reload it.
+    """
+    if entry.options != entry.runtime_data.options:
+        await hass.config_entries.async_reload(entry.entry_id)

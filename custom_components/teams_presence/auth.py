@@ -1,0 +1,416 @@
+"""Access to one Microsoft 365 account: a token source, the app id and where Graph is.
+
+One token provider per sign-in method, behind one interface. Failures are reduced to
+two kinds the coordinator acts on: sign in again (permanent) or try later (transient).
+msal is synchronous and does network I/O even when built, so it only ever runs in the
+executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+import logging
+import re
+from typing import Any, Final, cast
+
+from aiohttp import ClientError, ClientResponseError
+from homeassistant import exceptions as ha_exceptions
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_ACCESS_TOKEN, CONF_CLIENT_ID, CONF_CLIENT_SECRET
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryNotReady,
+    HomeAssistantError,
+)
+from homeassistant.helpers import config_entry_oauth2_flow
+import msal
+from msal.exceptions import MsalServiceError
+from requests import RequestException
+
+from .application_credentials import authority_context
+from .const import (
+    APPLICATION_SCOPE,
+    AUTH_METHOD_APPLICATION,
+    AUTH_METHOD_BROWSER,
+    AUTH_METHOD_DEVICE_CODE,
+    CONF_AUTH_METHOD,
+    CONF_CLOUD,
+    CONF_GRAPH_URL,
+    CONF_LOGIN_URL,
+    CONF_TARGET_USER,
+    CONF_TENANT_ID,
+    CONF_TOKEN_CACHE,
+    DELEGATED_SCOPES,
+    DOMAIN,
+    LOGGER,
+)
+from .graph import CLOUD_ENDPOINTS, ME, Cloud, CloudEndpoints
+
+# Home Assistant 2025.12 added this; before it, a missing implementation is a ValueError.
+ImplementationUnavailableError: type[Exception] = getattr(
+    config_entry_oauth2_flow, "ImplementationUnavailableError", LookupError
+)
+
+
+def _ha_error(name: str) -> tuple[type[Exception], ...]:
+    """Return Home Assistant's error class ``name`` where this release has one."""
+    for module in (ha_exceptions, config_entry_oauth2_flow):
+        if (error := getattr(module, name, None)) is not None:
+            return (error,)
+    return ()
+
+
+# 2026.3+ says whether a failed refresh needs a new sign-in; older releases leave it
+# to the HTTP status.
+_TOKEN_REAUTH_ERRORS: Final = _ha_error("OAuth2TokenRequestReauthError")
+_TOKEN_TRANSIENT_ERRORS: Final = _ha_error("OAuth2TokenRequestTransientError")
+
+AADSTS_ERRORS: Final[dict[int, str]] = {
+    50020: "personal_account",  # a live.com account is not in the tenant
+    500200: "personal_account",
+    9002331: "personal_account",  # the app refuses the consumers endpoint
+    65001: "consent_required",  # neither the user nor an admin consented
+    65004: "consent_required",  # the user declined consent
+    90094: "consent_required",  # only an administrator may consent
+    700016: "app_not_found",  # unknown client id, or registered in another tenant
+    90002: "tenant_not_found",
+    900023: "tenant_not_found",  # neither a tenant id nor a domain
+    7000218: "public_client_disabled",  # "Allow public client flows" is off
+    7000215: "invalid_secret",
+    7000222: "invalid_secret",  # the secret expired
+    70019: "device_code_expired",
+    70020: "authorization_declined",
+}
+"""Entra ID's AADSTS codes, as the flow's translated error keys: the only such map."""
+
+_OAUTH_ERRORS: Final[dict[str, str]] = {
+    "access_denied": "authorization_declined",
+    "authorization_declined": "authorization_declined",
+    "consent_required": "consent_required",
+    "expired_token": "device_code_expired",
+    # What msal returns when polling stops at the code's expiry (or is cancelled).
+    "authorization_pending": "device_code_expired",
+    "slow_down": "device_code_expired",
+}
+"""OAuth error values for answers that carry no known AADSTS code."""
+
+_SIGN_IN_REQUIRED_ERRORS: Final = frozenset(
+    {
+        "consent_required",
+        "interaction_required",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+    }
+)
+"""OAuth errors of a token request that only a new sign-in fixes."""
+
+_AADSTS_CODE: Final = re.compile(r"AADSTS(\d+)")
+_DEVICE_CODE_FIELD: Final = re.compile(r'("(?:device_code|code)": )"[^"]*"')
+
+
+class _RedactDeviceCode(logging.Filter):
+    """Hide the device code in msal's token-cache event log.
+
+    msal logs each token request's fields at debug level, masking secrets and
+    refresh tokens but not the device code it polls with: whoever reads the log
+    before the code expires could redeem it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the code in the record's arguments; never drop the record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _DEVICE_CODE_FIELD.sub(r'\1"********"', arg)
+                if isinstance(arg, str)
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("msal.token_cache").addFilter(_RedactDeviceCode())
+
+
+def sign_in_error(answer: Mapping[str, Any]) -> str:
+    """Return the flow error key for an Entra ID error answer (``unknown`` if new)."""
+    codes = [int(code) for code in answer.get("error_codes") or ()]
+    codes += map(int, _AADSTS_CODE.findall(str(answer.get("error_description"))))
+    for code in codes:
+        if code in AADSTS_ERRORS:
+            return AADSTS_ERRORS[code]
+    return _OAUTH_ERRORS.get(str(answer.get("error")), "unknown")
+
+
+MSAL_CONNECTION_ERRORS: Final = (RequestException, MsalServiceError)
+"""What msal raises when Entra ID is unreachable or answers 5xx (no OAuth error)."""
+
+
+class SignInRequiredError(HomeAssistantError):
+    """The account's sign-in is gone for good (revoked, expired, password changed)."""
+
+
+class SignInUnavailableError(HomeAssistantError):
+    """The sign-in service could not issue a token now; try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAccess:
+    """What the Graph client needs to act for one config entry."""
+
+    get_access_token: Callable[[], Awaitable[str]]
+    client_id: str
+    """The application (client) id: Graph's session id for the app presence session."""
+    endpoints: CloudEndpoints
+    user: str
+    """``me`` for delegated sign-in, the target user's id for application permission."""
+
+
+def endpoints_from_data(data: Mapping[str, Any]) -> CloudEndpoints:
+    """Return the Graph and sign-in URLs an entry (or flow) was configured with."""
+    if data.get(CONF_GRAPH_URL) and data.get(CONF_LOGIN_URL):
+        return CloudEndpoints(data[CONF_GRAPH_URL], data[CONF_LOGIN_URL])
+    return CLOUD_ENDPOINTS[Cloud(data.get(CONF_CLOUD, Cloud.GLOBAL))]
+
+
+_NATIONAL_CLOUDS: Final = frozenset(
+    endpoints
+    for cloud, endpoints in CLOUD_ENDPOINTS.items()
+    if cloud is not Cloud.GLOBAL
+)
+
+
+def delegated_scopes(endpoints: CloudEndpoints) -> list[str]:
+    """Return the delegated scopes as Entra ID expects them in this cloud.
+
+    Short names stand for the global Microsoft Graph, and token answers name them
+    short too, which is what msal's cache matches later requests against. A national
+    cloud's Graph has to be named in full.
+    """
+    if endpoints in _NATIONAL_CLOUDS:
+        return [endpoints.scope(permission) for permission in DELEGATED_SCOPES]
+    return list(DELEGATED_SCOPES)
+
+
+def public_client(
+    endpoints: CloudEndpoints,
+    tenant: str,
+    client_id: str,
+    cache: msal.SerializableTokenCache,
+) -> msal.PublicClientApplication:
+    """Build msal's device-code client; blocking, as msal fetches OpenID discovery."""
+    return msal.PublicClientApplication(
+        client_id,
+        authority=endpoints.authority(tenant),
+        token_cache=cache,
+        # The authority comes from our own cloud table or the user: never ask the
+        # public cloud to vouch for it (a custom sign-in URL would fail that check).
+        instance_discovery=False,
+    )
+
+
+def confidential_client(
+    endpoints: CloudEndpoints, tenant: str, client_id: str, secret: str
+) -> msal.ConfidentialClientApplication:
+    """Build msal's client-credentials client; blocking, like `public_client`."""
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=secret,
+        authority=endpoints.authority(tenant),
+        instance_discovery=False,
+    )
+
+
+async def async_get_account_access(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> AccountAccess:
+    """Build the account access for an entry, whatever its sign-in method."""
+    method = entry.data[CONF_AUTH_METHOD]
+    if method == AUTH_METHOD_BROWSER:
+        return await _async_browser_access(hass, entry)
+    if method == AUTH_METHOD_DEVICE_CODE:
+        return _device_code_access(hass, entry)
+    if method == AUTH_METHOD_APPLICATION:
+        return _application_access(hass, entry)
+    raise ConfigEntryAuthFailed(
+        translation_domain=DOMAIN, translation_key="unsupported_auth_method"
+    )
+
+
+async def _async_browser_access(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> AccountAccess:
+    """Tokens from Home Assistant's OAuth2 helper and Application Credentials."""
+    endpoints = endpoints_from_data(entry.data)
+    try:
+        with authority_context(endpoints, entry.data[CONF_TENANT_ID]):
+            implementation = (
+                await config_entry_oauth2_flow.async_get_config_entry_implementation(
+                    hass, entry
+                )
+            )
+    except ImplementationUnavailableError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="oauth2_implementation_unavailable",
+        ) from err
+    except ValueError as err:
+        # The application credential was deleted: only a new sign-in can fix it.
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN,
+            translation_key="oauth2_implementation_missing",
+        ) from err
+    session = config_entry_oauth2_flow.OAuth2Session(hass, entry, implementation)
+
+    async def get_access_token() -> str:
+        try:
+            await session.async_ensure_token_valid()
+        except ClientResponseError as err:
+            if _refresh_needs_sign_in(err):
+                raise _sign_in_required() from err
+            raise _sign_in_unavailable() from err
+        except (ClientError, TimeoutError) as err:
+            raise _sign_in_unavailable() from err
+        return cast(str, session.token[CONF_ACCESS_TOKEN])
+
+    return AccountAccess(
+        get_access_token=get_access_token,
+        client_id=cast(
+            str, getattr(implementation, "client_id", entry.data.get(CONF_CLIENT_ID))
+        ),
+        endpoints=endpoints,
+        user=entry.data.get(CONF_TARGET_USER) or ME,
+    )
+
+
+def _refresh_needs_sign_in(err: ClientResponseError) -> bool:
+    """Tell a refused refresh token from a token endpoint that failed for now."""
+    if isinstance(err, _TOKEN_TRANSIENT_ERRORS):
+        return False
+    if isinstance(err, _TOKEN_REAUTH_ERRORS):
+        return True
+    return 400 <= err.status < 500 and err.status != 429
+
+
+def _device_code_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAccess:
+    """Tokens refreshed silently from the msal cache the device-code sign-in left."""
+    endpoints = endpoints_from_data(entry.data)
+    scopes = delegated_scopes(endpoints)
+    cache = msal.SerializableTokenCache()
+    cache.deserialize(entry.data[CONF_TOKEN_CACHE])
+
+    def build() -> msal.PublicClientApplication:
+        return public_client(
+            endpoints, entry.data[CONF_TENANT_ID], entry.data[CONF_CLIENT_ID], cache
+        )
+
+    def acquire(app: msal.PublicClientApplication) -> dict[str, Any] | None:
+        accounts = app.get_accounts()
+        if not accounts:
+            return None
+        return cast(
+            dict[str, Any] | None,
+            app.acquire_token_silent_with_error(scopes, account=accounts[0]),
+        )
+
+    tokens = _MsalTokens(hass, build, acquire)
+
+    async def get_access_token() -> str:
+        try:
+            return await tokens.async_get_access_token()
+        finally:
+            # A refresh rotates the refresh token: keep the new one across restarts.
+            if cache.has_state_changed:
+                hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, CONF_TOKEN_CACHE: cache.serialize()}
+                )
+
+    return AccountAccess(
+        get_access_token=get_access_token,
+        client_id=entry.data[CONF_CLIENT_ID],
+        endpoints=endpoints,
+        user=ME,
+    )
+
+
+def _application_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAccess:
+    """App-only tokens from the client secret; msal caches them until near expiry."""
+    endpoints = endpoints_from_data(entry.data)
+    scopes = [endpoints.scope(APPLICATION_SCOPE)]
+
+    def build() -> msal.ConfidentialClientApplication:
+        return confidential_client(
+            endpoints,
+            entry.data[CONF_TENANT_ID],
+            entry.data[CONF_CLIENT_ID],
+            entry.data[CONF_CLIENT_SECRET],
+        )
+
+    def acquire(app: msal.ConfidentialClientApplication) -> dict[str, Any] | None:
+        return cast(dict[str, Any], app.acquire_token_for_client(scopes=scopes))
+
+    return AccountAccess(
+        get_access_token=_MsalTokens(hass, build, acquire).async_get_access_token,
+        client_id=entry.data[CONF_CLIENT_ID],
+        endpoints=endpoints,
+        user=entry.data[CONF_TARGET_USER],
+    )
+
+
+class _MsalTokens[AppT]:
+    """One msal client, built on first use, asked for a token one call at a time."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        build: Callable[[], AppT],
+        acquire: Callable[[AppT], dict[str, Any] | None],
+    ) -> None:
+        """Keep how to build the client and how to ask it for a token."""
+        self._hass = hass
+        self._build = build
+        self._acquire = acquire
+        self._app: AppT | None = None
+        # Callers share one client and cache; one at a time avoids duplicate refreshes.
+        self._lock = asyncio.Lock()
+
+    def _get_token(self) -> dict[str, Any] | None:
+        """Run in the executor: build the client if needed, then ask for a token."""
+        if self._app is None:
+            self._app = self._build()
+        return self._acquire(self._app)
+
+    async def async_get_access_token(self) -> str:
+        """Return a valid access token, or raise why there is none."""
+        async with self._lock:
+            try:
+                result = await self._hass.async_add_executor_job(self._get_token)
+            except (*MSAL_CONNECTION_ERRORS, ValueError) as err:
+                # Unreachable, a 5xx, or an answer that is not JSON.
+                raise _sign_in_unavailable() from err
+        if result and "access_token" in result:
+            return str(result["access_token"])
+        if result is not None:
+            LOGGER.debug(
+                "Token request refused: %s %s",
+                result.get("error"),
+                result.get("error_description"),
+            )
+        if result is None or result.get("error") in _SIGN_IN_REQUIRED_ERRORS:
+            raise _sign_in_required()
+        raise _sign_in_unavailable()
+
+
+def _sign_in_required() -> SignInRequiredError:
+    return SignInRequiredError(
+        translation_domain=DOMAIN, translation_key="sign_in_required"
+    )
+
+
+def _sign_in_unavailable() -> SignInUnavailableError:
+    return SignInUnavailableError(
+        translation_domain=DOMAIN, translation_key="sign_in_unavailable"
+    )

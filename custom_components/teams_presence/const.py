@@ -1,0 +1,54 @@
+"""Constants of the Teams Presence integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "teams_presence"
+LOGGER = logging.getLogger(__package__)
+
+# Config entry data
+CONF_AUTH_METHOD: Final = "auth_method"
+CONF_CLOUD: Final = "cloud"
+CONF_GRAPH_URL: Final = "graph_url"
+CONF_LOGIN_URL: Final = "login_url"
+CONF_TENANT: Final = "tenant"
+CONF_TENANT_ID: Final = "tenant_id"
+CONF_USER_ID: Final = "user_id"
+CONF_TARGET_USER: Final = "target_user"
+CONF_TOKEN_CACHE: Final = "token_cache"  # noqa: S105
+
+AUTH_METHOD_BROWSER: Final = "browser"
+AUTH_METHOD_DEVICE_CODE: Final = "device_code"
+AUTH_METHOD_APPLICATION: Final = "application"
+
+DEFAULT_TENANT: Final = "organizations"
+
+# Delegated permissions: Presence.ReadWrite implies Presence.Read.
+DELEGATED_SCOPES: Final = ("Presence.ReadWrite", "User.Read")
+OIDC_SCOPES: Final = ("offline_access", "openid")
+APPLICATION_SCOPE: Final = ".default"
+
+# Options
+CONF_READ_INTERVAL: Final = "read_interval"
+CONF_EXPIRATION: Final = "expiration"
+CONF_CLEAR_ON_REMOVE: Final = "clear_on_remove"
+
+DEFAULT_READ_INTERVAL: Final = 30
+"""Seconds between presence reads: a busy light settles within one read."""
+MIN_READ_INTERVAL: Final = 10
+MAX_READ_INTERVAL: Final = 3600
+DEFAULT_EXPIRATION: Final = 60
+"""Minutes an app session lives without a refresh: the longest a stale state could
+linger in Teams if Home Assistant stops, against one refresh an hour when it runs."""
+MIN_EXPIRATION: Final = 5
+MAX_EXPIRATION: Final = 240
+DEFAULT_CLEAR_ON_REMOVE: Final = True
+
+STORAGE_VERSION: Final = 1
+REFRESH_MARGIN: Final = timedelta(seconds=20)
+"""How long before Graph's timeout or expiry the session is refreshed: room for a
+request that takes up to the client's 20-second timeout, while Available needs only
+103 refreshes in 8 hours (the minimum is 96)."""

@@ -1,0 +1,565 @@
+"""The presence keeper: one per account, it reads presence and holds the app session.
+
+Reads run on the coordinator's schedule. Writes have a single writer: every wish is
+recorded first (and stored, so it survives restarts), then ``_async_sync`` makes
+Graph's app session match it, refreshing it just before Graph would let it fade or
+expire. Throttling, outages and sign-in failures never drop the wish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import math
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .auth import SignInRequiredError, SignInUnavailableError
+from .const import (
+    CONF_EXPIRATION,
+    CONF_READ_INTERVAL,
+    DEFAULT_EXPIRATION,
+    DEFAULT_READ_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    REFRESH_MARGIN,
+    STORAGE_VERSION,
+)
+from .graph import (
+    AVAILABLE_TIMEOUT,
+    MAX_EXPIRATION,
+    MIN_EXPIRATION,
+    Activity,
+    AppPresence,
+    Availability,
+    GraphAuthenticationError,
+    GraphConnectionError,
+    GraphError,
+    GraphNotFoundError,
+    GraphPermissionError,
+    GraphPresenceClient,
+    GraphServerError,
+    GraphThrottledError,
+    PreferredPresence,
+    PresenceSnapshot,
+)
+
+type TeamsPresenceConfigEntry = ConfigEntry[TeamsPresenceCoordinator]
+
+RETRY_DELAYS = (5, 10, 20, 30)
+"""Seconds between retries of a failed write while Graph is unreachable."""
+REFUSED_RETRY = timedelta(minutes=5)
+"""When Graph refuses a keep-alive (say, a permission was removed), ask again this late."""
+RECENT_ERRORS = 10
+PERMISSIONS_URL = (
+    "https://learn.microsoft.com/graph/api/presence-setpresence#permissions"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Wish:
+    """The app presence the user wants, and until when."""
+
+    presence: AppPresence | None = None
+    until: datetime | None = None
+    then: AppPresence | None = None
+    """What is wanted once ``until`` passes (the state before the hold)."""
+    expiration: timedelta | None = None
+    """Session expiration for this wish; ``None`` uses the entry's option."""
+
+    def settled(self, now: datetime) -> Wish:
+        """Return the wish in force at ``now``: a hold past its deadline gives way."""
+        if self.until is not None and now >= self.until:
+            return Wish(self.then)
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serialize for the store."""
+        return {
+            "presence": self.presence,
+            "until": self.until.isoformat() if self.until else None,
+            "then": self.then,
+            "expiration": self.expiration.total_seconds() if self.expiration else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Wish:
+        """Deserialize from the store."""
+        return cls(
+            presence=AppPresence(data["presence"]) if data.get("presence") else None,
+            until=_parse_datetime(data["until"]) if data.get("until") else None,
+            then=AppPresence(data["then"]) if data.get("then") else None,
+            expiration=(
+                timedelta(seconds=data["expiration"])
+                if data.get("expiration")
+                else None
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AppSession:
+    """The app session Graph accepted last, as far as we know."""
+
+    presence: AppPresence
+    sent_at: datetime
+    expires_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serialize for the store."""
+        return {
+            "presence": self.presence,
+            "sent_at": self.sent_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AppSession:
+        """Deserialize from the store."""
+        return cls(
+            AppPresence(data["presence"]),
+            _parse_datetime(data["sent_at"]),
+            _parse_datetime(data["expires_at"]),
+        )
+
+    @property
+    def refresh_due(self) -> datetime:
+        """When to set it again so it neither fades (Available) nor expires."""
+        lapses = self.expires_at
+        if self.presence.times_out:
+            lapses = min(lapses, self.sent_at + AVAILABLE_TIMEOUT)
+        return lapses - REFRESH_MARGIN
+
+
+@dataclass(frozen=True, slots=True)
+class PreferredState:
+    """The user-preferred presence last set from Home Assistant."""
+
+    presence: PreferredPresence
+    expires_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serialize for the store."""
+        return {"presence": self.presence, "expires_at": self.expires_at.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreferredState:
+        """Deserialize from the store."""
+        return cls(
+            PreferredPresence(data["presence"]), _parse_datetime(data["expires_at"])
+        )
+
+
+class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
+    """Reads one account's presence and keeps its app session as wished."""
+
+    config_entry: TeamsPresenceConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: TeamsPresenceConfigEntry,
+        client: GraphPresenceClient,
+        session_id: str,
+    ) -> None:
+        """Keep the app session ``session_id`` (the application id) for ``entry``."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=entry.title,
+            update_interval=timedelta(
+                seconds=entry.options.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL)
+            ),
+            always_update=False,
+        )
+        self.client = client
+        self.session_id = session_id
+        self.options = dict(entry.options)
+        self.wish = Wish()
+        self.session: AppSession | None = None
+        self.preferred: PreferredState | None = None
+        self.blocked_until: datetime | None = None
+        self.next_sync: datetime | None = None
+        self.last_write: datetime | None = None
+        self.recent_errors: deque[str] = deque(maxlen=RECENT_ERRORS)
+        self._failures = 0
+        self._write_lock = asyncio.Lock()
+        self._timer: CALLBACK_TYPE | None = None
+        self._unknown_values_logged: set[str] = set()
+        self._permission_issue = False
+        self._store = wish_store(hass, entry)
+
+    @property
+    def default_expiration(self) -> timedelta:
+        """Session expiration from the entry's options."""
+        return timedelta(minutes=self.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION))
+
+    async def async_restore(self) -> None:
+        """Load the wish kept across restarts; a hold that ended while down is over."""
+        stored = await self._store.async_load() or {}
+        now = dt_util.utcnow()
+        self.wish = Wish.from_dict(stored.get("wish") or {}).settled(now)
+        if preferred := stored.get("preferred"):
+            self.preferred = PreferredState.from_dict(preferred)
+        if session := stored.get("session"):
+            self.session = AppSession.from_dict(session)
+
+    async def async_start(self) -> None:
+        """Re-assert the wish at start-up, without clearing first (no flicker)."""
+        await self._async_sync_in_background(force=True)
+
+    async def async_shutdown(self) -> None:
+        """Stop the keep-alive and store the wish; Graph's session stays (no flicker)."""
+        self._cancel_timer()
+        await self._store.async_save(self._stored_data())
+        await super().async_shutdown()
+
+    async def async_set_app_presence(
+        self,
+        presence: AppPresence | None,
+        *,
+        until: datetime | None = None,
+        expiration: timedelta | None = None,
+    ) -> None:
+        """Want ``presence`` (``None``: no app session), optionally until a deadline.
+
+        Graph's refusal restores the previous wish and raises; an unreachable or
+        throttling Graph keeps the new wish and the writer retries on its own.
+        """
+        now = dt_util.utcnow()
+        previous = self.wish.settled(now)
+        after_hold = previous.then if previous.until else previous.presence
+        wish = Wish(
+            presence,
+            until=until if presence is not None else None,
+            then=after_hold if until is not None else None,
+            expiration=expiration,
+        )
+        self.wish = wish
+        self.async_update_listeners()
+        try:
+            await self._async_sync()
+        except HomeAssistantError:
+            if self.wish is wish:
+                self.wish = previous
+                self.async_update_listeners()
+            raise
+        finally:
+            self._save()
+
+    async def async_set_preferred_presence(
+        self, presence: PreferredPresence | None, expiration: timedelta | None = None
+    ) -> None:
+        """Set or clear the user-level presence that overrides every session."""
+        if presence is None:
+            await self._async_call(self.client.clear_preferred_presence())
+            self.preferred = None
+        else:
+            await self._async_call(
+                self.client.set_preferred_presence(presence, expiration)
+            )
+            self.preferred = PreferredState(
+                presence,
+                dt_util.utcnow() + (expiration or presence.default_expiration),
+            )
+        self._save()
+        self.async_update_listeners()
+        await self.async_refresh()
+
+    async def async_set_status_message(
+        self, message: str | None, expires_at: datetime | None = None
+    ) -> None:
+        """Publish or (``None``) clear the status message."""
+        if message is None:
+            await self._async_call(self.client.clear_status_message())
+        else:
+            await self._async_call(self.client.set_status_message(message, expires_at))
+        await self.async_refresh()
+
+    async def _async_call(self, request: Awaitable[None]) -> None:
+        """Send a one-off request; any failure is the caller's to see, translated."""
+        try:
+            await request
+        except (GraphError, SignInRequiredError, SignInUnavailableError) as err:
+            self._record_error(err)
+            raise self._caller_error(err) from err
+
+    @property
+    def preferred_presence(self) -> PreferredPresence | None:
+        """The user-preferred presence set from here, while it lasts."""
+        if self.preferred is None or self.preferred.expires_at <= dt_util.utcnow():
+            return None
+        return self.preferred.presence
+
+    async def _async_update_data(self) -> PresenceSnapshot:
+        """Read the aggregated presence, unless Graph asked us to wait."""
+        if self._is_blocked() and self.data is not None:
+            return self.data
+        try:
+            snapshot = await self.client.get_presence()
+        except GraphThrottledError as err:
+            self._block(err)
+            if self.data is not None:
+                return self.data
+            raise UpdateFailed(
+                translation_domain=DOMAIN, translation_key="throttled"
+            ) from err
+        except (GraphAuthenticationError, SignInRequiredError) as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="sign_in_required"
+            ) from err
+        except (GraphError, SignInUnavailableError) as err:
+            self._record_error(err)
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="read_failed",
+                translation_placeholders={"reason": _reason(err)},
+            ) from err
+        self._record_success()
+        self._log_unknown_values(snapshot)
+        if self._failures:
+            # Graph is back: re-establish the session now, not at the next retry.
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_sync_in_background(), f"{DOMAIN} reconnect"
+            )
+        return snapshot
+
+    async def _async_sync(self, *, force: bool = False) -> None:
+        """Make Graph's app session match the wish: the only writer of the session.
+
+        ``force`` sets the wished state even if Graph should still hold it. Raises a
+        translated error only for refusals a retry cannot fix.
+        """
+        async with self._write_lock:
+            self._cancel_timer()
+            now = dt_util.utcnow()
+            if self._is_blocked():
+                self._schedule(self.blocked_until)
+                return
+            self.wish = self.wish.settled(now)
+            try:
+                await self._async_write(now, force=force)
+            except GraphThrottledError as err:
+                self._block(err)
+                self._schedule(self.blocked_until)
+                return
+            except (
+                GraphConnectionError,
+                GraphServerError,
+                SignInUnavailableError,
+            ) as err:
+                self._record_error(err)
+                delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS) - 1)]
+                self._failures += 1
+                self._schedule(now + timedelta(seconds=delay))
+                return
+            except (GraphAuthenticationError, SignInRequiredError) as err:
+                self._record_error(err)
+                self.config_entry.async_start_reauth(self.hass)
+                raise self._caller_error(err) from err
+            except GraphError as err:
+                self._record_error(err)
+                raise self._caller_error(err) from err
+            self._failures = 0
+            self._record_success()
+            self._schedule_next()
+        self.async_update_listeners()
+
+    async def _async_write(self, now: datetime, *, force: bool) -> None:
+        """Send the one request the wish needs now, if any."""
+        wish = self.wish
+        if wish.presence is None:
+            if self.session is not None:
+                try:
+                    await self.client.clear_presence(self.session_id)
+                except GraphNotFoundError:
+                    LOGGER.debug("App session was already gone")
+                self.session = None
+                self.last_write = now
+                self._save()
+                await self.async_refresh()
+            return
+        session = self.session
+        if (
+            not force
+            and session is not None
+            and session.presence is wish.presence
+            and now < session.refresh_due
+        ):
+            return
+        expiration = self._expiration(wish, now)
+        await self.client.set_presence(self.session_id, wish.presence, expiration)
+        self.session = AppSession(wish.presence, now, now + expiration)
+        self.last_write = now
+        self._save()
+        if session is None or session.presence is not wish.presence:
+            await self.async_refresh()
+
+    def _expiration(self, wish: Wish, now: datetime) -> timedelta:
+        """Session expiration: the option, cut short to outlive a hold only a little.
+
+        If Home Assistant stops during a hold, Teams drops the state soon after the
+        deadline instead of an hour later.
+        """
+        expiration = wish.expiration or self.default_expiration
+        if wish.until is not None:
+            remaining = (wish.until - now + 2 * REFRESH_MARGIN).total_seconds()
+            expiration = min(expiration, timedelta(minutes=math.ceil(remaining / 60)))
+        return min(max(expiration, MIN_EXPIRATION), MAX_EXPIRATION)
+
+    def _schedule_next(self) -> None:
+        """Wake for the next refresh or the hold's deadline, whichever is first."""
+        wakes = [
+            moment
+            for moment in (
+                self.session.refresh_due if self.session else None,
+                self.wish.until,
+            )
+            if moment is not None
+        ]
+        self._schedule(min(wakes) if wakes else None)
+
+    def _schedule(self, when: datetime | None) -> None:
+        self._cancel_timer()
+        self.next_sync = when
+        if when is not None:
+            self._timer = async_track_point_in_utc_time(
+                self.hass, self._handle_timer, when
+            )
+
+    @callback
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer()
+            self._timer = None
+
+    @callback
+    def _handle_timer(self, _now: datetime) -> None:
+        self._timer = None
+        self.config_entry.async_create_background_task(
+            self.hass, self._async_sync_in_background(), f"{DOMAIN} keep-alive"
+        )
+
+    async def _async_sync_in_background(self, *, force: bool = False) -> None:
+        """Sync where no caller waits: refusals are logged, the wish is kept."""
+        try:
+            await self._async_sync(force=force)
+        except HomeAssistantError as err:
+            LOGGER.warning("Could not keep the Teams app presence: %s", err)
+            if not isinstance(
+                err.__cause__, (GraphAuthenticationError, SignInRequiredError)
+            ):
+                self._schedule(dt_util.utcnow() + REFUSED_RETRY)
+
+    def _is_blocked(self) -> bool:
+        return self.blocked_until is not None and dt_util.utcnow() < self.blocked_until
+
+    def _block(self, err: GraphThrottledError) -> None:
+        """Honour Retry-After for every request of this account."""
+        self._record_error(err)
+        wait = err.retry_after if err.retry_after is not None else RETRY_DELAYS[-1]
+        self.blocked_until = dt_util.utcnow() + timedelta(seconds=wait)
+
+    def _record_error(self, err: Exception) -> None:
+        """Keep recent errors for diagnostics; raise a repair for a missing permission."""
+        self.recent_errors.append(
+            f"{dt_util.utcnow().isoformat()} {type(err).__name__}: {_reason(err)}"
+        )
+        if isinstance(err, GraphPermissionError) and not self._permission_issue:
+            self._permission_issue = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self._permission_issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="missing_permission",
+                translation_placeholders={"account": self.config_entry.title},
+                learn_more_url=PERMISSIONS_URL,
+            )
+
+    @callback
+    def _record_success(self) -> None:
+        """Graph accepted a request: a missing-permission repair is fixed."""
+        if self._permission_issue:
+            self._permission_issue = False
+            ir.async_delete_issue(self.hass, DOMAIN, self._permission_issue_id)
+
+    @property
+    def _permission_issue_id(self) -> str:
+        return f"missing_permission_{self.config_entry.entry_id}"
+
+    def _caller_error(self, err: Exception) -> HomeAssistantError:
+        """Translate a failure for whoever asked."""
+        if isinstance(err, (GraphAuthenticationError, SignInRequiredError)):
+            key = "sign_in_required"
+        elif isinstance(
+            err,
+            (
+                GraphConnectionError,
+                GraphServerError,
+                GraphThrottledError,
+                SignInUnavailableError,
+            ),
+        ):
+            key = "graph_unreachable"
+        else:
+            key = "graph_rejected"
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=key,
+            translation_placeholders={"reason": _reason(err)},
+        )
+
+    def _log_unknown_values(self, snapshot: PresenceSnapshot) -> None:
+        """Log once per value that Graph sent and this version does not know."""
+        for kind, raw, parsed in (
+            ("availability", snapshot.raw_availability, snapshot.availability),
+            ("activity", snapshot.raw_activity, snapshot.activity),
+        ):
+            if (
+                parsed in (Availability.PRESENCE_UNKNOWN, Activity.PRESENCE_UNKNOWN)
+                and raw != parsed.value
+                and raw not in self._unknown_values_logged
+            ):
+                self._unknown_values_logged.add(raw)
+                LOGGER.info("Graph sent an unknown %s %r; shown as unknown", kind, raw)
+
+    def _save(self) -> None:
+        """Store the wish soon; a burst of changes writes once."""
+        self._store.async_delay_save(self._stored_data, 1)
+
+    def _stored_data(self) -> dict[str, Any]:
+        return {
+            "wish": self.wish.as_dict(),
+            "session": self.session.as_dict() if self.session else None,
+            "preferred": self.preferred.as_dict() if self.preferred else None,
+        }
+
+
+def wish_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
+    """Where an entry's wish, session and preferred presence outlive restarts."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+
+
+def _parse_datetime(text: str) -> datetime:
+    parsed = dt_util.parse_datetime(text)
+    if parsed is None:
+        raise ValueError(f"Not a datetime: {text!r}")
+    return parsed
+
+
+def _reason(err: Exception) -> str:
+    return err.reason if isinstance(err, GraphError) else str(err)

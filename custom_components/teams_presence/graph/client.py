@@ -1,0 +1,260 @@
+"""An async client for Microsoft Graph's presence API.
+
+It knows URLs, bodies and error shapes, and nothing of Home Assistant: the caller
+injects the aiohttp session and a coroutine that returns a valid access token. It
+never retries; retry policy belongs to whoever holds the wish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+import json
+from typing import Any, Final
+from urllib.parse import quote
+
+from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout
+
+from .clouds import CLOUD_ENDPOINTS, Cloud
+from .errors import (
+    GraphAuthenticationError,
+    GraphConnectionError,
+    GraphError,
+    GraphNotFoundError,
+    GraphPermissionError,
+    GraphServerError,
+    GraphThrottledError,
+    GraphValidationError,
+)
+from .models import (
+    MAX_STATUS_MESSAGE_LENGTH,
+    AppPresence,
+    GraphUser,
+    PreferredPresence,
+    PresenceSnapshot,
+    check_expiration,
+    iso8601_duration,
+)
+
+TokenProvider = Callable[[], Awaitable[str]]
+
+GRAPH_GLOBAL: Final = CLOUD_ENDPOINTS[Cloud.GLOBAL].graph_url
+ME: Final = "me"
+DEFAULT_TIMEOUT: Final = 20.0
+
+_ERRORS_BY_STATUS: Final[dict[int, type[GraphError]]] = {
+    HTTPStatus.BAD_REQUEST: GraphValidationError,
+    HTTPStatus.UNAUTHORIZED: GraphAuthenticationError,
+    HTTPStatus.FORBIDDEN: GraphPermissionError,
+    HTTPStatus.NOT_FOUND: GraphNotFoundError,
+}
+
+
+class GraphPresenceClient:
+    """Reads and sets one user's presence."""
+
+    def __init__(
+        self,
+        session: ClientSession,
+        token_provider: TokenProvider,
+        *,
+        base_url: str = GRAPH_GLOBAL,
+        user: str = ME,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Act on ``user`` (``me``, an object id or a UPN) through ``base_url``."""
+        self._session = session
+        self._token_provider = token_provider
+        self._user_path = "/me" if user == ME else f"/users/{quote(user, safe='')}"
+        self._base = f"{base_url.rstrip('/')}/v1.0"
+        self._timeout = ClientTimeout(total=timeout)
+
+    async def get_user(self) -> GraphUser:
+        """Return the user this client acts on."""
+        return GraphUser.from_graph(await self._request("GET", self._user_path))
+
+    async def get_tenant_id(self) -> str:
+        """Return the id of the signed-in user's organization (delegated tokens only)."""
+        data = await self._request("GET", "/organization")
+        organizations = data.get("value") or []
+        if not organizations:
+            raise GraphNotFoundError("ResourceNotFound", "No organization returned")
+        return str(organizations[0]["id"])
+
+    async def get_presence(self) -> PresenceSnapshot:
+        """Return the user's aggregated presence."""
+        return PresenceSnapshot.from_graph(
+            await self._request("GET", f"{self._user_path}/presence")
+        )
+
+    async def set_presence(
+        self,
+        session_id: str,
+        presence: AppPresence,
+        expiration: timedelta | None = None,
+    ) -> None:
+        """Create or refresh the application's presence session."""
+        _check_session_id(session_id)
+        body: dict[str, Any] = {
+            "sessionId": session_id,
+            "availability": presence.availability.value,
+            "activity": presence.activity.value,
+        }
+        if expiration is not None:
+            check_expiration(expiration)
+            body["expirationDuration"] = iso8601_duration(expiration)
+        await self._request("POST", f"{self._user_path}/presence/setPresence", body)
+
+    async def clear_presence(self, session_id: str) -> None:
+        """Remove the application's presence session (404 when there is none)."""
+        _check_session_id(session_id)
+        await self._request(
+            "POST",
+            f"{self._user_path}/presence/clearPresence",
+            {"sessionId": session_id},
+        )
+
+    async def set_preferred_presence(
+        self, presence: PreferredPresence, expiration: timedelta | None = None
+    ) -> None:
+        """Set the user-level presence that overrides every session."""
+        body: dict[str, Any] = {
+            "availability": presence.availability.value,
+            "activity": presence.activity.value,
+        }
+        if expiration is not None:
+            body["expirationDuration"] = iso8601_duration(expiration)
+        await self._request(
+            "POST", f"{self._user_path}/presence/setUserPreferredPresence", body
+        )
+
+    async def clear_preferred_presence(self) -> None:
+        """Remove the user-level presence override."""
+        await self._request(
+            "POST", f"{self._user_path}/presence/clearUserPreferredPresence", {}
+        )
+
+    async def set_status_message(
+        self, message: str, expires_at: datetime | None = None
+    ) -> None:
+        """Publish a status message, optionally until ``expires_at``."""
+        if not message.strip():
+            raise GraphValidationError(
+                "empty_status_message", "A status message needs some text"
+            )
+        if len(message) > MAX_STATUS_MESSAGE_LENGTH:
+            raise GraphValidationError(
+                "status_message_too_long",
+                f"A status message has at most {MAX_STATUS_MESSAGE_LENGTH} "
+                f"characters, got {len(message)}",
+            )
+        await self._post_status_message(message, expires_at)
+
+    async def clear_status_message(self) -> None:
+        """Remove the status message."""
+        await self._post_status_message("", None)
+
+    async def _post_status_message(
+        self, content: str, expires_at: datetime | None
+    ) -> None:
+        status: dict[str, Any] = {
+            "message": {"content": content, "contentType": "text"}
+        }
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise GraphValidationError(
+                    "naive_datetime", "The expiry needs a time zone"
+                )
+            status["expiryDateTime"] = {
+                "dateTime": expires_at.astimezone(UTC).replace(tzinfo=None).isoformat(),
+                "timeZone": "UTC",
+            }
+        await self._request(
+            "POST",
+            f"{self._user_path}/presence/setStatusMessage",
+            {"statusMessage": status},
+        )
+
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send one request and return its JSON object (empty for no body)."""
+        token = await self._token_provider()
+        try:
+            async with self._session.request(
+                method,
+                f"{self._base}{path}",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self._timeout,
+            ) as response:
+                if response.status >= 400:
+                    raise await _error_from_response(response)
+                text = await response.text()
+        except TimeoutError as err:
+            raise GraphConnectionError(
+                "timeout", f"Graph did not answer {method} {path} in time"
+            ) from err
+        except ClientError as err:
+            raise GraphConnectionError("connection_error", str(err)) from err
+        if not text:
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise GraphServerError("invalid_json", "Graph sent invalid JSON") from err
+        return data if isinstance(data, dict) else {}
+
+
+def _check_session_id(session_id: str) -> None:
+    if not session_id.strip():
+        raise GraphValidationError(
+            "empty_session_id", "The session id must be the application's id"
+        )
+
+
+async def _error_from_response(response: ClientResponse) -> GraphError:
+    """Map an error response to its typed exception, keeping Graph's code and message."""
+    code, message = await _read_error_body(response)
+    status = response.status
+    if status == HTTPStatus.TOO_MANY_REQUESTS or (
+        status == HTTPStatus.SERVICE_UNAVAILABLE and "Retry-After" in response.headers
+    ):
+        return GraphThrottledError(
+            code,
+            message,
+            status=status,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    if status >= 500:
+        return GraphServerError(code, message, status=status)
+    error_class = _ERRORS_BY_STATUS.get(status, GraphError)
+    return error_class(code, message, status=status)
+
+
+async def _read_error_body(response: ClientResponse) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(await response.text())
+        error = data["error"]
+        return error.get("code"), error.get("message")
+    except (ValueError, KeyError, TypeError, AttributeError, ClientError):
+        return None, None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Parse Retry-After as seconds or as an HTTP date; ``None`` when absent or bad."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

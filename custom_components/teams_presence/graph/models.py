@@ -1,0 +1,243 @@
+"""Typed values of Microsoft Graph's presence API.
+
+Graph adds availability and activity values over time, so parsing never fails on an
+unknown string: it maps to ``PRESENCE_UNKNOWN`` and keeps the raw text for logging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Self
+
+from .errors import GraphValidationError
+
+MIN_EXPIRATION = timedelta(minutes=5)
+MAX_EXPIRATION = timedelta(hours=4)
+AVAILABLE_TIMEOUT = timedelta(minutes=5)
+"""An Available app session fades to AvailableInactive this long after its last set."""
+DEFAULT_EXPIRATION = timedelta(minutes=5)
+"""What Graph applies when setPresence carries no expirationDuration."""
+MAX_STATUS_MESSAGE_LENGTH = 280
+
+
+class _TolerantEnum(StrEnum):
+    """A string enum whose parse falls back to ``PRESENCE_UNKNOWN``."""
+
+    @classmethod
+    def parse(cls, value: object) -> Self:
+        """Return the member for ``value``, or the unknown member for anything new."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls("PresenceUnknown")
+
+
+class Availability(_TolerantEnum):
+    """Base presence as Graph reports it on reads."""
+
+    AVAILABLE = "Available"
+    AVAILABLE_IDLE = "AvailableIdle"
+    AWAY = "Away"
+    BE_RIGHT_BACK = "BeRightBack"
+    BUSY = "Busy"
+    BUSY_IDLE = "BusyIdle"
+    DO_NOT_DISTURB = "DoNotDisturb"
+    OFFLINE = "Offline"
+    PRESENCE_UNKNOWN = "PresenceUnknown"
+
+
+class Activity(_TolerantEnum):
+    """Supplement to availability as Graph reports it on reads."""
+
+    AVAILABLE = "Available"
+    AVAILABLE_INACTIVE = "AvailableInactive"
+    AWAY = "Away"
+    BE_RIGHT_BACK = "BeRightBack"
+    BUSY = "Busy"
+    DO_NOT_DISTURB = "DoNotDisturb"
+    IN_A_CALL = "InACall"
+    IN_A_CONFERENCE_CALL = "InAConferenceCall"
+    INACTIVE = "Inactive"
+    IN_A_MEETING = "InAMeeting"
+    OFFLINE = "Offline"
+    OFF_WORK = "OffWork"
+    OUT_OF_OFFICE = "OutOfOffice"
+    PRESENCE_UNKNOWN = "PresenceUnknown"
+    PRESENTING = "Presenting"
+    URGENT_INTERRUPTIONS_ONLY = "UrgentInterruptionsOnly"
+
+
+class AppPresence(StrEnum):
+    """The five availability/activity pairs an application session may set."""
+
+    AVAILABLE = "available"
+    BUSY_IN_A_CALL = "busy_in_a_call"
+    BUSY_IN_A_CONFERENCE_CALL = "busy_in_a_conference_call"
+    AWAY = "away"
+    DO_NOT_DISTURB_PRESENTING = "do_not_disturb_presenting"
+
+    @property
+    def availability(self) -> Availability:
+        """Availability sent to Graph for this pair."""
+        return _APP_PAIRS[self][0]
+
+    @property
+    def activity(self) -> Activity:
+        """Activity sent to Graph for this pair."""
+        return _APP_PAIRS[self][1]
+
+    @property
+    def times_out(self) -> bool:
+        """Whether Graph fades this state after ``AVAILABLE_TIMEOUT`` without a refresh."""
+        return self is AppPresence.AVAILABLE
+
+
+_APP_PAIRS: dict[AppPresence, tuple[Availability, Activity]] = {
+    AppPresence.AVAILABLE: (Availability.AVAILABLE, Activity.AVAILABLE),
+    AppPresence.BUSY_IN_A_CALL: (Availability.BUSY, Activity.IN_A_CALL),
+    AppPresence.BUSY_IN_A_CONFERENCE_CALL: (
+        Availability.BUSY,
+        Activity.IN_A_CONFERENCE_CALL,
+    ),
+    AppPresence.AWAY: (Availability.AWAY, Activity.AWAY),
+    AppPresence.DO_NOT_DISTURB_PRESENTING: (
+        Availability.DO_NOT_DISTURB,
+        Activity.PRESENTING,
+    ),
+}
+
+
+class PreferredPresence(StrEnum):
+    """The six pairs a user-preferred presence may take."""
+
+    AVAILABLE = "available"
+    BUSY = "busy"
+    DO_NOT_DISTURB = "do_not_disturb"
+    BE_RIGHT_BACK = "be_right_back"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+    @property
+    def availability(self) -> Availability:
+        """Availability sent to Graph for this pair."""
+        return _PREFERRED_PAIRS[self][0]
+
+    @property
+    def activity(self) -> Activity:
+        """Activity sent to Graph for this pair."""
+        return _PREFERRED_PAIRS[self][1]
+
+    @property
+    def default_expiration(self) -> timedelta:
+        """How long Graph keeps it when no expiration is sent."""
+        if self in (PreferredPresence.BUSY, PreferredPresence.DO_NOT_DISTURB):
+            return timedelta(days=1)
+        return timedelta(days=7)
+
+
+_PREFERRED_PAIRS: dict[PreferredPresence, tuple[Availability, Activity]] = {
+    PreferredPresence.AVAILABLE: (Availability.AVAILABLE, Activity.AVAILABLE),
+    PreferredPresence.BUSY: (Availability.BUSY, Activity.BUSY),
+    PreferredPresence.DO_NOT_DISTURB: (
+        Availability.DO_NOT_DISTURB,
+        Activity.DO_NOT_DISTURB,
+    ),
+    PreferredPresence.BE_RIGHT_BACK: (
+        Availability.BE_RIGHT_BACK,
+        Activity.BE_RIGHT_BACK,
+    ),
+    PreferredPresence.AWAY: (Availability.AWAY, Activity.AWAY),
+    PreferredPresence.OFFLINE: (Availability.OFFLINE, Activity.OFF_WORK),
+}
+
+
+def check_expiration(expiration: timedelta) -> None:
+    """Raise before sending when Graph would reject the session expiration."""
+    if not MIN_EXPIRATION <= expiration <= MAX_EXPIRATION:
+        raise GraphValidationError(
+            "expiration_out_of_range",
+            f"Expiration must be between 5 and 240 minutes, got {expiration}",
+        )
+
+
+def iso8601_duration(duration: timedelta) -> str:
+    """Format a duration the way Graph's ``expirationDuration`` expects (``PT1H30M``)."""
+    total = int(duration.total_seconds())
+    if total <= 0:
+        raise GraphValidationError(
+            "invalid_duration", f"Duration must be positive, got {duration}"
+        )
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [
+        f"{value}{unit}"
+        for value, unit in ((hours, "H"), (minutes, "M"), (seconds, "S"))
+        if value
+    ]
+    return "PT" + "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphUser:
+    """The user presence is read and set for."""
+
+    id: str
+    display_name: str | None
+    user_principal_name: str | None
+    mail: str | None
+
+    @classmethod
+    def from_graph(cls, data: dict[str, Any]) -> GraphUser:
+        """Build from a Graph ``user`` resource."""
+        return cls(
+            id=str(data["id"]),
+            display_name=data.get("displayName"),
+            user_principal_name=data.get("userPrincipalName"),
+            mail=data.get("mail"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSnapshot:
+    """One read of a user's aggregated presence."""
+
+    availability: Availability
+    activity: Activity
+    raw_availability: str
+    raw_activity: str
+    status_message: str | None = None
+    status_message_expires: datetime | None = None
+    out_of_office: bool = False
+    out_of_office_message: str | None = None
+
+    @classmethod
+    def from_graph(cls, data: dict[str, Any]) -> PresenceSnapshot:
+        """Build from a Graph ``presence`` resource, tolerating missing parts."""
+        raw_availability = str(data.get("availability") or "PresenceUnknown")
+        raw_activity = str(data.get("activity") or "PresenceUnknown")
+        status = data.get("statusMessage") or {}
+        message = (status.get("message") or {}).get("content") or None
+        out_of_office = data.get("outOfOfficeSettings") or {}
+        return cls(
+            availability=Availability.parse(raw_availability),
+            activity=Activity.parse(raw_activity),
+            raw_availability=raw_availability,
+            raw_activity=raw_activity,
+            status_message=message,
+            status_message_expires=_parse_graph_datetime(status.get("expiryDateTime")),
+            out_of_office=bool(out_of_office.get("isOutOfOffice")),
+            out_of_office_message=out_of_office.get("message") or None,
+        )
+
+
+def _parse_graph_datetime(value: dict[str, Any] | None) -> datetime | None:
+    """Parse Graph's ``dateTimeTimeZone``; Graph sends UTC unless told otherwise."""
+    if not value or not value.get("dateTime"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value["dateTime"]))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

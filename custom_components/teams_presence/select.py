@@ -1,0 +1,96 @@
+"""Selects that choose the app presence and the user-preferred presence."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
+from .entity import TeamsPresenceEntity
+from .graph import AppPresence, PreferredPresence
+
+PARALLEL_UPDATES = 1
+NONE_OPTION = "none"
+"""No app session, or no preferred presence: the other sessions decide."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamsPresenceSelectDescription(SelectEntityDescription):
+    """How a select reads its wish and hands a new one to the coordinator."""
+
+    choices: type[StrEnum]
+    current_fn: Callable[[TeamsPresenceCoordinator], StrEnum | None]
+    select_fn: Callable[[TeamsPresenceCoordinator, str | None], Awaitable[None]]
+
+
+SELECTS = (
+    TeamsPresenceSelectDescription(
+        key="app_presence",
+        translation_key="app_presence",
+        choices=AppPresence,
+        current_fn=lambda coordinator: coordinator.wish.presence,
+        select_fn=lambda coordinator, option: coordinator.async_set_app_presence(
+            AppPresence(option) if option else None
+        ),
+    ),
+    TeamsPresenceSelectDescription(
+        key="preferred_presence",
+        translation_key="preferred_presence",
+        choices=PreferredPresence,
+        current_fn=lambda coordinator: coordinator.preferred_presence,
+        select_fn=lambda coordinator, option: coordinator.async_set_preferred_presence(
+            PreferredPresence(option) if option else None
+        ),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: TeamsPresenceConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """Add the presence selects of an account."""
+    async_add_entities(
+        TeamsPresenceSelect(entry.runtime_data, description) for description in SELECTS
+    )
+
+
+class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
+    """Shows the wished presence; choosing one sets and holds it."""
+
+    entity_description: TeamsPresenceSelectDescription
+
+    def __init__(
+        self,
+        coordinator: TeamsPresenceCoordinator,
+        description: TeamsPresenceSelectDescription,
+    ) -> None:
+        """List ``none`` and every pair Graph accepts, and nothing else."""
+        super().__init__(coordinator, description)
+        self._attr_options = [
+            NONE_OPTION,
+            *(choice.value for choice in description.choices),
+        ]
+
+    @property
+    def available(self) -> bool:
+        """A wish can be made while reads fail: the writer keeps it until Graph is back."""
+        return True
+
+    @property
+    def current_option(self) -> str:
+        """The wished presence, which the coordinator keeps alive."""
+        current = self.entity_description.current_fn(self.coordinator)
+        return NONE_OPTION if current is None else current.value
+
+    async def async_select_option(self, option: str) -> None:
+        """Hand the wish to the coordinator; Graph's refusal raises and changes nothing."""
+        await self.entity_description.select_fn(
+            self.coordinator, None if option == NONE_OPTION else option
+        )

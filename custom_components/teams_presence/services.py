@@ -1,0 +1,263 @@
+"""Actions for automations: validate everything, then hand the wish to the coordinator.
+
+Bad input raises a translated ``ServiceValidationError`` before anything is sent;
+Graph's refusals come back as translated ``HomeAssistantError`` from the coordinator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .const import DOMAIN, MAX_EXPIRATION, MIN_EXPIRATION
+from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
+from .graph import MAX_STATUS_MESSAGE_LENGTH, AppPresence, PreferredPresence
+
+ATTR_CONFIG_ENTRY_ID = "config_entry_id"
+ATTR_PRESENCE = "presence"
+ATTR_EXPIRATION = "expiration"
+ATTR_HOLD_FOR = "hold_for"
+ATTR_UNTIL = "until"
+ATTR_MESSAGE = "message"
+ATTR_EXPIRES_AT = "expires_at"
+
+SERVICE_SET_PRESENCE = "set_presence"
+SERVICE_CLEAR_PRESENCE = "clear_presence"
+SERVICE_SET_PREFERRED_PRESENCE = "set_preferred_presence"
+SERVICE_CLEAR_PREFERRED_PRESENCE = "clear_preferred_presence"
+SERVICE_SET_STATUS_MESSAGE = "set_status_message"
+SERVICE_CLEAR_STATUS_MESSAGE = "clear_status_message"
+SERVICE_GET_PRESENCE = "get_presence"
+
+# Types only: ranges and combinations are checked in the handlers, where the error
+# can be translated and say what to change.
+ENTRY_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
+SET_PRESENCE_SCHEMA = ENTRY_SCHEMA.extend(
+    {
+        vol.Required(ATTR_PRESENCE): cv.string,
+        vol.Optional(ATTR_EXPIRATION): vol.Coerce(int),
+        vol.Optional(ATTR_HOLD_FOR): cv.time_period,
+        vol.Optional(ATTR_UNTIL): cv.datetime,
+    }
+)
+SET_PREFERRED_PRESENCE_SCHEMA = ENTRY_SCHEMA.extend(
+    {
+        vol.Required(ATTR_PRESENCE): cv.string,
+        vol.Optional(ATTR_EXPIRATION): cv.time_period,
+    }
+)
+SET_STATUS_MESSAGE_SCHEMA = ENTRY_SCHEMA.extend(
+    {
+        vol.Required(ATTR_MESSAGE): cv.string,
+        vol.Optional(ATTR_EXPIRES_AT): cv.datetime,
+    }
+)
+
+
+def _invalid(key: str, **placeholders: Any) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={k: str(v) for k, v in placeholders.items()},
+    )
+
+
+def _coordinator(call: ServiceCall) -> TeamsPresenceCoordinator:
+    """Return the loaded account the call names."""
+    entry_id = call.data[ATTR_CONFIG_ENTRY_ID]
+    entry: TeamsPresenceConfigEntry | None = call.hass.config_entries.async_get_entry(
+        entry_id
+    )
+    if entry is None or entry.domain != DOMAIN:
+        raise _invalid("entry_not_found", entry_id=entry_id)
+    if entry.state is not ConfigEntryState.LOADED:
+        raise _invalid("entry_not_loaded", title=entry.title)
+    return entry.runtime_data
+
+
+def _choice[T: (AppPresence, PreferredPresence)](choices: type[T], value: str) -> T:
+    try:
+        return choices(value)
+    except ValueError:
+        raise _invalid(
+            "invalid_presence",
+            presence=value,
+            options=", ".join(choices),
+        ) from None
+
+
+def _aware(value: datetime) -> datetime:
+    """Datetimes without a zone are in Home Assistant's time zone."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt_util.get_default_time_zone())
+    return value
+
+
+def _future(value: datetime, field: str) -> datetime:
+    value = _aware(value)
+    if value <= dt_util.utcnow():
+        raise _invalid("time_in_past", field=field, value=value.isoformat())
+    return value
+
+
+async def _async_set_presence(call: ServiceCall) -> None:
+    coordinator = _coordinator(call)
+    presence = _choice(AppPresence, call.data[ATTR_PRESENCE])
+    expiration: timedelta | None = None
+    if (minutes := call.data.get(ATTR_EXPIRATION)) is not None:
+        if not MIN_EXPIRATION <= minutes <= MAX_EXPIRATION:
+            raise _invalid(
+                "expiration_out_of_range",
+                value=minutes,
+                min=MIN_EXPIRATION,
+                max=MAX_EXPIRATION,
+            )
+        expiration = timedelta(minutes=minutes)
+    hold_for: timedelta | None = call.data.get(ATTR_HOLD_FOR)
+    until: datetime | None = call.data.get(ATTR_UNTIL)
+    if hold_for is not None and until is not None:
+        raise _invalid("hold_for_and_until")
+    if hold_for is not None:
+        if hold_for <= timedelta(0):
+            raise _invalid("hold_not_positive", value=hold_for)
+        until = dt_util.utcnow() + hold_for
+    elif until is not None:
+        until = _future(until, ATTR_UNTIL)
+    await coordinator.async_set_app_presence(
+        presence, until=until, expiration=expiration
+    )
+
+
+async def _async_clear_presence(call: ServiceCall) -> None:
+    await _coordinator(call).async_set_app_presence(None)
+
+
+async def _async_set_preferred_presence(call: ServiceCall) -> None:
+    coordinator = _coordinator(call)
+    presence = _choice(PreferredPresence, call.data[ATTR_PRESENCE])
+    expiration: timedelta | None = call.data.get(ATTR_EXPIRATION)
+    if expiration is not None and expiration < timedelta(minutes=MIN_EXPIRATION):
+        raise _invalid(
+            "preferred_expiration_too_short", value=expiration, min=MIN_EXPIRATION
+        )
+    await coordinator.async_set_preferred_presence(presence, expiration)
+
+
+async def _async_clear_preferred_presence(call: ServiceCall) -> None:
+    await _coordinator(call).async_set_preferred_presence(None)
+
+
+async def _async_set_status_message(call: ServiceCall) -> None:
+    coordinator = _coordinator(call)
+    message: str = call.data[ATTR_MESSAGE]
+    if not message.strip():
+        raise _invalid("message_empty")
+    if len(message) > MAX_STATUS_MESSAGE_LENGTH:
+        raise _invalid(
+            "message_too_long", length=len(message), max=MAX_STATUS_MESSAGE_LENGTH
+        )
+    expires_at = call.data.get(ATTR_EXPIRES_AT)
+    if expires_at is not None:
+        expires_at = _future(expires_at, ATTR_EXPIRES_AT)
+    await coordinator.async_set_status_message(message, expires_at)
+
+
+async def _async_clear_status_message(call: ServiceCall) -> None:
+    await _coordinator(call).async_set_status_message(None)
+
+
+async def _async_get_presence(call: ServiceCall) -> ServiceResponse:
+    coordinator = _coordinator(call)
+    presence = coordinator.data
+    wish = coordinator.wish
+    return {
+        "availability": presence.raw_availability,
+        "activity": presence.raw_activity,
+        "status_message": presence.status_message,
+        "status_message_expires": (
+            presence.status_message_expires.isoformat()
+            if presence.status_message_expires
+            else None
+        ),
+        "out_of_office": presence.out_of_office,
+        "out_of_office_message": presence.out_of_office_message,
+        "app_presence": wish.presence.value if wish.presence else None,
+        "app_presence_until": wish.until.isoformat() if wish.until else None,
+        "preferred_presence": (
+            coordinator.preferred_presence.value
+            if coordinator.preferred_presence
+            else None
+        ),
+    }
+
+
+SERVICES: tuple[
+    tuple[
+        str,
+        vol.Schema,
+        Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]],
+        SupportsResponse,
+    ],
+    ...,
+] = (
+    (
+        SERVICE_SET_PRESENCE,
+        SET_PRESENCE_SCHEMA,
+        _async_set_presence,
+        SupportsResponse.NONE,
+    ),
+    (
+        SERVICE_CLEAR_PRESENCE,
+        ENTRY_SCHEMA,
+        _async_clear_presence,
+        SupportsResponse.NONE,
+    ),
+    (
+        SERVICE_SET_PREFERRED_PRESENCE,
+        SET_PREFERRED_PRESENCE_SCHEMA,
+        _async_set_preferred_presence,
+        SupportsResponse.NONE,
+    ),
+    (
+        SERVICE_CLEAR_PREFERRED_PRESENCE,
+        ENTRY_SCHEMA,
+        _async_clear_preferred_presence,
+        SupportsResponse.NONE,
+    ),
+    (
+        SERVICE_SET_STATUS_MESSAGE,
+        SET_STATUS_MESSAGE_SCHEMA,
+        _async_set_status_message,
+        SupportsResponse.NONE,
+    ),
+    (
+        SERVICE_CLEAR_STATUS_MESSAGE,
+        ENTRY_SCHEMA,
+        _async_clear_status_message,
+        SupportsResponse.NONE,
+    ),
+    (SERVICE_GET_PRESENCE, ENTRY_SCHEMA, _async_get_presence, SupportsResponse.ONLY),
+)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register every action of the integration."""
+    for name, schema, handler, supports_response in SERVICES:
+        hass.services.async_register(
+            DOMAIN, name, handler, schema=schema, supports_response=supports_response
+        )

@@ -1,0 +1,127 @@
+"""A throwaway certificate authority and server certificate for the HTTPS listener.
+
+msal only talks to https authorities, so the sign-in server needs a certificate that
+clients can trust by pointing them at `ca_path`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+import ipaddress
+from pathlib import Path
+import ssl
+import tempfile
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+# Fixed and wide, so that certificates stay valid whatever a test does to the clock.
+_NOT_BEFORE = datetime(2000, 1, 1, tzinfo=UTC)
+_NOT_AFTER = datetime(2099, 12, 31, tzinfo=UTC)
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _subject_names(host: str) -> list[x509.GeneralName]:
+    """Name the listener as clients address it; loopback always works."""
+    names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        names.append(x509.DNSName(host))
+    else:
+        if not address.is_unspecified and str(address) != "127.0.0.1":
+            names.append(x509.IPAddress(address))
+    return names
+
+
+class Certificates:
+    """A CA and a server certificate it signed, written as PEM files to a temp dir."""
+
+    def __init__(self, host: str) -> None:
+        """Generate the keys and certificates for a listener on `host`."""
+        self._dir = tempfile.TemporaryDirectory(prefix="graph-emulator-tls-")
+        folder = Path(self._dir.name)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, "Graph emulator test CA")]
+        )
+        ca_cert = (
+            self._builder(ca_name, ca_name, ca_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_key_usage(cert_sign=True), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            self._builder(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]),
+                ca_name,
+                key.public_key(),
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(_key_usage(cert_sign=False), True)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False
+            )
+            .add_extension(x509.SubjectAlternativeName(_subject_names(host)), False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        pem = serialization.Encoding.PEM
+        self.ca_path = str(folder / "ca.pem")
+        self.cert_path = str(folder / "server.pem")
+        self.key_path = str(folder / "server-key.pem")
+        Path(self.ca_path).write_bytes(ca_cert.public_bytes(pem))
+        Path(self.cert_path).write_bytes(cert.public_bytes(pem))
+        Path(self.key_path).write_bytes(
+            key.private_bytes(
+                pem,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    @staticmethod
+    def _builder(
+        subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+    ) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_NOT_BEFORE)
+            .not_valid_after(_NOT_AFTER)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False
+            )
+        )
+
+    def server_context(self) -> ssl.SSLContext:
+        """Build the TLS context the HTTPS listener serves with."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_path, self.key_path)
+        return context
+
+    def cleanup(self) -> None:
+        """Delete the files."""
+        self._dir.cleanup()

@@ -1,0 +1,1 @@
+"""Tests of the Graph presence and Entra ID emulator."""

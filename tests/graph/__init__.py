@@ -1,0 +1,1 @@
+"""Tests of the Graph presence client, against the emulator over loopback HTTP."""

@@ -1,0 +1,412 @@
+"""Every client operation and error class, over real HTTP against the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+from aiohttp import ClientSession
+import pytest
+
+from custom_components.teams_presence.graph import (
+    AppPresence,
+    Availability,
+    GraphAuthenticationError,
+    GraphConnectionError,
+    GraphError,
+    GraphNotFoundError,
+    GraphPermissionError,
+    GraphPresenceClient,
+    GraphServerError,
+    GraphThrottledError,
+    GraphValidationError,
+    PreferredPresence,
+)
+from custom_components.teams_presence.graph.client import parse_retry_after
+from custom_components.teams_presence.graph.models import (
+    Activity,
+    PresenceSnapshot,
+    iso8601_duration,
+)
+from graph_emulator import GraphEmulator
+
+APP_ID = "11111111-1111-1111-1111-111111111111"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[ClientSession]:
+    """A plain aiohttp session, as Home Assistant would inject its shared one."""
+    async with ClientSession() as session:
+        yield session
+
+
+def make_client(
+    emulator: GraphEmulator,
+    http: ClientSession,
+    token: str,
+    *,
+    user: str = "me",
+    timeout: float = 5.0,
+) -> GraphPresenceClient:
+    async def token_provider() -> str:
+        return token
+
+    return GraphPresenceClient(
+        http, token_provider, base_url=emulator.graph_url, user=user, timeout=timeout
+    )
+
+
+@pytest.fixture
+def client(emulator: GraphEmulator, http: ClientSession) -> GraphPresenceClient:
+    """A client with a token that may read and write presence."""
+    return make_client(emulator, http, emulator.issue_token())
+
+
+async def test_get_user_and_tenant(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    user = await client.get_user()
+    assert user.id == emulator.default_user.id
+    assert user.display_name == "Adele Vance"
+    assert user.user_principal_name == "adelev@contoso.example"
+    assert await client.get_tenant_id() == emulator.default_tenant_id
+
+
+async def test_get_presence_of_user_without_sessions(
+    client: GraphPresenceClient,
+) -> None:
+    presence = await client.get_presence()
+    assert (presence.availability, presence.activity) == (
+        Availability.OFFLINE,
+        Activity.OFFLINE,
+    )
+    assert presence.out_of_office is False
+    assert presence.status_message is None
+
+
+@pytest.mark.parametrize("presence", list(AppPresence))
+async def test_set_presence_sends_the_pair_and_expiration(
+    client: GraphPresenceClient, emulator: GraphEmulator, presence: AppPresence
+) -> None:
+    await client.set_presence(APP_ID, presence, timedelta(minutes=90))
+    assert emulator.graph_calls("setPresence")[-1].body == {
+        "sessionId": APP_ID,
+        "availability": presence.availability.value,
+        "activity": presence.activity.value,
+        "expirationDuration": "PT1H30M",
+    }
+    snapshot = await client.get_presence()
+    assert snapshot.availability is presence.availability
+    assert snapshot.activity is presence.activity
+
+
+async def test_set_presence_without_expiration_omits_it(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    await client.set_presence(APP_ID, AppPresence.AVAILABLE)
+    assert "expirationDuration" not in emulator.graph_calls("setPresence")[-1].body
+    session = emulator.app_session(APP_ID)
+    assert session is not None
+    assert session.expires_at - session.last_set == timedelta(minutes=5)
+
+
+async def test_clear_presence(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    await client.set_presence(APP_ID, AppPresence.BUSY_IN_A_CALL)
+    await client.clear_presence(APP_ID)
+    assert emulator.graph_calls("clearPresence")[-1].body == {"sessionId": APP_ID}
+    assert emulator.app_session(APP_ID) is None
+    with pytest.raises(GraphNotFoundError) as err:
+        await client.clear_presence(APP_ID)
+    assert err.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("presence", "availability", "activity"),
+    [
+        (PreferredPresence.AVAILABLE, "Available", "Available"),
+        (PreferredPresence.BUSY, "Busy", "Busy"),
+        (PreferredPresence.DO_NOT_DISTURB, "DoNotDisturb", "DoNotDisturb"),
+        (PreferredPresence.BE_RIGHT_BACK, "BeRightBack", "BeRightBack"),
+        (PreferredPresence.AWAY, "Away", "Away"),
+        (PreferredPresence.OFFLINE, "Offline", "OffWork"),
+    ],
+)
+async def test_preferred_presence(
+    client: GraphPresenceClient,
+    emulator: GraphEmulator,
+    presence: PreferredPresence,
+    availability: str,
+    activity: str,
+) -> None:
+    emulator.set_client_session("desktop", "Available", "Available")
+    await client.set_preferred_presence(presence, timedelta(hours=8))
+    assert emulator.graph_calls("setUserPreferredPresence")[-1].body == {
+        "availability": availability,
+        "activity": activity,
+        "expirationDuration": "PT8H",
+    }
+    assert emulator.presence() == (availability, activity)
+    await client.clear_preferred_presence()
+    assert emulator.graph_calls("clearUserPreferredPresence")[-1].body == {}
+    assert emulator.presence() == ("Available", "Available")
+
+
+async def test_status_message_set_and_clear(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    await client.set_status_message("Focus time", expires)
+    assert emulator.graph_calls("setStatusMessage")[-1].body == {
+        "statusMessage": {
+            "message": {"content": "Focus time", "contentType": "text"},
+            "expiryDateTime": {"dateTime": "2030-01-02T03:04:05", "timeZone": "UTC"},
+        }
+    }
+    snapshot = await client.get_presence()
+    assert snapshot.status_message == "Focus time"
+    assert snapshot.status_message_expires == expires
+    await client.clear_status_message()
+    assert (await client.get_presence()).status_message is None
+
+
+async def test_out_of_office_is_read(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    emulator.set_out_of_office(True, "Back Monday")
+    snapshot = await client.get_presence()
+    assert snapshot.out_of_office is True
+    assert snapshot.out_of_office_message == "Back Monday"
+
+
+async def test_acting_on_a_user_by_upn(
+    emulator: GraphEmulator, http: ClientSession
+) -> None:
+    room = emulator.add_user(display_name="Room 1", upn="room1@contoso.example")
+    client = make_client(
+        emulator,
+        http,
+        emulator.issue_token(room),
+        user="room1@contoso.example",
+    )
+    assert (await client.get_user()).id == room.id
+    await client.set_presence(APP_ID, AppPresence.AWAY)
+    assert emulator.graph_calls("setPresence")[-1].path == (
+        "/v1.0/users/room1@contoso.example/presence/setPresence"
+    )
+    assert emulator.presence(room) == ("Away", "Away")
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (
+            lambda c: c.set_presence(APP_ID, AppPresence.AWAY, timedelta(minutes=4)),
+            "expiration_out_of_range",
+        ),
+        (
+            lambda c: c.set_presence(
+                APP_ID, AppPresence.AWAY, timedelta(hours=4, seconds=1)
+            ),
+            "expiration_out_of_range",
+        ),
+        (lambda c: c.set_presence(" ", AppPresence.AWAY), "empty_session_id"),
+        (lambda c: c.clear_presence(""), "empty_session_id"),
+        (lambda c: c.set_status_message("x" * 281), "status_message_too_long"),
+        (lambda c: c.set_status_message("   "), "empty_status_message"),
+        (
+            lambda c: c.set_status_message("hi", datetime(2030, 1, 1)),  # noqa: DTZ001
+            "naive_datetime",
+        ),
+    ],
+)
+async def test_invalid_requests_are_refused_before_sending(
+    client: GraphPresenceClient, emulator: GraphEmulator, call, code: str
+) -> None:
+    with pytest.raises(GraphValidationError) as err:
+        await call(client)
+    assert err.value.code == code
+    assert err.value.status is None
+    assert emulator.requests == []
+
+
+async def test_status_message_at_the_limit_is_sent(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    await client.set_status_message("x" * 280)
+    assert (await client.get_presence()).status_message == "x" * 280
+
+
+async def test_bad_request_from_graph_keeps_code_and_message(
+    emulator: GraphEmulator, http: ClientSession
+) -> None:
+    """A 400 that slips past local checks (here: a raw bad pair) is typed."""
+    client = make_client(emulator, http, emulator.issue_token())
+    with pytest.raises(GraphValidationError) as err:
+        await client._request(
+            "POST",
+            "/me/presence/setPresence",
+            {"sessionId": APP_ID, "availability": "Busy", "activity": "Away"},
+        )
+    assert err.value.status == 400
+    assert err.value.code
+    assert err.value.message
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token"])
+async def test_unauthenticated(
+    emulator: GraphEmulator, http: ClientSession, token: str
+) -> None:
+    with pytest.raises(GraphAuthenticationError) as err:
+        await make_client(emulator, http, token).get_presence()
+    assert err.value.status == 401
+    assert err.value.code == "InvalidAuthenticationToken"
+
+
+async def test_expired_token(emulator: GraphEmulator, http: ClientSession) -> None:
+    token = emulator.issue_token(lifetime=timedelta(seconds=-1))
+    with pytest.raises(GraphAuthenticationError):
+        await make_client(emulator, http, token).get_presence()
+
+
+async def test_missing_presence_permission(
+    emulator: GraphEmulator, http: ClientSession
+) -> None:
+    client = make_client(
+        emulator, http, emulator.issue_token(scopes=("User.Read", "Presence.Read"))
+    )
+    await client.get_presence()
+    with pytest.raises(GraphPermissionError) as err:
+        await client.set_presence(APP_ID, AppPresence.BUSY_IN_A_CALL)
+    assert err.value.status == 403
+    assert err.value.missing_presence_permission is True
+    assert err.value.reason == "Forbidden"
+
+
+async def test_unknown_user(emulator: GraphEmulator, http: ClientSession) -> None:
+    client = make_client(
+        emulator,
+        http,
+        emulator.issue_token(),
+        user="nobody@contoso.example",
+    )
+    with pytest.raises(GraphError) as err:
+        await client.get_presence()
+    assert err.value.status in (403, 404)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_throttled_with_retry_after_seconds(
+    client: GraphPresenceClient, emulator: GraphEmulator, status: int
+) -> None:
+    emulator.throttle(1, retry_after=120, status=status)
+    with pytest.raises(GraphThrottledError) as err:
+        await client.set_presence(APP_ID, AppPresence.AVAILABLE)
+    assert err.value.status == status
+    assert err.value.retry_after == 120
+    await client.set_presence(APP_ID, AppPresence.AVAILABLE)
+
+
+async def test_throttled_with_retry_after_date(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    when = datetime.now(UTC) + timedelta(seconds=90)
+    emulator.throttle(1, retry_after=format_datetime(when, usegmt=True))
+    with pytest.raises(GraphThrottledError) as err:
+        await client.get_presence()
+    assert err.value.retry_after is not None
+    assert 80 <= err.value.retry_after <= 90
+
+
+async def test_server_error(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    emulator.fail(1, status=500)
+    with pytest.raises(GraphServerError) as err:
+        await client.get_presence()
+    assert err.value.status == 500
+
+
+async def test_dropped_connection(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    """Aiohttp retries an idempotent read once; a second drop reaches us."""
+    emulator.drop(2)
+    with pytest.raises(GraphConnectionError):
+        await client.get_presence()
+    emulator.drop(1)
+    with pytest.raises(GraphConnectionError):
+        await client.set_presence(APP_ID, AppPresence.AWAY)
+    await client.get_presence()
+
+
+async def test_refused_connection(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    await emulator.refuse_connections()
+    with pytest.raises(GraphConnectionError) as err:
+        await client.get_presence()
+    assert err.value.code == "connection_error"
+    await emulator.accept_connections()
+    await client.get_presence()
+
+
+async def test_timeout(emulator: GraphEmulator, http: ClientSession) -> None:
+    client = make_client(emulator, http, emulator.issue_token(), timeout=0.2)
+    emulator.latency = 1.0
+    with pytest.raises(GraphConnectionError) as err:
+        await client.get_presence()
+    assert err.value.code == "timeout"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("7", 7.0),
+        ("-3", 0.0),
+        ("soon", None),
+        ("Wed, 01 Jan 2031 00:01:00 GMT", 60.0),
+        ("Wed, 01 Jan 2031 00:00:00 GMT", 0.0),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    now = datetime(2031, 1, 1, tzinfo=UTC)
+    assert parse_retry_after(value, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("duration", "text"),
+    [
+        (timedelta(minutes=5), "PT5M"),
+        (timedelta(hours=4), "PT4H"),
+        (timedelta(hours=1, minutes=30, seconds=15), "PT1H30M15S"),
+    ],
+)
+def test_iso8601_duration(duration: timedelta, text: str) -> None:
+    assert iso8601_duration(duration) == text
+
+
+def test_iso8601_duration_rejects_zero() -> None:
+    with pytest.raises(GraphValidationError):
+        iso8601_duration(timedelta(0))
+
+
+def test_unknown_values_map_to_unknown_and_keep_raw_text() -> None:
+    snapshot = PresenceSnapshot.from_graph(
+        {"availability": "Focusing", "activity": "Deep work", "statusMessage": None}
+    )
+    assert snapshot.availability is Availability.PRESENCE_UNKNOWN
+    assert snapshot.activity is Activity.PRESENCE_UNKNOWN
+    assert (snapshot.raw_availability, snapshot.raw_activity) == (
+        "Focusing",
+        "Deep work",
+    )
+
+
+def test_error_reason_falls_back_to_code_then_status() -> None:
+    assert GraphError("Code", "Message").reason == "Message"
+    assert GraphError("Code", "").reason == "Code"
+    assert GraphError(None, None, status=500).reason == "500"

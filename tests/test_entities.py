@@ -1,0 +1,120 @@
+"""Entity states, translated names and states, and icons, as a user sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.icon import async_get_icons
+from homeassistant.helpers.translation import async_get_translations
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.teams_presence.const import DOMAIN
+from graph_emulator import GraphEmulator
+
+from .common import advance
+
+SESSION_EXPIRES = "sensor.adele_vance_app_session_expires"
+
+
+async def entity_table(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, entry: MockConfigEntry
+) -> dict[str, dict[str, Any]]:
+    """Everything a user sees of each entity, stable across Home Assistant versions."""
+    translations = await async_get_translations(hass, "en", "entity", [DOMAIN])
+    icons = (await async_get_icons(hass, "entity", [DOMAIN]))[DOMAIN]
+    table = {}
+    for entity in sorted(
+        er.async_entries_for_config_entry(entity_registry, entry.entry_id),
+        key=lambda entity: entity.entity_id,
+    ):
+        state = hass.states.get(entity.entity_id)
+        key = f"{entity.domain}.{entity.translation_key}"
+        prefix = f"component.{DOMAIN}.entity.{entity.domain}.{entity.translation_key}"
+        icon_rules = icons[entity.domain][entity.translation_key]
+        table[entity.entity_id] = {
+            "unique_id": entity.unique_id,
+            "translation_key": key,
+            "name": translations[f"{prefix}.name"],
+            "category": entity.entity_category,
+            "disabled_by": entity.disabled_by,
+            "state": state.state if state else None,
+            "translated_state": translations.get(f"{prefix}.state.{state.state}")
+            if state
+            else None,
+            "icon": icon_rules.get("state", {}).get(
+                state.state if state else "", icon_rules["default"]
+            ),
+            "attributes": dict(state.attributes) if state else None,
+        }
+    return table
+
+
+@pytest.fixture
+async def all_enabled(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    setup_integration: MockConfigEntry,
+) -> MockConfigEntry:
+    """Enable the diagnostic sensor that is off by default, and reload."""
+    entity_registry.async_update_entity(SESSION_EXPIRES, disabled_by=None)
+    await hass.config_entries.async_reload(setup_integration.entry_id)
+    await hass.async_block_till_done()
+    return setup_integration
+
+
+async def test_entities_with_nothing_set(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    setup_integration: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    table = await entity_table(hass, entity_registry, setup_integration)
+    assert table[SESSION_EXPIRES]["disabled_by"] is er.RegistryEntryDisabler.INTEGRATION
+    assert table == snapshot
+
+
+@pytest.mark.freeze_time("2026-11-23 09:00:00+00:00")
+async def test_entities_in_a_call_with_app_presence(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    emulator: GraphEmulator,
+    all_enabled: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    emulator.set_client_session("desktop", "Busy", "InACall")
+    emulator.set_out_of_office(True, "Back Monday")
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {
+            "entity_id": "select.adele_vance_app_presence",
+            "option": "do_not_disturb_presenting",
+        },
+        blocking=True,
+    )
+    await hass.services.async_call(
+        DOMAIN,
+        "set_status_message",
+        {"config_entry_id": all_enabled.entry_id, "message": "Presenting the roadmap"},
+        blocking=True,
+    )
+    assert await entity_table(hass, entity_registry, all_enabled) == snapshot
+
+
+async def test_unknown_presence_is_shown_as_unknown_and_logged_once(
+    hass: HomeAssistant,
+    freezer: Any,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.set_client_session("desktop", "Focusing", "DeepWork")
+    await advance(hass, freezer, setup_integration.runtime_data.update_interval * 3)
+    assert hass.states.get("sensor.adele_vance_presence").state == "presence_unknown"
+    assert hass.states.get("sensor.adele_vance_activity").state == "presence_unknown"
+    assert caplog.text.count("unknown availability 'Focusing'") == 1
+    assert caplog.text.count("unknown activity 'DeepWork'") == 1

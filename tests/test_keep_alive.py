@@ -1,0 +1,312 @@
+"""The presence keeper holds the app session as Graph's rules require, and no more.
+
+Time is simulated with ``freezer``; every request goes over loopback HTTP to the
+emulator, which applies Graph's fading and expiry rules on the same clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+import logging
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.select import (
+    ATTR_OPTION,
+    DOMAIN as SELECT_DOMAIN,
+    SERVICE_SELECT_OPTION,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.teams_presence.const import CONF_EXPIRATION, DOMAIN
+from graph_emulator import GraphEmulator
+
+from .common import advance
+from .conftest import CLIENT_ID
+
+APP_PRESENCE = "select.adele_vance_app_presence"
+PRESENCE = "sensor.adele_vance_presence"
+EIGHT_HOURS = timedelta(hours=8)
+
+
+async def select(hass: HomeAssistant, option: str) -> None:
+    await hass.services.async_call(
+        SELECT_DOMAIN,
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: APP_PRESENCE, ATTR_OPTION: option},
+        blocking=True,
+    )
+
+
+def set_calls(emulator: GraphEmulator) -> list[Any]:
+    return [call for call in emulator.graph_calls("setPresence") if call.status == 200]
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_available_held_for_eight_hours(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    await select(hass, "available")
+
+    def shows_available() -> None:
+        assert emulator.presence() == ("Available", "Available")
+
+    await advance(hass, freezer, EIGHT_HOURS, check=shows_available)
+    calls = len(set_calls(emulator))
+    assert 96 <= calls <= 106
+    assert hass.states.get(PRESENCE).state == "available"
+
+
+@pytest.mark.parametrize(("expiration", "most_calls"), [(60, 9), (240, 3)])
+async def test_busy_held_for_eight_hours(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    expiration: int,
+    most_calls: int,
+) -> None:
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_EXPIRATION: expiration}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await select(hass, "busy_in_a_call")
+    assert set_calls(emulator)[-1].body["expirationDuration"] == (
+        "PT1H" if expiration == 60 else "PT4H"
+    )
+
+    def shows_busy() -> None:
+        assert emulator.presence() == ("Busy", "InACall")
+
+    await advance(
+        hass, freezer, EIGHT_HOURS, step=timedelta(seconds=30), check=shows_busy
+    )
+    assert len(set_calls(emulator)) <= most_calls
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_hold_is_cleared_once_at_its_deadline(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    start = dt_util.utcnow()
+    await hass.services.async_call(
+        DOMAIN,
+        "set_presence",
+        {
+            "config_entry_id": hass.config_entries.async_entries(DOMAIN)[0].entry_id,
+            "presence": "do_not_disturb_presenting",
+            "hold_for": {"minutes": 45},
+        },
+        blocking=True,
+    )
+    assert hass.states.get(APP_PRESENCE).state == "do_not_disturb_presenting"
+    # The session would outlive the hold by little if Home Assistant stopped.
+    assert set_calls(emulator)[-1].body["expirationDuration"] == "PT46M"
+
+    await advance(hass, freezer, timedelta(minutes=44), step=timedelta(seconds=30))
+    assert emulator.presence() == ("DoNotDisturb", "Presenting")
+    assert emulator.graph_calls("clearPresence") == []
+
+    await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=1))
+    clears = emulator.graph_calls("clearPresence")
+    assert len(clears) == 1
+    assert clears[0].body == {"sessionId": CLIENT_ID}
+    assert clears[0].time - (start + timedelta(minutes=45)) <= timedelta(seconds=5)
+    assert emulator.app_session(CLIENT_ID) is None
+    assert hass.states.get(APP_PRESENCE).state == "none"
+
+    await advance(hass, freezer, timedelta(hours=1), step=timedelta(minutes=1))
+    assert len(emulator.graph_calls("clearPresence")) == 1
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_hold_returns_to_the_state_before_it(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    await select(hass, "available")
+    await hass.services.async_call(
+        DOMAIN,
+        "set_presence",
+        {
+            "config_entry_id": hass.config_entries.async_entries(DOMAIN)[0].entry_id,
+            "presence": "busy_in_a_conference_call",
+            "hold_for": {"minutes": 30},
+        },
+        blocking=True,
+    )
+    assert emulator.presence() == ("Busy", "InAConferenceCall")
+    await advance(hass, freezer, timedelta(minutes=31))
+    assert emulator.presence() == ("Available", "Available")
+    assert hass.states.get(APP_PRESENCE).state == "available"
+    assert emulator.graph_calls("clearPresence") == []
+
+
+@pytest.fixture
+def short_expiration(options: dict[str, Any]) -> dict[str, Any]:
+    """Sessions that expire within a 20-minute outage."""
+    options[CONF_EXPIRATION] = 5
+    return options
+
+
+@pytest.mark.usefixtures("short_expiration", "setup_integration")
+async def test_outage_keeps_the_wish_and_restores_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await select(hass, "busy_in_a_call")
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="custom_components.teams_presence")
+
+    await emulator.refuse_connections()
+    await advance(hass, freezer, timedelta(minutes=20))
+    # Graph dropped the expired session; Home Assistant still wants Busy.
+    assert emulator.presence() == ("Offline", "Offline")
+    assert hass.states.get(APP_PRESENCE).state == "busy_in_a_call"
+    assert hass.states.get(PRESENCE).state == STATE_UNAVAILABLE
+
+    await emulator.accept_connections()
+    back = dt_util.utcnow()
+    await advance(hass, freezer, timedelta(seconds=60), step=timedelta(seconds=5))
+    restored = [c for c in set_calls(emulator) if c.time >= back]
+    assert restored
+    assert restored[0].time - back <= timedelta(seconds=60)
+    assert emulator.presence() == ("Busy", "InACall")
+    assert hass.states.get(PRESENCE).state == "busy"
+
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len([m for m in messages if "Error fetching" in m]) == 1
+    assert len([m for m in messages if "recovered" in m]) == 1
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_retry_after_is_honoured(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    emulator.throttle(1, retry_after=120)
+    throttled_at = dt_util.utcnow()
+    await select(hass, "away")
+    # The wish is kept while Graph asks us to wait.
+    assert hass.states.get(APP_PRESENCE).state == "away"
+    await advance(hass, freezer, timedelta(seconds=119), step=timedelta(seconds=1))
+    assert [r for r in emulator.requests if r.time > throttled_at] == []
+
+    await advance(hass, freezer, timedelta(seconds=2), step=timedelta(seconds=1))
+    assert emulator.presence() == ("Away", "Away")
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_burst_of_selections_ends_with_the_last(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    options = ["available", "busy_in_a_call", "away", "do_not_disturb_presenting"]
+    wishes = [options[i % len(options)] for i in range(99)] + [
+        "busy_in_a_conference_call"
+    ]
+    await asyncio.gather(*(select(hass, option) for option in wishes))
+    await hass.async_block_till_done()
+
+    assert emulator.presence() == ("Busy", "InAConferenceCall")
+    assert set_calls(emulator)[-1].body["activity"] == "InAConferenceCall"
+    assert hass.states.get(APP_PRESENCE).state == "busy_in_a_conference_call"
+    assert len(set_calls(emulator)) < len(wishes)
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_server_error_keeps_the_wish_and_retries(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    await select(hass, "available")
+    emulator.fail(1, status=500)
+    await select(hass, "away")
+    assert hass.states.get(APP_PRESENCE).state == "away"
+    assert emulator.presence() == ("Available", "Available")
+    await advance(hass, freezer, timedelta(seconds=10), step=timedelta(seconds=1))
+    assert emulator.presence() == ("Away", "Away")
+
+
+async def test_graph_refusal_leaves_the_select_unchanged(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    await select(hass, "available")
+    read_only = emulator.issue_token(scopes=("Presence.Read", "User.Read"))
+    token = {**setup_integration.data["token"], "access_token": read_only}
+    hass.config_entries.async_update_entry(
+        setup_integration, data={**setup_integration.data, "token": token}
+    )
+    with pytest.raises(HomeAssistantError, match="refused"):
+        await select(hass, "away")
+    assert hass.states.get(APP_PRESENCE).state == "available"
+    assert emulator.presence() == ("Available", "Available")
+    assert setup_integration.state is ConfigEntryState.LOADED
+
+
+async def test_restart_during_a_hold(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    entry = setup_integration
+    start = dt_util.utcnow()
+    await hass.services.async_call(
+        DOMAIN,
+        "set_presence",
+        {
+            "config_entry_id": entry.entry_id,
+            "presence": "busy_in_a_call",
+            "hold_for": {"minutes": 45},
+        },
+        blocking=True,
+    )
+    await advance(hass, freezer, timedelta(minutes=10))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert emulator.graph_calls("clearPresence") == []
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    before = len(set_calls(emulator))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert len(set_calls(emulator)) == before + 1
+    assert hass.states.get(APP_PRESENCE).state == "busy_in_a_call"
+    assert emulator.graph_calls("clearPresence") == []
+
+    await advance(hass, freezer, timedelta(minutes=31), step=timedelta(seconds=5))
+    clears = emulator.graph_calls("clearPresence")
+    assert len(clears) == 1
+    assert abs(clears[0].time - (start + timedelta(minutes=45))) <= timedelta(seconds=5)
+
+
+async def test_hold_that_ended_while_down_is_not_reasserted(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    entry = setup_integration
+    await select(hass, "available")
+    await hass.services.async_call(
+        DOMAIN,
+        "set_presence",
+        {
+            "config_entry_id": entry.entry_id,
+            "presence": "busy_in_a_call",
+            "hold_for": {"minutes": 10},
+        },
+        blocking=True,
+    )
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await advance(hass, freezer, timedelta(minutes=20), step=timedelta(minutes=1))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert set_calls(emulator)[-1].body["availability"] == "Available"
+    assert hass.states.get(APP_PRESENCE).state == "available"

@@ -1,0 +1,258 @@
+"""Actions: what reaches Graph, and bad input that never does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.teams_presence.const import DOMAIN
+from graph_emulator import GraphEmulator
+
+from .common import advance
+from .conftest import CLIENT_ID
+
+APP_PRESENCE = "select.adele_vance_app_presence"
+PREFERRED_PRESENCE = "select.adele_vance_preferred_presence"
+STATUS_MESSAGE = "sensor.adele_vance_status_message"
+
+
+async def call(
+    hass: HomeAssistant, entry: MockConfigEntry, service: str, **data: Any
+) -> Any:
+    return await hass.services.async_call(
+        DOMAIN,
+        service,
+        {"config_entry_id": entry.entry_id, **data},
+        blocking=True,
+        return_response=service == "get_presence",
+    )
+
+
+async def test_set_presence_with_expiration(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    await call(hass, setup_integration, "set_presence", presence="away", expiration=30)
+    assert emulator.graph_calls("setPresence")[-1].body == {
+        "sessionId": CLIENT_ID,
+        "availability": "Away",
+        "activity": "Away",
+        "expirationDuration": "PT30M",
+    }
+    assert hass.states.get(APP_PRESENCE).state == "away"
+
+
+async def test_set_presence_until(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    until = dt_util.utcnow() + timedelta(minutes=20)
+    await call(
+        hass,
+        setup_integration,
+        "set_presence",
+        presence="busy_in_a_call",
+        until=until.isoformat(),
+    )
+    await advance(hass, freezer, timedelta(minutes=21), step=timedelta(seconds=5))
+    assert len(emulator.graph_calls("clearPresence")) == 1
+    assert hass.states.get(APP_PRESENCE).state == "none"
+
+
+async def test_clear_presence(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    await call(hass, setup_integration, "set_presence", presence="available")
+    await call(hass, setup_integration, "clear_presence")
+    assert emulator.graph_calls("clearPresence")[-1].body == {"sessionId": CLIENT_ID}
+    assert emulator.app_session(CLIENT_ID) is None
+    assert hass.states.get(APP_PRESENCE).state == "none"
+
+
+async def test_preferred_presence(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    emulator.set_client_session("desktop", "Available", "Available")
+    await call(
+        hass,
+        setup_integration,
+        "set_preferred_presence",
+        presence="do_not_disturb",
+        expiration={"hours": 2},
+    )
+    assert emulator.graph_calls("setUserPreferredPresence")[-1].body == {
+        "availability": "DoNotDisturb",
+        "activity": "DoNotDisturb",
+        "expirationDuration": "PT2H",
+    }
+    assert hass.states.get(PREFERRED_PRESENCE).state == "do_not_disturb"
+    assert hass.states.get("sensor.adele_vance_presence").state == "do_not_disturb"
+
+    await call(hass, setup_integration, "clear_preferred_presence")
+    assert emulator.graph_calls("clearUserPreferredPresence")[-1].body == {}
+    assert hass.states.get(PREFERRED_PRESENCE).state == "none"
+
+
+async def test_status_message(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    expires = datetime(2040, 5, 6, 7, 8, 9, tzinfo=UTC)
+    await call(
+        hass,
+        setup_integration,
+        "set_status_message",
+        message="Focus time",
+        expires_at=expires.isoformat(),
+    )
+    assert emulator.graph_calls("setStatusMessage")[-1].body == {
+        "statusMessage": {
+            "message": {"content": "Focus time", "contentType": "text"},
+            "expiryDateTime": {"dateTime": "2040-05-06T07:08:09", "timeZone": "UTC"},
+        }
+    }
+    assert hass.states.get(STATUS_MESSAGE).state == "Focus time"
+    await call(hass, setup_integration, "clear_status_message")
+    assert hass.states.get(STATUS_MESSAGE).state == "unknown"
+
+
+async def test_get_presence(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    emulator.set_out_of_office(True, "Back Monday")
+    await call(hass, setup_integration, "set_presence", presence="busy_in_a_call")
+    response = await call(hass, setup_integration, "get_presence")
+    assert response == {
+        "availability": "Busy",
+        "activity": "InACall",
+        "status_message": None,
+        "status_message_expires": None,
+        "out_of_office": True,
+        "out_of_office_message": "Back Monday",
+        "app_presence": "busy_in_a_call",
+        "app_presence_until": None,
+        "preferred_presence": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("service", "data", "key"),
+    [
+        ("set_presence", {"presence": "busy"}, "invalid_presence"),
+        (
+            "set_presence",
+            {"presence": "away", "expiration": 4},
+            "expiration_out_of_range",
+        ),
+        (
+            "set_presence",
+            {"presence": "away", "expiration": 241},
+            "expiration_out_of_range",
+        ),
+        (
+            "set_presence",
+            {
+                "presence": "away",
+                "hold_for": {"minutes": 5},
+                "until": "2099-01-01 10:00",
+            },
+            "hold_for_and_until",
+        ),
+        (
+            "set_presence",
+            {"presence": "away", "until": "2001-01-01 10:00"},
+            "time_in_past",
+        ),
+        (
+            "set_presence",
+            {"presence": "away", "hold_for": {"seconds": 0}},
+            "hold_not_positive",
+        ),
+        ("set_preferred_presence", {"presence": "presenting"}, "invalid_presence"),
+        (
+            "set_preferred_presence",
+            {"presence": "busy", "expiration": {"minutes": 1}},
+            "preferred_expiration_too_short",
+        ),
+        ("set_status_message", {"message": "  "}, "message_empty"),
+        ("set_status_message", {"message": "x" * 281}, "message_too_long"),
+        (
+            "set_status_message",
+            {"message": "hi", "expires_at": "2001-01-01 10:00"},
+            "time_in_past",
+        ),
+    ],
+)
+async def test_bad_input_never_reaches_graph(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    service: str,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    before = len(emulator.requests)
+    states = {state.entity_id: state.state for state in hass.states.async_all()}
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, setup_integration, service, **data)
+    assert err.value.translation_key == key
+    assert err.value.translation_domain == DOMAIN
+    assert str(err.value)  # translated, not just the key
+    assert key not in str(err.value)
+    assert len(emulator.requests) == before
+    assert {state.entity_id: state.state for state in hass.states.async_all()} == states
+
+
+async def test_unknown_entry(
+    hass: HomeAssistant, setup_integration: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "clear_presence",
+            {"config_entry_id": "nope"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "entry_not_found"
+    assert "nope" in str(err.value)
+
+
+async def test_entry_not_loaded(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    assert await hass.config_entries.async_unload(setup_integration.entry_id)
+    assert setup_integration.state is ConfigEntryState.NOT_LOADED
+    before = len(emulator.requests)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, setup_integration, "set_presence", presence="away")
+    assert err.value.translation_key == "entry_not_loaded"
+    assert len(emulator.requests) == before
+
+
+async def test_graph_refusal_is_translated_and_changes_nothing(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    read_only = emulator.issue_token(scopes=("Presence.Read", "User.Read"))
+    token = {**setup_integration.data["token"], "access_token": read_only}
+    hass.config_entries.async_update_entry(
+        setup_integration, data={**setup_integration.data, "token": token}
+    )
+    for service, data in (
+        ("set_presence", {"presence": "away"}),
+        ("set_preferred_presence", {"presence": "busy"}),
+        ("set_status_message", {"message": "hi"}),
+    ):
+        with pytest.raises(HomeAssistantError) as err:
+            await call(hass, setup_integration, service, **data)
+        assert err.value.translation_key == "graph_rejected"
+        assert "refused" in str(err.value)
+    assert hass.states.get(APP_PRESENCE).state == "none"
+    assert hass.states.get(PREFERRED_PRESENCE).state == "none"
