@@ -515,6 +515,24 @@ class Directory:
             )
         return record.grant
 
+    def issue_refresh_token(self, grant: Grant) -> str:
+        """Issue a refresh token for a sign-in that never went through a flow."""
+        refresh = secrets.token_urlsafe(48)
+        self._refresh_tokens[refresh] = _RefreshToken(
+            grant, expires_at=self._clock() + REFRESH_TOKEN_IDLE_LIFETIME
+        )
+        return refresh
+
+    def issued_secrets(self) -> set[str]:
+        """Every credential issued or registered, for tests that look for leaks."""
+        return {
+            *self._access_tokens,
+            *self._refresh_tokens,
+            *self._auth_codes,
+            *self._device_codes,
+            *(app.secret for app in self.apps.values() if app.secret),
+        }
+
     def revoke_refresh_tokens(self, user: User) -> None:
         """Revoke every refresh token of a user, as an administrator can."""
         for record in self._refresh_tokens.values():
@@ -542,12 +560,9 @@ class Directory:
         }
         now = self._clock()
         if "offline_access" in grant.scopes:
-            refresh = secrets.token_urlsafe(48)
-            self._refresh_tokens[refresh] = _RefreshToken(
-                Grant(user, app, grant.scopes),
-                expires_at=now + REFRESH_TOKEN_IDLE_LIFETIME,
+            response["refresh_token"] = self.issue_refresh_token(
+                Grant(user, app, grant.scopes)
             )
-            response["refresh_token"] = refresh
         if "openid" in grant.scopes:
             issued = int(now.timestamp())
             claims: dict[str, Any] = {

@@ -73,7 +73,7 @@ AADSTS_ERRORS: Final[dict[int, str]] = {
     500200: "personal_account",
     9002331: "personal_account",  # the app refuses the consumers endpoint
     65001: "consent_required",  # neither the user nor an admin consented
-    65004: "consent_required",  # the user declined consent
+    65004: "authorization_declined",  # the user declined consent
     90094: "consent_required",  # only an administrator may consent
     700016: "app_not_found",  # unknown client id, or registered in another tenant
     90002: "tenant_not_found",

@@ -1,0 +1,560 @@
+"""Config flow: three ways to sign in, each checked against Graph before saving.
+
+user (method and cloud) -> browser | device_code | application -> sign-in -> the
+account is read from Graph as the entry will read it -> entry. Reauth and reconfigure
+reuse the method's form, prefilled, and must land on the same account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import logging
+from typing import Any, Final
+
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.const import (
+    CONF_ACCESS_TOKEN,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_TOKEN,
+)
+from homeassistant.core import callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import msal
+import voluptuous as vol
+
+from .application_credentials import authority_context
+from .auth import (
+    MSAL_CONNECTION_ERRORS,
+    confidential_client,
+    delegated_scopes,
+    endpoints_from_data,
+    public_client,
+    sign_in_error,
+)
+from .const import (
+    APPLICATION_SCOPE,
+    AUTH_METHOD_APPLICATION,
+    AUTH_METHOD_BROWSER,
+    AUTH_METHOD_DEVICE_CODE,
+    CONF_AUTH_METHOD,
+    CONF_CLEAR_ON_REMOVE,
+    CONF_CLOUD,
+    CONF_EXPIRATION,
+    CONF_GRAPH_URL,
+    CONF_LOGIN_URL,
+    CONF_READ_INTERVAL,
+    CONF_TARGET_USER,
+    CONF_TENANT,
+    CONF_TENANT_ID,
+    CONF_TOKEN_CACHE,
+    CONF_USER_ID,
+    DEFAULT_CLEAR_ON_REMOVE,
+    DEFAULT_EXPIRATION,
+    DEFAULT_READ_INTERVAL,
+    DEFAULT_TENANT,
+    DOMAIN,
+    LOGGER,
+    MAX_EXPIRATION,
+    MAX_READ_INTERVAL,
+    MIN_EXPIRATION,
+    MIN_READ_INTERVAL,
+    OIDC_SCOPES,
+)
+from .graph import (
+    ME,
+    Cloud,
+    GraphConnectionError,
+    GraphError,
+    GraphNotFoundError,
+    GraphPermissionError,
+    GraphPresenceClient,
+    GraphServerError,
+    GraphThrottledError,
+)
+
+REDIRECT_URI: Final = "https://my.home-assistant.io/redirect/oauth"
+ENTRA_URL: Final = "https://entra.microsoft.com/"
+PERSONAL_TENANT: Final = "consumers"
+"""Microsoft's tenant of personal accounts, which have no Teams presence."""
+MULTI_TENANT_ALIASES: Final = frozenset({"organizations", "common"})
+"""Tenants that name no directory: an app-only token needs the directory itself."""
+
+DEFAULT_OPTIONS: Final = {
+    CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
+    CONF_EXPIRATION: DEFAULT_EXPIRATION,
+    CONF_CLEAR_ON_REMOVE: DEFAULT_CLEAR_ON_REMOVE,
+}
+
+_TEXT = TextSelector()
+_URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+USER_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(CONF_AUTH_METHOD, default=AUTH_METHOD_BROWSER): SelectSelector(
+            SelectSelectorConfig(
+                options=[
+                    AUTH_METHOD_BROWSER,
+                    AUTH_METHOD_DEVICE_CODE,
+                    AUTH_METHOD_APPLICATION,
+                ],
+                mode=SelectSelectorMode.LIST,
+                translation_key=CONF_AUTH_METHOD,
+            )
+        ),
+        vol.Required(CONF_CLOUD, default=Cloud.GLOBAL.value): SelectSelector(
+            SelectSelectorConfig(
+                options=[cloud.value for cloud in Cloud],
+                mode=SelectSelectorMode.DROPDOWN,
+                translation_key=CONF_CLOUD,
+            )
+        ),
+    }
+)
+ADVANCED_SCHEMA: Final = USER_SCHEMA.extend(
+    {vol.Optional(CONF_GRAPH_URL): _URL, vol.Optional(CONF_LOGIN_URL): _URL}
+)
+BROWSER_SCHEMA: Final = vol.Schema(
+    {vol.Required(CONF_TENANT, default=DEFAULT_TENANT): _TEXT}
+)
+DEVICE_CODE_SCHEMA: Final = BROWSER_SCHEMA.extend({vol.Required(CONF_CLIENT_ID): _TEXT})
+APPLICATION_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(CONF_TENANT): _TEXT,
+        vol.Required(CONF_CLIENT_ID): _TEXT,
+        vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+        vol.Required(CONF_TARGET_USER): _TEXT,
+    }
+)
+
+
+def _whole_number(minimum: int, maximum: int, unit: str) -> vol.All:
+    """Return a box for whole units; the selector alone would give a float."""
+    return vol.All(
+        NumberSelector(
+            NumberSelectorConfig(
+                min=minimum,
+                max=maximum,
+                step=1,
+                unit_of_measurement=unit,
+                mode=NumberSelectorMode.BOX,
+            )
+        ),
+        vol.Coerce(int),
+    )
+
+
+OPTIONS_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(CONF_READ_INTERVAL, default=DEFAULT_READ_INTERVAL): _whole_number(
+            MIN_READ_INTERVAL, MAX_READ_INTERVAL, "s"
+        ),
+        vol.Required(CONF_EXPIRATION, default=DEFAULT_EXPIRATION): _whole_number(
+            MIN_EXPIRATION, MAX_EXPIRATION, "min"
+        ),
+        vol.Required(
+            CONF_CLEAR_ON_REMOVE, default=DEFAULT_CLEAR_ON_REMOVE
+        ): BooleanSelector(),
+    }
+)
+
+_PLACEHOLDERS: Final = {"entra_url": ENTRA_URL, "redirect_uri": REDIRECT_URI}
+
+
+class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
+    """Sign in to a Microsoft 365 account by browser, device code or app permission."""
+
+    DOMAIN = DOMAIN
+    VERSION = 1
+
+    # Set with each new device code.
+    _device_code_cache: msal.SerializableTokenCache
+    _device_code_task: asyncio.Task[dict[str, Any]]
+    """msal waiting for the device-code sign-in."""
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        super().__init__()
+        self._data: dict[str, Any] = {}
+        self._title = ""
+        self._device_code: dict[str, Any] = {}
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Log as the integration, as the OAuth2 helper requires."""
+        return LOGGER
+
+    @property
+    def extra_authorize_data(self) -> dict[str, Any]:
+        """Ask for presence and the user, a refresh token and an id token."""
+        scopes = [*delegated_scopes(endpoints_from_data(self._data)), *OIDC_SCOPES]
+        return {"scope": " ".join(scopes)}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Tune how the account is read and its app session kept."""
+        return TeamsPresenceOptionsFlow()
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the sign-in method and the cloud (or, in advanced mode, URLs)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if bool(user_input.get(CONF_GRAPH_URL)) != bool(
+                user_input.get(CONF_LOGIN_URL)
+            ):
+                errors["base"] = "custom_urls_incomplete"
+            else:
+                self._data = dict(user_input)
+                return await self._async_step_method()
+        schema = ADVANCED_SCHEMA if self.show_advanced_options else USER_SCHEMA
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def _async_step_method(self) -> ConfigFlowResult:
+        """Show the form of the chosen method."""
+        method = self._data[CONF_AUTH_METHOD]
+        if method == AUTH_METHOD_BROWSER:
+            return await self.async_step_browser()
+        if method == AUTH_METHOD_DEVICE_CODE:
+            return await self.async_step_device_code()
+        return await self.async_step_application()
+
+    # Browser sign-in: Home Assistant's OAuth2 helper and Application Credentials
+
+    async def async_step_browser(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the tenant, then sign in with the app's credentials."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._data[CONF_TENANT] = user_input[CONF_TENANT].strip()
+            if not (error := self._tenant_error()):
+                return await self.async_step_pick_implementation()
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="browser",
+            data_schema=self.add_suggested_values_to_schema(BROWSER_SCHEMA, self._data),
+            errors=errors,
+            description_placeholders=_PLACEHOLDERS,
+        )
+
+    async def async_step_pick_implementation(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Build the implementations against the chosen cloud and tenant."""
+        with authority_context(
+            endpoints_from_data(self._data), self._data[CONF_TENANT]
+        ):
+            return await super().async_step_pick_implementation(user_input)
+
+    async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Check the signed-in account before saving; an error ends the flow."""
+        self._data.update(data)
+        if error := await self._async_check_account(
+            data[CONF_TOKEN][CONF_ACCESS_TOKEN]
+        ):
+            return self.async_abort(reason=error)
+        return await self._async_save()
+
+    async def async_step_authorize_rejected(
+        self, data: None = None
+    ) -> ConfigFlowResult:
+        """Name why Entra ID sent the user back, when it says so."""
+        error = sign_in_error(self.external_data)
+        if error == "unknown":
+            return await super().async_step_authorize_rejected(data)
+        return self.async_abort(reason=error)
+
+    # Code on another device: msal's device-code flow
+
+    async def async_step_device_code(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the tenant and the app, then get a code to sign in elsewhere."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._data[CONF_TENANT] = user_input[CONF_TENANT].strip()
+            self._data[CONF_CLIENT_ID] = user_input[CONF_CLIENT_ID].strip()
+            if not (
+                error := self._tenant_error() or await self._async_start_device_code()
+            ):
+                return await self.async_step_device_code_wait()
+            errors["base"] = error
+        return self._async_show_device_code_form(errors)
+
+    @callback
+    def _async_show_device_code_form(self, errors: dict[str, str]) -> ConfigFlowResult:
+        return self.async_show_form(
+            step_id="device_code",
+            data_schema=self.add_suggested_values_to_schema(
+                DEVICE_CODE_SCHEMA, self._data
+            ),
+            errors=errors,
+            description_placeholders=_PLACEHOLDERS,
+        )
+
+    async def _async_start_device_code(self) -> str | None:
+        """Get a device code and start waiting for its sign-in; or return an error."""
+        endpoints = endpoints_from_data(self._data)
+        cache = msal.SerializableTokenCache()
+
+        def start() -> tuple[msal.PublicClientApplication, dict[str, Any]]:
+            app = public_client(
+                endpoints, self._data[CONF_TENANT], self._data[CONF_CLIENT_ID], cache
+            )
+            return app, app.initiate_device_flow(scopes=delegated_scopes(endpoints))
+
+        try:
+            app, device_code = await self.hass.async_add_executor_job(start)
+        except MSAL_CONNECTION_ERRORS:
+            return "cannot_connect"
+        except ValueError:
+            # msal could not read the tenant's OpenID configuration.
+            return "tenant_not_found"
+        if "user_code" not in device_code:
+            return sign_in_error(device_code)
+
+        async def async_wait() -> dict[str, Any]:
+            # msal blocks its thread while it polls, until sign-in or expiry.
+            result: dict[str, Any] = await self.hass.async_add_executor_job(
+                app.acquire_token_by_device_flow, device_code
+            )
+            return result
+
+        self._device_code = device_code
+        self._device_code_cache = cache
+        self._device_code_task = self.hass.async_create_task(async_wait())
+        return None
+
+    async def async_step_device_code_wait(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the code until the sign-in ends, one way or another."""
+        if not self._device_code_task.done():
+            return self.async_show_progress(
+                # Named, as the form's step shows it first: the finished task must
+                # come back here, not to the form.
+                step_id="device_code_wait",
+                progress_action="device_code",
+                description_placeholders={
+                    "url": self._device_code["verification_uri"],
+                    "code": self._device_code["user_code"],
+                },
+                progress_task=self._device_code_task,
+            )
+        return self.async_show_progress_done(next_step_id="device_code_finish")
+
+    async def async_step_device_code_finish(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Save the signed-in account, or show why not so the user can retry."""
+        try:
+            result = self._device_code_task.result()
+        except (*MSAL_CONNECTION_ERRORS, ValueError):
+            return self._async_show_device_code_form({"base": "cannot_connect"})
+        if "access_token" not in result:
+            return self._async_show_device_code_form({"base": sign_in_error(result)})
+        if error := await self._async_check_account(result["access_token"]):
+            return self._async_show_device_code_form({"base": error})
+        self._data[CONF_TOKEN_CACHE] = self._device_code_cache.serialize()
+        return await self._async_save()
+
+    @callback
+    def async_remove(self) -> None:
+        """Stop msal's polling thread when the user closes the flow."""
+        # msal checks this every second while it polls; without a code it is unused.
+        self._device_code["expires_at"] = 0
+
+    # Application permission: client credentials for a target user
+
+    async def async_step_application(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Sign in as the app itself and check the user it will act for."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._data.update({key: value.strip() for key, value in user_input.items()})
+            if not (
+                error := self._tenant_error() or await self._async_sign_in_application()
+            ):
+                return await self._async_save()
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="application",
+            data_schema=self.add_suggested_values_to_schema(
+                APPLICATION_SCHEMA,
+                {k: v for k, v in self._data.items() if k != CONF_CLIENT_SECRET},
+            ),
+            errors=errors,
+            description_placeholders=_PLACEHOLDERS,
+        )
+
+    async def _async_sign_in_application(self) -> str | None:
+        """Get an app-only token and check the target user; return an error key."""
+        tenant = self._data[CONF_TENANT]
+        endpoints = endpoints_from_data(self._data)
+
+        def sign_in() -> tuple[str, dict[str, Any]]:
+            app = confidential_client(
+                endpoints,
+                tenant,
+                self._data[CONF_CLIENT_ID],
+                self._data[CONF_CLIENT_SECRET],
+            )
+            result = app.acquire_token_for_client(
+                scopes=[endpoints.scope(APPLICATION_SCOPE)]
+            )
+            # msal reads the tenant's id from its OpenID configuration (the token
+            # endpoint names it), also when the user typed a domain.
+            return app.authority.tenant, result
+
+        try:
+            tenant_id, result = await self.hass.async_add_executor_job(sign_in)
+        except MSAL_CONNECTION_ERRORS:
+            return "cannot_connect"
+        except ValueError:
+            return "tenant_not_found"
+        if "access_token" not in result:
+            return sign_in_error(result)
+        self._data[CONF_TENANT_ID] = tenant_id
+        return await self._async_check_account(result["access_token"])
+
+    # Shared by every method
+
+    def _tenant_error(self) -> str | None:
+        """Refuse tenants that cannot work for the method, before asking Entra ID."""
+        tenant = self._data[CONF_TENANT].lower()
+        if tenant == PERSONAL_TENANT:
+            return "personal_account"
+        if (
+            self._data[CONF_AUTH_METHOD] == AUTH_METHOD_APPLICATION
+            and tenant in MULTI_TENANT_ALIASES
+        ):
+            return "tenant_required"
+        return None
+
+    async def _async_check_account(self, access_token: str) -> str | None:
+        """Read the user and their presence as the entry will; return an error key."""
+
+        async def get_access_token() -> str:
+            return access_token
+
+        target = self._data.get(CONF_TARGET_USER, ME)
+        client = GraphPresenceClient(
+            async_get_clientsession(self.hass),
+            get_access_token,
+            base_url=endpoints_from_data(self._data).graph_url,
+            user=target,
+        )
+        try:
+            user = await client.get_user()
+            await client.get_presence()
+            if target == ME:
+                self._data[CONF_TENANT_ID] = await client.get_tenant_id()
+        except GraphPermissionError as err:
+            LOGGER.debug("Graph refused the account: %s", err)
+            return "missing_permission"
+        except GraphNotFoundError:
+            return "user_not_found"
+        except (GraphConnectionError, GraphServerError, GraphThrottledError) as err:
+            LOGGER.debug("Graph is unreachable: %s", err)
+            return "cannot_connect"
+        except GraphError:
+            LOGGER.exception("Unexpected answer from Graph")
+            return "unknown"
+        self._data[CONF_USER_ID] = user.id
+        if target != ME:
+            self._data[CONF_TARGET_USER] = user.id
+        self._title = user.display_name or user.user_principal_name or user.id
+        return None
+
+    async def _async_save(self) -> ConfigFlowResult:
+        """Create the entry, or update the one being reauthenticated or reconfigured."""
+        await self.async_set_unique_id(
+            f"{self._data[CONF_TENANT_ID]}_{self._data[CONF_USER_ID]}"
+        )
+        if self.source == SOURCE_REAUTH:
+            self._abort_if_unique_id_mismatch(reason="wrong_account")
+            return self.async_update_reload_and_abort(
+                self._get_reauth_entry(), data=self._data
+            )
+        if self.source == SOURCE_RECONFIGURE:
+            self._abort_if_unique_id_mismatch(reason="wrong_account")
+            return self.async_update_reload_and_abort(
+                self._get_reconfigure_entry(), data=self._data
+            )
+        self._abort_if_unique_id_configured()
+        return self.async_create_entry(
+            title=self._title, data=self._data, options=DEFAULT_OPTIONS
+        )
+
+    # Reauth and reconfigure
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Sign in again when the entry's sign-in stopped working."""
+        self._data = dict(entry_data)
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Explain why, then show the method's form, prefilled."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="reauth_confirm",
+                description_placeholders={"name": self._get_reauth_entry().title},
+            )
+        return await self._async_step_method()
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the tenant or the app of the same account."""
+        self._data = dict(self._get_reconfigure_entry().data)
+        return await self._async_step_method()
+
+
+class TeamsPresenceOptionsFlow(OptionsFlow):
+    """How often presence is read and how the app's session is kept."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the options, with the entry's current values."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                OPTIONS_SCHEMA, self.config_entry.options
+            ),
+        )
