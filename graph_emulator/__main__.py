@@ -9,6 +9,7 @@ from datetime import timedelta
 import sys
 
 from .server import GraphEmulator
+from .simulation import simulate_day
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -26,6 +27,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="approve device codes for the seeded user at the first poll N seconds"
         " after they are issued",
+    )
+    parser.add_argument(
+        "--simulate-day",
+        action="store_true",
+        help="let the user's Teams desktop client join and leave calls every few"
+        " minutes",
     )
     return parser.parse_args(argv)
 
@@ -51,7 +58,10 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     sys.stdout.flush()
     try:
-        await asyncio.Event().wait()
+        if args.simulate_day:
+            await simulate_day(emulator)
+        else:
+            await asyncio.Event().wait()
     finally:
         await emulator.stop()
 

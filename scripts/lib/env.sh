@@ -46,7 +46,8 @@ ensure_ha_venv() {
   local version=$1
   local venv="$VENV_ROOT/ha-$version" plugin=${HA_TEST_PLUGIN[$version]}
   local files=(requirements_test.txt)
-  [ "$version" = "${HA_VERSIONS[-1]}" ] && files+=(requirements_lint.txt)
+  # requirements_browser.txt: mypy checks tests/browser against Playwright's types.
+  [ "$version" = "${HA_VERSIONS[-1]}" ] && files+=(requirements_lint.txt requirements_browser.txt)
   local wanted
   wanted=$(cat "${files[@]}" | sha256sum | cut -c1-16)-$plugin
   if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$wanted" ]; then

@@ -71,3 +71,8 @@ async def test_ctrl_c_stops_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("graph_emulator.__main__._serve", interrupted)
     # In a thread: asyncio.run must not replace this thread's event loop.
     await asyncio.to_thread(main, [])
+
+
+def test_simulate_day_is_off_unless_asked() -> None:
+    assert _arguments([]).simulate_day is False
+    assert _arguments(["--simulate-day"]).simulate_day is True

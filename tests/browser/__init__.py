@@ -1,0 +1,1 @@
+"""Browser tests: run apart by scripts/test-browser, outside Home Assistant's plugin."""

@@ -1,0 +1,45 @@
+"""The simulated day that keeps the demo's sensors moving."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from graph_emulator import GraphEmulator
+from graph_emulator.simulation import DAY, Step, simulate_day
+
+
+def test_the_day_joins_and_leaves_calls_every_few_minutes() -> None:
+    activities = [step.activity for step in DAY]
+    assert "InACall" in activities
+    assert "Presenting" in activities
+    assert activities.count("Available") >= 2
+    assert all(
+        timedelta(minutes=1) <= step.duration <= timedelta(minutes=5) for step in DAY
+    )
+
+
+async def test_the_desktop_client_plays_the_day_then_quits() -> None:
+    emulator = GraphEmulator()
+    day = (
+        Step("Busy", "InACall", timedelta(seconds=0.05)),
+        Step("Available", "Available", timedelta(seconds=0.05)),
+    )
+    seen: list[tuple[str, str]] = []
+    task = asyncio.create_task(simulate_day(emulator, day))
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if not seen or seen[-1] != emulator.presence():
+            seen.append(emulator.presence())
+        if len(seen) >= 3:
+            break
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert seen[:3] == [
+        ("Busy", "InACall"),
+        ("Available", "Available"),
+        ("Busy", "InACall"),
+    ]
+    assert emulator.presence() == ("Offline", "Offline")

@@ -1,0 +1,125 @@
+"""Setting up, reloading and removing an account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.teams_presence.const import (
+    CONF_CLEAR_ON_REMOVE,
+    CONF_READ_INTERVAL,
+    DOMAIN,
+)
+from graph_emulator import GraphEmulator
+
+from .common import select, set_calls
+from .conftest import CLIENT_ID
+
+
+async def test_setup_and_unload_keep_the_session(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    await select(hass, "busy_in_a_call")
+    assert await hass.config_entries.async_unload(setup_integration.entry_id)
+    assert setup_integration.state is ConfigEntryState.NOT_LOADED
+    # Unloading (or restarting) must not flicker Teams by clearing the session.
+    assert emulator.graph_calls("clearPresence") == []
+    assert emulator.presence() == ("Busy", "InACall")
+
+
+@pytest.mark.parametrize(("clear", "clears"), [(True, 1), (False, 0)])
+async def test_removal_clears_the_session_when_asked(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    clear: bool,
+    clears: int,
+) -> None:
+    hass.config_entries.async_update_entry(
+        setup_integration,
+        options={**setup_integration.options, CONF_CLEAR_ON_REMOVE: clear},
+    )
+    await hass.async_block_till_done()
+    await select(hass, "away")
+    await hass.config_entries.async_remove(setup_integration.entry_id)
+    await hass.async_block_till_done()
+    assert len(emulator.graph_calls("clearPresence")) == clears
+    assert (emulator.app_session(CLIENT_ID) is None) is clear
+
+
+async def test_removal_survives_an_unreachable_graph(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await emulator.refuse_connections()
+    await hass.config_entries.async_remove(setup_integration.entry_id)
+    await hass.async_block_till_done()
+    assert "Could not clear the Teams app presence" in caplog.text
+    assert hass.config_entries.async_get_entry(setup_integration.entry_id) is None
+
+
+async def test_removal_without_a_session(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    await hass.config_entries.async_remove(setup_integration.entry_id)
+    await hass.async_block_till_done()
+    assert [c.status for c in emulator.graph_calls("clearPresence")] == [404]
+
+
+async def test_new_options_reload_but_token_updates_do_not(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    await select(hass, "available")
+    coordinator = setup_integration.runtime_data
+    token = {**setup_integration.data["token"], "access_token": emulator.issue_token()}
+    hass.config_entries.async_update_entry(
+        setup_integration, data={**setup_integration.data, "token": token}
+    )
+    await hass.async_block_till_done()
+    assert setup_integration.runtime_data is coordinator
+
+    hass.config_entries.async_update_entry(
+        setup_integration,
+        options={**setup_integration.options, CONF_READ_INTERVAL: 120},
+    )
+    await hass.async_block_till_done()
+    reloaded = setup_integration.runtime_data
+    assert reloaded is not coordinator
+    assert reloaded.update_interval is not None
+    assert reloaded.update_interval.total_seconds() == 120
+    # The reloaded keeper re-asserts the same state: no clear, no flicker.
+    assert emulator.graph_calls("clearPresence") == []
+    assert set_calls(emulator)[-1].body["availability"] == "Available"
+
+
+async def test_unreachable_graph_at_setup_retries(
+    hass: HomeAssistant, emulator: GraphEmulator, config_entry: MockConfigEntry
+) -> None:
+    await emulator.refuse_connections()
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+@pytest.mark.parametrize("token_change", [{"access_token": "revoked-token"}])
+async def test_rejected_token_at_setup_starts_reauth(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    token_change: dict[str, Any],
+) -> None:
+    hass.config_entries.async_update_entry(
+        config_entry,
+        data={
+            **config_entry.data,
+            "token": {**config_entry.data["token"], **token_change},
+        },
+    )
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
