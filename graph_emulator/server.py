@@ -6,10 +6,11 @@ import asyncio
 from collections import deque
 from collections.abc import Iterable
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 import ssl
+from time import perf_counter
 from typing import Any, Literal
 
 from aiohttp import web
@@ -20,7 +21,7 @@ from .entra import EntraApi
 from .graph_api import GraphApi, graph_error
 from .presence import AppSession, Clock, OutOfOffice, User
 from .tls import Certificates
-from .tokens import AppRegistration, Directory
+from .tokens import AppRegistration, Directory, Grant
 
 type ServerName = Literal["graph", "login"]
 
@@ -41,7 +42,12 @@ def _utc_now() -> datetime:
 
 @dataclass
 class RecordedRequest:
-    """A request as received, and the status answered (0: dropped, no answer)."""
+    """A request as received, and the status answered (0: dropped, no answer).
+
+    `time` follows the emulator's clock (frozen in tests); `received` and
+    `answered` are `time.perf_counter()` readings, to measure real latency and to
+    order requests against answers when the clock stands still.
+    """
 
     method: str
     path: str
@@ -50,6 +56,8 @@ class RecordedRequest:
     time: datetime
     server: ServerName
     status: int = 0
+    received: float = field(default_factory=perf_counter)
+    answered: float | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +232,8 @@ class GraphEmulator:
             except web.HTTPException as exc:
                 entry.status = exc.status
                 raise
+            finally:
+                entry.answered = perf_counter()
             transport = request.transport
             if transport is not None and not transport.is_closing():
                 entry.status = response.status
@@ -322,6 +332,22 @@ class GraphEmulator:
         return self.directory.issue_access_token(
             app or self.default_app, None, roles=roles, lifetime=lifetime
         ).value
+
+    def issue_refresh_token(
+        self,
+        user: User | None = None,
+        *,
+        scopes: Iterable[str] = ("Presence.ReadWrite", "User.Read", "offline_access"),
+        app: AppRegistration | None = None,
+    ) -> str:
+        """Issue a refresh token without a sign-in, to test refreshing and revoking."""
+        return self.directory.issue_refresh_token(
+            Grant(user or self.default_user, app or self.default_app, frozenset(scopes))
+        )
+
+    def issued_secrets(self) -> set[str]:
+        """Every token, code and client secret issued, so tests can look for leaks."""
+        return self.directory.issued_secrets()
 
     def revoke_refresh_tokens(self, user: User | None = None) -> None:
         """Revoke a user's refresh tokens, as an administrator can."""

@@ -6,9 +6,20 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.select import (
+    ATTR_OPTION,
+    DOMAIN as SELECT_DOMAIN,
+    SERVICE_SELECT_OPTION,
+)
+from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from graph_emulator import GraphEmulator, RecordedRequest
+
+APP_PRESENCE = "select.adele_vance_app_presence"
+PRESENCE = "sensor.adele_vance_presence"
 
 
 async def advance(
@@ -31,3 +42,25 @@ async def advance(
         await hass.async_block_till_done(wait_background_tasks=True)
         if check is not None:
             check()
+
+
+def state_of(hass: HomeAssistant, entity_id: str) -> str:
+    """Return an entity's state, failing clearly when the entity does not exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, f"{entity_id} does not exist"
+    return state.state
+
+
+async def select(hass: HomeAssistant, option: str) -> None:
+    """Choose an app presence the way a user does."""
+    await hass.services.async_call(
+        SELECT_DOMAIN,
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: APP_PRESENCE, ATTR_OPTION: option},
+        blocking=True,
+    )
+
+
+def set_calls(emulator: GraphEmulator) -> list[RecordedRequest]:
+    """The setPresence requests Graph accepted."""
+    return [call for call in emulator.graph_calls("setPresence") if call.status == 200]

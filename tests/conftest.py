@@ -39,13 +39,16 @@ from custom_components.teams_presence.const import (
 )
 from graph_emulator import GraphEmulator
 
+# Every test fails if a token, secret or device code the emulator issued is logged.
+from tests.secrets_guard import no_secrets_in_logs  # noqa: F401
+
 CLIENT_ID = "11111111-1111-1111-1111-111111111111"
 CLIENT_SECRET = "s3cret-value"
 TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
 """Long enough that simulated days never need a refresh in tests that are not about it."""
 
 
-class SnapshotExtension(HomeAssistantSnapshotExtension):
+class SnapshotExtension(HomeAssistantSnapshotExtension):  # type: ignore[misc]
     """Snapshots in ``tests/snapshots`` on every Home Assistant version we test.
 
     Home Assistant's extension moved them there from syrupy's ``__snapshots__`` after

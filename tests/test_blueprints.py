@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator
 
-from .common import advance
+from .common import advance, state_of
 from .conftest import CLIENT_ID
 
 BLUEPRINTS = Path(__file__).parent.parent / "blueprints" / "automation" / DOMAIN
@@ -125,5 +125,5 @@ async def test_busy_light_follows_presence(
     emulator.remove_client_session("desktop")
     await coordinator.async_refresh()
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.adele_vance_presence").state == "offline"
+    assert state_of(hass, "sensor.adele_vance_presence") == "offline"
     assert turn_off[-1].data == {"entity_id": [LIGHT]}

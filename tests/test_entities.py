@@ -15,7 +15,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator
 
-from .common import advance
+from .common import advance, state_of
 
 SESSION_EXPIRES = "sensor.adele_vance_app_session_expires"
 
@@ -114,7 +114,7 @@ async def test_unknown_presence_is_shown_as_unknown_and_logged_once(
 ) -> None:
     emulator.set_client_session("desktop", "Focusing", "DeepWork")
     await advance(hass, freezer, setup_integration.runtime_data.update_interval * 3)
-    assert hass.states.get("sensor.adele_vance_presence").state == "presence_unknown"
-    assert hass.states.get("sensor.adele_vance_activity").state == "presence_unknown"
+    assert state_of(hass, "sensor.adele_vance_presence") == "presence_unknown"
+    assert state_of(hass, "sensor.adele_vance_activity") == "presence_unknown"
     assert caplog.text.count("unknown availability 'Focusing'") == 1
     assert caplog.text.count("unknown activity 'DeepWork'") == 1

@@ -12,13 +12,8 @@ import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.select import (
-    ATTR_OPTION,
-    DOMAIN as SELECT_DOMAIN,
-    SERVICE_SELECT_OPTION,
-)
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
@@ -28,25 +23,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.teams_presence.const import CONF_EXPIRATION, DOMAIN
 from graph_emulator import GraphEmulator
 
-from .common import advance
+from .common import APP_PRESENCE, PRESENCE, advance, select, set_calls, state_of
 from .conftest import CLIENT_ID
 
-APP_PRESENCE = "select.adele_vance_app_presence"
-PRESENCE = "sensor.adele_vance_presence"
 EIGHT_HOURS = timedelta(hours=8)
-
-
-async def select(hass: HomeAssistant, option: str) -> None:
-    await hass.services.async_call(
-        SELECT_DOMAIN,
-        SERVICE_SELECT_OPTION,
-        {ATTR_ENTITY_ID: APP_PRESENCE, ATTR_OPTION: option},
-        blocking=True,
-    )
-
-
-def set_calls(emulator: GraphEmulator) -> list[Any]:
-    return [call for call in emulator.graph_calls("setPresence") if call.status == 200]
 
 
 @pytest.mark.usefixtures("setup_integration")
@@ -61,7 +41,7 @@ async def test_available_held_for_eight_hours(
     await advance(hass, freezer, EIGHT_HOURS, check=shows_available)
     calls = len(set_calls(emulator))
     assert 96 <= calls <= 106
-    assert hass.states.get(PRESENCE).state == "available"
+    assert state_of(hass, PRESENCE) == "available"
 
 
 @pytest.mark.parametrize(("expiration", "most_calls"), [(60, 9), (240, 3)])
@@ -106,7 +86,7 @@ async def test_hold_is_cleared_once_at_its_deadline(
         },
         blocking=True,
     )
-    assert hass.states.get(APP_PRESENCE).state == "do_not_disturb_presenting"
+    assert state_of(hass, APP_PRESENCE) == "do_not_disturb_presenting"
     # The session would outlive the hold by little if Home Assistant stopped.
     assert set_calls(emulator)[-1].body["expirationDuration"] == "PT46M"
 
@@ -120,7 +100,7 @@ async def test_hold_is_cleared_once_at_its_deadline(
     assert clears[0].body == {"sessionId": CLIENT_ID}
     assert clears[0].time - (start + timedelta(minutes=45)) <= timedelta(seconds=5)
     assert emulator.app_session(CLIENT_ID) is None
-    assert hass.states.get(APP_PRESENCE).state == "none"
+    assert state_of(hass, APP_PRESENCE) == "none"
 
     await advance(hass, freezer, timedelta(hours=1), step=timedelta(minutes=1))
     assert len(emulator.graph_calls("clearPresence")) == 1
@@ -144,7 +124,7 @@ async def test_hold_returns_to_the_state_before_it(
     assert emulator.presence() == ("Busy", "InAConferenceCall")
     await advance(hass, freezer, timedelta(minutes=31))
     assert emulator.presence() == ("Available", "Available")
-    assert hass.states.get(APP_PRESENCE).state == "available"
+    assert state_of(hass, APP_PRESENCE) == "available"
     assert emulator.graph_calls("clearPresence") == []
 
 
@@ -170,8 +150,8 @@ async def test_outage_keeps_the_wish_and_restores_it(
     await advance(hass, freezer, timedelta(minutes=20))
     # Graph dropped the expired session; Home Assistant still wants Busy.
     assert emulator.presence() == ("Offline", "Offline")
-    assert hass.states.get(APP_PRESENCE).state == "busy_in_a_call"
-    assert hass.states.get(PRESENCE).state == STATE_UNAVAILABLE
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    assert state_of(hass, PRESENCE) == STATE_UNAVAILABLE
 
     await emulator.accept_connections()
     back = dt_util.utcnow()
@@ -180,7 +160,7 @@ async def test_outage_keeps_the_wish_and_restores_it(
     assert restored
     assert restored[0].time - back <= timedelta(seconds=60)
     assert emulator.presence() == ("Busy", "InACall")
-    assert hass.states.get(PRESENCE).state == "busy"
+    assert state_of(hass, PRESENCE) == "busy"
 
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert len([m for m in messages if "Error fetching" in m]) == 1
@@ -195,7 +175,7 @@ async def test_retry_after_is_honoured(
     throttled_at = dt_util.utcnow()
     await select(hass, "away")
     # The wish is kept while Graph asks us to wait.
-    assert hass.states.get(APP_PRESENCE).state == "away"
+    assert state_of(hass, APP_PRESENCE) == "away"
     await advance(hass, freezer, timedelta(seconds=119), step=timedelta(seconds=1))
     assert [r for r in emulator.requests if r.time > throttled_at] == []
 
@@ -216,7 +196,7 @@ async def test_burst_of_selections_ends_with_the_last(
 
     assert emulator.presence() == ("Busy", "InAConferenceCall")
     assert set_calls(emulator)[-1].body["activity"] == "InAConferenceCall"
-    assert hass.states.get(APP_PRESENCE).state == "busy_in_a_conference_call"
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_conference_call"
     assert len(set_calls(emulator)) < len(wishes)
 
 
@@ -227,7 +207,7 @@ async def test_server_error_keeps_the_wish_and_retries(
     await select(hass, "available")
     emulator.fail(1, status=500)
     await select(hass, "away")
-    assert hass.states.get(APP_PRESENCE).state == "away"
+    assert state_of(hass, APP_PRESENCE) == "away"
     assert emulator.presence() == ("Available", "Available")
     await advance(hass, freezer, timedelta(seconds=10), step=timedelta(seconds=1))
     assert emulator.presence() == ("Away", "Away")
@@ -244,7 +224,7 @@ async def test_graph_refusal_leaves_the_select_unchanged(
     )
     with pytest.raises(HomeAssistantError, match="refused"):
         await select(hass, "away")
-    assert hass.states.get(APP_PRESENCE).state == "available"
+    assert state_of(hass, APP_PRESENCE) == "available"
     assert emulator.presence() == ("Available", "Available")
     assert setup_integration.state is ConfigEntryState.LOADED
 
@@ -277,7 +257,7 @@ async def test_restart_during_a_hold(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert len(set_calls(emulator)) == before + 1
-    assert hass.states.get(APP_PRESENCE).state == "busy_in_a_call"
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
     assert emulator.graph_calls("clearPresence") == []
 
     await advance(hass, freezer, timedelta(minutes=31), step=timedelta(seconds=5))
@@ -309,4 +289,4 @@ async def test_hold_that_ended_while_down_is_not_reasserted(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert set_calls(emulator)[-1].body["availability"] == "Available"
-    assert hass.states.get(APP_PRESENCE).state == "available"
+    assert state_of(hass, APP_PRESENCE) == "available"

@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator
 
-from .common import advance
+from .common import advance, state_of
 from .conftest import CLIENT_ID
 
 APP_PRESENCE = "select.adele_vance_app_presence"
@@ -46,7 +46,7 @@ async def test_set_presence_with_expiration(
         "activity": "Away",
         "expirationDuration": "PT30M",
     }
-    assert hass.states.get(APP_PRESENCE).state == "away"
+    assert state_of(hass, APP_PRESENCE) == "away"
 
 
 async def test_set_presence_until(
@@ -65,7 +65,7 @@ async def test_set_presence_until(
     )
     await advance(hass, freezer, timedelta(minutes=21), step=timedelta(seconds=5))
     assert len(emulator.graph_calls("clearPresence")) == 1
-    assert hass.states.get(APP_PRESENCE).state == "none"
+    assert state_of(hass, APP_PRESENCE) == "none"
 
 
 async def test_clear_presence(
@@ -75,7 +75,7 @@ async def test_clear_presence(
     await call(hass, setup_integration, "clear_presence")
     assert emulator.graph_calls("clearPresence")[-1].body == {"sessionId": CLIENT_ID}
     assert emulator.app_session(CLIENT_ID) is None
-    assert hass.states.get(APP_PRESENCE).state == "none"
+    assert state_of(hass, APP_PRESENCE) == "none"
 
 
 async def test_preferred_presence(
@@ -94,12 +94,12 @@ async def test_preferred_presence(
         "activity": "DoNotDisturb",
         "expirationDuration": "PT2H",
     }
-    assert hass.states.get(PREFERRED_PRESENCE).state == "do_not_disturb"
-    assert hass.states.get("sensor.adele_vance_presence").state == "do_not_disturb"
+    assert state_of(hass, PREFERRED_PRESENCE) == "do_not_disturb"
+    assert state_of(hass, "sensor.adele_vance_presence") == "do_not_disturb"
 
     await call(hass, setup_integration, "clear_preferred_presence")
     assert emulator.graph_calls("clearUserPreferredPresence")[-1].body == {}
-    assert hass.states.get(PREFERRED_PRESENCE).state == "none"
+    assert state_of(hass, PREFERRED_PRESENCE) == "none"
 
 
 async def test_status_message(
@@ -119,9 +119,9 @@ async def test_status_message(
             "expiryDateTime": {"dateTime": "2040-05-06T07:08:09", "timeZone": "UTC"},
         }
     }
-    assert hass.states.get(STATUS_MESSAGE).state == "Focus time"
+    assert state_of(hass, STATUS_MESSAGE) == "Focus time"
     await call(hass, setup_integration, "clear_status_message")
-    assert hass.states.get(STATUS_MESSAGE).state == "unknown"
+    assert state_of(hass, STATUS_MESSAGE) == "unknown"
 
 
 async def test_get_presence(
@@ -254,5 +254,5 @@ async def test_graph_refusal_is_translated_and_changes_nothing(
             await call(hass, setup_integration, service, **data)
         assert err.value.translation_key == "graph_rejected"
         assert "refused" in str(err.value)
-    assert hass.states.get(APP_PRESENCE).state == "none"
-    assert hass.states.get(PREFERRED_PRESENCE).state == "none"
+    assert state_of(hass, APP_PRESENCE) == "none"
+    assert state_of(hass, PREFERRED_PRESENCE) == "none"

@@ -43,21 +43,34 @@ SERVICE_SET_STATUS_MESSAGE = "set_status_message"
 SERVICE_CLEAR_STATUS_MESSAGE = "clear_status_message"
 SERVICE_GET_PRESENCE = "get_presence"
 
+
+def _bounded[T](validator: Callable[[Any], T]) -> Callable[[Any], T]:
+    """Make a number too large to convert invalid input rather than a crash."""
+
+    def validate(value: Any) -> T:
+        try:
+            return validator(value)
+        except OverflowError as err:
+            raise vol.Invalid("value out of range") from err
+
+    return validate
+
+
 # Types only: ranges and combinations are checked in the handlers, where the error
 # can be translated and say what to change.
 ENTRY_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
 SET_PRESENCE_SCHEMA = ENTRY_SCHEMA.extend(
     {
         vol.Required(ATTR_PRESENCE): cv.string,
-        vol.Optional(ATTR_EXPIRATION): vol.Coerce(int),
-        vol.Optional(ATTR_HOLD_FOR): cv.time_period,
+        vol.Optional(ATTR_EXPIRATION): _bounded(vol.Coerce(int)),
+        vol.Optional(ATTR_HOLD_FOR): _bounded(cv.time_period),
         vol.Optional(ATTR_UNTIL): cv.datetime,
     }
 )
 SET_PREFERRED_PRESENCE_SCHEMA = ENTRY_SCHEMA.extend(
     {
         vol.Required(ATTR_PRESENCE): cv.string,
-        vol.Optional(ATTR_EXPIRATION): cv.time_period,
+        vol.Optional(ATTR_EXPIRATION): _bounded(cv.time_period),
     }
 )
 SET_STATUS_MESSAGE_SCHEMA = ENTRY_SCHEMA.extend(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -223,7 +223,10 @@ async def test_acting_on_a_user_by_upn(
     ],
 )
 async def test_invalid_requests_are_refused_before_sending(
-    client: GraphPresenceClient, emulator: GraphEmulator, call, code: str
+    client: GraphPresenceClient,
+    emulator: GraphEmulator,
+    call: Callable[[GraphPresenceClient], Awaitable[None]],
+    code: str,
 ) -> None:
     with pytest.raises(GraphValidationError) as err:
         await call(client)

@@ -1,0 +1,205 @@
+"""Faults the keeper must ride out: the wish survives, Graph's rules are honoured.
+
+Complements ``test_keep_alive.py`` (a 20-minute outage, one 429, one 500, a restart
+during a hold) with storms, runs and sign-in failures.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import itertools
+import logging
+import time
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.teams_presence.const import DOMAIN
+from graph_emulator import GraphEmulator, RecordedRequest
+
+from .common import APP_PRESENCE, PRESENCE, advance, select, set_calls, state_of
+
+BUSY = ("Busy", "InACall")
+
+
+def graph_requests(emulator: GraphEmulator, since: int) -> list[RecordedRequest]:
+    """Graph requests (not sign-in) logged after the first ``since`` requests."""
+    return [
+        r
+        for r in emulator.requests[since:]
+        if r.server == "graph" and "/v1.0/" in r.path
+    ]
+
+
+def assert_no_crash(caplog: pytest.LogCaptureFixture) -> None:
+    """Faults are handled: no error carries a traceback, nothing went unretrieved."""
+    crashes = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno >= logging.ERROR and record.exc_info
+    ]
+    assert crashes == []
+    assert "never retrieved" not in caplog.text
+
+
+def reauth_flows(hass: HomeAssistant) -> list[object]:
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress()
+        if flow["handler"] == DOMAIN and flow["context"]["source"] == SOURCE_REAUTH
+    ]
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_storm_of_throttles_honours_every_retry_after(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waits = [1, 5, 30, 2, 60, 10, 3, 45, 7, 20]
+    for wait in waits:
+        emulator.throttle(1, retry_after=wait)
+    start = len(emulator.requests)
+    await select(hass, "busy_in_a_call")
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+
+    await advance(hass, freezer, timedelta(seconds=300), step=timedelta(seconds=1))
+
+    requests = graph_requests(emulator, start)
+    throttled = [r for r in requests if r.status == 429]
+    assert len(throttled) == len(waits)
+    for index, (answer, wait) in enumerate(zip(throttled, waits, strict=True)):
+        # A request sent at the same frozen instant was already in flight.
+        later = [r.time for r in requests if r.time > answer.time]
+        if index < len(waits) - 1 or later:
+            assert min(later) - answer.time >= timedelta(seconds=wait)
+    assert emulator.presence() == BUSY
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    assert_no_crash(caplog)
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_run_of_server_errors_backs_off_and_restores(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.fail(8, status=503)
+    start = dt_util.utcnow()
+    await select(hass, "busy_in_a_call")
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+
+    await advance(hass, freezer, timedelta(minutes=5), step=timedelta(seconds=1))
+
+    failed = [c for c in emulator.graph_calls("setPresence") if c.status == 503]
+    assert failed
+    gaps = [b.time - a.time for a, b in itertools.pairwise(failed)]
+    # Backing off, never hammering: each retry waits at least as long as the last.
+    assert gaps == sorted(gaps)
+    assert all(gap >= timedelta(seconds=5) for gap in gaps)
+    assert set_calls(emulator)[-1].time > start
+    assert emulator.presence() == BUSY
+    assert_no_crash(caplog)
+
+
+@pytest.fixture
+def refreshable_token(
+    hass: HomeAssistant, emulator: GraphEmulator, config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """Give the account a real refresh token and an access token about to expire."""
+    token = {
+        **config_entry.data["token"],
+        "access_token": emulator.issue_token(lifetime=timedelta(minutes=1)),
+        "refresh_token": emulator.issue_refresh_token(),
+        "expires_in": 60,
+        "expires_at": time.time() + 60,
+    }
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "token": token}
+    )
+    return config_entry
+
+
+def expire_access_token(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Make the next request refresh the token first."""
+    token = {**entry.data["token"], "expires_at": time.time() - 1}
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "token": token})
+
+
+@pytest.mark.usefixtures("refreshable_token")
+async def test_revoked_refresh_token_asks_to_sign_in_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await select(hass, "busy_in_a_call")
+    await advance(hass, freezer, timedelta(minutes=5))
+    # The token was refreshed through the emulator, and the hold went on.
+    assert config_entry.data["token"]["access_token"] in emulator.issued_secrets()
+    assert emulator.presence() == BUSY
+    assert reauth_flows(hass) == []
+
+    emulator.revoke_refresh_tokens()
+    emulator.token_lifetime = timedelta(minutes=1)
+    expire_access_token(hass, config_entry)
+    await advance(hass, freezer, timedelta(minutes=10))
+
+    assert reauth_flows(hass)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    assert_no_crash(caplog)
+
+
+@pytest.mark.usefixtures("refreshable_token")
+async def test_revoked_before_start_up_asks_to_sign_in_again(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.revoke_refresh_tokens()
+    expire_access_token(hass, config_entry)
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert reauth_flows(hass)
+    assert_no_crash(caplog)
+
+
+@pytest.mark.usefixtures("refreshable_token")
+async def test_sign_in_down_during_refresh_is_transient(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await select(hass, "busy_in_a_call")
+    emulator.login_down = True
+    # The access token lapses while sign-in is down: nothing can be sent.
+    await advance(hass, freezer, timedelta(minutes=10))
+    assert state_of(hass, PRESENCE) == STATE_UNAVAILABLE
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    assert reauth_flows(hass) == []
+
+    emulator.login_down = False
+    back = dt_util.utcnow()
+    await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=5))
+    reads = [c for c in emulator.graph_calls("presence") if c.time >= back]
+    assert [c for c in reads if c.status == 200]
+    assert state_of(hass, PRESENCE) == "busy"
+    assert emulator.presence() == BUSY
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    assert reauth_flows(hass) == []
+    assert_no_crash(caplog)
