@@ -19,6 +19,7 @@ from yarl import URL
 
 from custom_components.teams_presence import auth
 from custom_components.teams_presence.auth import (
+    AppRegistrationError,
     SignInRequiredError,
     SignInUnavailableError,
     async_get_account_access,
@@ -183,6 +184,22 @@ async def test_device_code_keeps_the_rotated_refresh_token(
     assert token_requests(emulator, "refresh_token") == [200]
     # Kept in the entry, so the next start refreshes with the new one.
     assert refresh_tokens(entry) != signed_in
+
+
+@pytest.mark.usefixtures("short_lived_tokens")
+async def test_device_code_without_public_client_flows_needs_the_app_fixed(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    """Not a new sign-in: that would be refused the same way."""
+    entry = await async_device_code_entry(hass, emulator)
+    emulator.default_app.public_client_flows = False
+    access = await async_get_account_access(hass, entry)
+    with pytest.raises(AppRegistrationError) as err:
+        await access.get_access_token()
+    assert err.value.problem == "public_client_disabled"
+    assert isinstance(err.value, SignInUnavailableError)
+    assert "public client flows" in str(err.value)
+    assert token_requests(emulator, "refresh_token") == [400]
 
 
 async def test_device_code_empty_cache_needs_sign_in(

@@ -16,7 +16,6 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -291,30 +290,3 @@ async def test_hold_that_ended_while_down_is_not_reasserted(
     await hass.async_block_till_done()
     assert set_calls(emulator)[-1].body["availability"] == "Available"
     assert state_of(hass, APP_PRESENCE) == "available"
-
-
-async def test_missing_permission_raises_a_repair_that_clears_itself(
-    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
-) -> None:
-    issue_id = f"missing_permission_{setup_integration.entry_id}"
-    original = setup_integration.data["token"]
-    read_only = emulator.issue_token(scopes=("Presence.Read", "User.Read"))
-    hass.config_entries.async_update_entry(
-        setup_integration,
-        data={
-            **setup_integration.data,
-            "token": {**original, "access_token": read_only},
-        },
-    )
-    with pytest.raises(HomeAssistantError):
-        await select(hass, "away")
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
-    assert issue is not None
-    assert issue.translation_key == "missing_permission"
-    assert issue.translation_placeholders == {"account": "Adele Vance"}
-
-    hass.config_entries.async_update_entry(
-        setup_integration, data={**setup_integration.data, "token": original}
-    )
-    await select(hass, "away")
-    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

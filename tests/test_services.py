@@ -169,7 +169,7 @@ async def test_get_presence(
         (
             "set_presence",
             {"presence": "away", "until": "2001-01-01 10:00"},
-            "time_in_past",
+            "until_in_past",
         ),
         (
             "set_presence",
@@ -187,7 +187,7 @@ async def test_get_presence(
         (
             "set_status_message",
             {"message": "hi", "expires_at": "2001-01-01 10:00"},
-            "time_in_past",
+            "expires_at_in_past",
         ),
     ],
 )

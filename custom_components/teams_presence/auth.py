@@ -108,6 +108,10 @@ _SIGN_IN_REQUIRED_ERRORS: Final = frozenset(
 )
 """OAuth errors of a token request that only a new sign-in fixes."""
 
+APP_REGISTRATION_PROBLEMS: Final = frozenset({"public_client_disabled"})
+"""Sign-in errors that a new sign-in would meet again: only a change to the app
+registration fixes them, so they raise a repair issue rather than reauthentication."""
+
 _AADSTS_CODE: Final = re.compile(r"AADSTS(\d+)")
 _DEVICE_CODE_FIELD: Final = re.compile(r'("(?:device_code|code)": )"[^"]*"')
 
@@ -155,6 +159,19 @@ class SignInRequiredError(HomeAssistantError):
 
 class SignInUnavailableError(HomeAssistantError):
     """The sign-in service could not issue a token now; try again later."""
+
+
+class AppRegistrationError(SignInUnavailableError):
+    """The app registration no longer allows this sign-in method.
+
+    Retried like an outage, so the account recovers by itself once an administrator
+    changes the registration back; ``problem`` names the repair issue that says how.
+    """
+
+    def __init__(self, problem: str) -> None:
+        """Refuse for ``problem``, a key of `APP_REGISTRATION_PROBLEMS`."""
+        super().__init__(translation_domain=DOMAIN, translation_key=problem)
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +416,10 @@ class _MsalTokens[AppT]:
                 result.get("error"),
                 result.get("error_description"),
             )
+        if result is not None and (
+            (problem := sign_in_error(result)) in APP_REGISTRATION_PROBLEMS
+        ):
+            raise AppRegistrationError(problem)
         if result is None or result.get("error") in _SIGN_IN_REQUIRED_ERRORS:
             raise _sign_in_required()
         raise _sign_in_unavailable()

@@ -25,7 +25,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .auth import SignInRequiredError, SignInUnavailableError
+from .auth import AppRegistrationError, SignInRequiredError, SignInUnavailableError
 from .const import (
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
@@ -62,9 +62,17 @@ RETRY_DELAYS = (5, 10, 20, 30)
 REFUSED_RETRY = timedelta(minutes=5)
 """When Graph refuses a keep-alive (say, a permission was removed), ask again this late."""
 RECENT_ERRORS = 10
-PERMISSIONS_URL = (
-    "https://learn.microsoft.com/graph/api/presence-setpresence#permissions"
-)
+ISSUE_MISSING_PERMISSION = "missing_permission"
+ISSUE_APP_REGISTRATION = "app_registration"
+ISSUE_LEARN_MORE = {
+    "missing_permission": (
+        "https://learn.microsoft.com/graph/api/presence-setpresence#permissions"
+    ),
+    "public_client_disabled": (
+        "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code"
+    ),
+}
+"""Microsoft's page on each repair issue's fix, by the issue's translation key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +206,6 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self._write_lock = asyncio.Lock()
         self._timer: CALLBACK_TYPE | None = None
         self._unknown_values_logged: set[str] = set()
-        self._permission_issue = False
         self._store = wish_store(hass, entry)
 
     @property
@@ -473,33 +480,46 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self.blocked_until = dt_util.utcnow() + timedelta(seconds=wait)
 
     def _record_error(self, err: Exception) -> None:
-        """Keep recent errors for diagnostics; raise a repair for a missing permission."""
+        """Keep recent errors for diagnostics; raise a repair for what the user can fix."""
         self.recent_errors.append(
             f"{dt_util.utcnow().isoformat()} {type(err).__name__}: {_reason(err)}"
         )
-        if isinstance(err, GraphPermissionError) and not self._permission_issue:
-            self._permission_issue = True
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                self._permission_issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="missing_permission",
-                translation_placeholders={"account": self.config_entry.title},
-                learn_more_url=PERMISSIONS_URL,
+        if isinstance(err, GraphPermissionError):
+            self._raise_issue(ISSUE_MISSING_PERMISSION, "missing_permission")
+        elif isinstance(err, AppRegistrationError):
+            self._raise_issue(
+                ISSUE_APP_REGISTRATION, err.problem, client_id=self.session_id
             )
+
+    def _raise_issue(
+        self, kind: str, translation_key: str, **placeholders: str
+    ) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id(kind),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=translation_key,
+            translation_placeholders={
+                "account": self.config_entry.title,
+                **placeholders,
+            },
+            learn_more_url=ISSUE_LEARN_MORE[translation_key],
+        )
 
     @callback
     def _record_success(self) -> None:
-        """Graph accepted a request: a missing-permission repair is fixed."""
-        if self._permission_issue:
-            self._permission_issue = False
-            ir.async_delete_issue(self.hass, DOMAIN, self._permission_issue_id)
+        """Graph accepted a request, so sign-in and permission work: repairs are fixed.
 
-    @property
-    def _permission_issue_id(self) -> str:
-        return f"missing_permission_{self.config_entry.entry_id}"
+        Deleted even if another coordinator (before a reload or a retried setup)
+        raised them.
+        """
+        for kind in (ISSUE_MISSING_PERMISSION, ISSUE_APP_REGISTRATION):
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(kind))
+
+    def _issue_id(self, kind: str) -> str:
+        return f"{kind}_{self.config_entry.entry_id}"
 
     def _caller_error(self, err: Exception) -> HomeAssistantError:
         """Translate a failure for whoever asked."""

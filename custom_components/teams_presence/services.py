@@ -121,9 +121,10 @@ def _aware(value: datetime) -> datetime:
 
 
 def _future(value: datetime, field: str) -> datetime:
+    """Refuse a moment that has passed, naming the field in the user's language."""
     value = _aware(value)
     if value <= dt_util.utcnow():
-        raise _invalid("time_in_past", field=field, value=value.isoformat())
+        raise _invalid(f"{field}_in_past", value=value.isoformat())
     return value
 
 

@@ -1,0 +1,159 @@
+"""Repair issues: raised for what only the user can fix, gone by themselves once fixed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+import custom_components.teams_presence as integration
+from custom_components.teams_presence.const import DOMAIN
+from graph_emulator import GraphEmulator
+from tests.sign_in_helpers import (
+    SIGN_IN_GUARDS,
+    async_device_code_entry,
+    sign_in_guards,
+)
+
+from .common import APP_PRESENCE, PRESENCE, advance, select, set_calls, state_of
+from .conftest import CLIENT_ID
+
+__all__ = ["sign_in_guards"]
+
+ENTRY_SETUP = integration.async_setup_entry
+"""The real setup: the sign-in guards stand in for it while a flow creates an entry."""
+
+
+def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None:
+    return ir.async_get(hass).async_get_issue(DOMAIN, f"{kind}_{entry_id}")
+
+
+def reauth_flows(hass: HomeAssistant) -> list[object]:
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress()
+        if flow["handler"] == DOMAIN and flow["context"]["source"] == SOURCE_REAUTH
+    ]
+
+
+async def test_missing_permission_raises_a_repair_that_clears_itself(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    original = setup_integration.data["token"]
+    read_only = emulator.issue_token(scopes=("Presence.Read", "User.Read"))
+    hass.config_entries.async_update_entry(
+        setup_integration,
+        data={
+            **setup_integration.data,
+            "token": {**original, "access_token": read_only},
+        },
+    )
+    with pytest.raises(HomeAssistantError):
+        await select(hass, "away")
+    raised = issue(hass, "missing_permission", setup_integration.entry_id)
+    assert raised is not None
+    assert raised.translation_key == "missing_permission"
+    assert raised.translation_placeholders == {"account": "Adele Vance"}
+    assert raised.severity is ir.IssueSeverity.ERROR
+    assert not raised.is_fixable
+
+    hass.config_entries.async_update_entry(
+        setup_integration, data={**setup_integration.data, "token": original}
+    )
+    await select(hass, "away")
+    assert issue(hass, "missing_permission", setup_integration.entry_id) is None
+    assert emulator.presence() == ("Away", "Away")
+
+
+async def test_missing_permission_repair_clears_after_a_reload(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    """The coordinator that finds it fixed need not be the one that raised it."""
+    original = setup_integration.data["token"]
+    read_only = emulator.issue_token(scopes=("Presence.Read", "User.Read"))
+    hass.config_entries.async_update_entry(
+        setup_integration,
+        data={
+            **setup_integration.data,
+            "token": {**original, "access_token": read_only},
+        },
+    )
+    with pytest.raises(HomeAssistantError):
+        await select(hass, "away")
+    assert issue(hass, "missing_permission", setup_integration.entry_id)
+
+    hass.config_entries.async_update_entry(
+        setup_integration, data={**setup_integration.data, "token": original}
+    )
+    assert await hass.config_entries.async_reload(setup_integration.entry_id)
+    await hass.async_block_till_done()
+    assert issue(hass, "missing_permission", setup_integration.entry_id) is None
+
+
+@SIGN_IN_GUARDS
+async def test_public_client_flows_turned_off_raise_a_repair_not_reauth(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    """Signing in again by code would fail too: the app registration must change.
+
+    The account keeps trying, keeps the wish, and recovers by itself once public
+    client flows are back on.
+    """
+    # msal refreshes tokens with under 5 minutes left: every request asks Entra ID.
+    emulator.token_lifetime = timedelta(seconds=120)
+    entry = await async_device_code_entry(hass, emulator)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    with patch.object(integration, "async_setup_entry", ENTRY_SETUP):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await select(hass, "busy_in_a_call")
+    assert emulator.presence() == ("Busy", "InACall")
+
+    emulator.default_app.public_client_flows = False
+    broken = dt_util.utcnow()
+    await advance(hass, freezer, timedelta(minutes=1))
+
+    raised = issue(hass, "app_registration", entry.entry_id)
+    assert raised is not None
+    assert raised.translation_key == "public_client_disabled"
+    assert raised.translation_placeholders == {
+        "account": "Adele Vance",
+        "client_id": CLIENT_ID,
+    }
+    assert raised.learn_more_url
+    refused = [
+        r
+        for r in emulator.requests
+        if r.server == "login" and r.time >= broken and r.status == 400
+    ]
+    assert refused
+    assert reauth_flows(hass) == []
+    assert entry.state is ConfigEntryState.LOADED
+    assert state_of(hass, PRESENCE) == STATE_UNAVAILABLE
+
+    # A wish made meanwhile is kept, not refused, and sent once sign-in works.
+    await select(hass, "do_not_disturb_presenting")
+    assert state_of(hass, APP_PRESENCE) == "do_not_disturb_presenting"
+    assert emulator.presence() == ("Busy", "InACall")
+
+    emulator.default_app.public_client_flows = True
+    fixed = dt_util.utcnow()
+    await advance(hass, freezer, timedelta(minutes=2))
+
+    assert issue(hass, "app_registration", entry.entry_id) is None
+    assert emulator.presence() == ("DoNotDisturb", "Presenting")
+    assert [c.body["availability"] for c in set_calls(emulator) if c.time >= fixed] == [
+        "DoNotDisturb"
+    ]
+    assert state_of(hass, PRESENCE) == "do_not_disturb"
+    assert state_of(hass, APP_PRESENCE) == "do_not_disturb_presenting"
+    assert reauth_flows(hass) == []
