@@ -1,12 +1,14 @@
 """Faults the keeper must ride out: the wish survives, Graph's rules are honoured.
 
 Complements ``test_keep_alive.py`` (a 20-minute outage, one 429, one 500, a restart
-during a hold) with storms, runs and sign-in failures.
+during a hold) with storms, runs, answers too slow to wait for, and sign-in failures.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
 import itertools
 import logging
 import time
@@ -17,9 +19,13 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence.graph.client import DEFAULT_TIMEOUT
 from graph_emulator import GraphEmulator, RecordedRequest
 
 from .common import APP_PRESENCE, PRESENCE, advance, select, set_calls, state_of
@@ -106,6 +112,82 @@ async def test_run_of_server_errors_backs_off_and_restores(
     assert all(gap >= timedelta(seconds=5) for gap in gaps)
     assert set_calls(emulator)[-1].time > start
     assert emulator.presence() == BUSY
+    assert_no_crash(caplog)
+
+
+async def step_until(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    condition: Callable[[], object],
+    *,
+    limit: timedelta = timedelta(minutes=2),
+) -> datetime:
+    """Move the clock a second at a time until ``condition`` holds; return when.
+
+    For requests the emulator answers late: under ``freezer`` the loop's clock
+    stands still, so the late answer and the client's timeout come only when time
+    is fired, and ``advance`` (which waits for every task) would wait forever.
+    Between steps the loop runs, sockets included, without waiting on any task.
+    """
+    end = dt_util.utcnow() + limit
+    while True:
+        for _ in range(1_000):
+            if condition():
+                return dt_util.utcnow()
+            await asyncio.sleep(0)
+        assert dt_util.utcnow() < end, "the condition never held"
+        freezer.tick(timedelta(seconds=1))
+        async_fire_time_changed(hass)
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_answers_slower_than_the_timeout_are_given_up_and_retried(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.latency = 3 * DEFAULT_TIMEOUT
+    start = len(emulator.requests)
+    asked = dt_util.utcnow()
+    selecting = asyncio.ensure_future(select(hass, "busy_in_a_call"))
+
+    # The select waits no longer than the client's timeout, and keeps the wish.
+    answered = await step_until(hass, freezer, selecting.done)
+    selecting.result()
+    assert (
+        timedelta(seconds=DEFAULT_TIMEOUT)
+        <= answered - asked
+        <= timedelta(seconds=DEFAULT_TIMEOUT + 2)
+    )
+    [unanswered] = [
+        r for r in graph_requests(emulator, start) if r.path.endswith("/setPresence")
+    ]
+    assert unanswered.status == 0
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+
+    # Graph is quick again: the next retry sets the wish.
+    emulator.latency = 0
+    restored = await step_until(
+        hass, freezer, lambda: any(c.time > asked for c in set_calls(emulator))
+    )
+    assert restored - answered >= timedelta(seconds=5)
+    assert emulator.presence() == BUSY
+
+    # Reads that time out make the sensors unavailable; the app presence stays.
+    emulator.latency = 3 * DEFAULT_TIMEOUT
+    await step_until(
+        hass, freezer, lambda: state_of(hass, PRESENCE) == STATE_UNAVAILABLE
+    )
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    emulator.latency = 0
+    await step_until(hass, freezer, lambda: state_of(hass, PRESENCE) == "busy")
+
+    # The late answers still in the emulator come and go, harmlessly.
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert emulator.presence() == BUSY
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    assert state_of(hass, PRESENCE) == "busy"
     assert_no_crash(caplog)
 
 

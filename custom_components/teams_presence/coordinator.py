@@ -370,7 +370,8 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 self._record_error(err)
                 delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS) - 1)]
                 self._failures += 1
-                self._schedule(now + timedelta(seconds=delay))
+                # From the failure, not the attempt: a timeout takes 20 s.
+                self._schedule(dt_util.utcnow() + timedelta(seconds=delay))
                 return
             except (GraphAuthenticationError, SignInRequiredError) as err:
                 self._record_error(err)
