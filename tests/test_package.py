@@ -98,3 +98,12 @@ def test_every_entity_has_a_name_and_an_icon(platform: str) -> None:
             "on",
             "off",
         }, key
+
+
+def test_readme_links_to_files_that_exist() -> None:
+    """Pictures and files the README shows by relative path are in the repository."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\((?!https?:|#)([^)\s]+)\)", readme)
+    assert "docs/entities.png" in targets
+    missing = [target for target in targets if not (ROOT / target).is_file()]
+    assert not missing, f"README links to missing files: {missing}"

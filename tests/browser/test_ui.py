@@ -38,6 +38,7 @@ CHROMIUM_FLAGS = [
 SYSTEM_CAS = Path("/etc/ssl/certs/ca-certificates.crt")
 # Playwright's waits: the first page load compiles the frontend's bundles.
 UI_TIMEOUT_MS = 15_000
+CARD_MARGIN = 8
 
 pytestmark = pytest.mark.timeout(300)
 expect.set_options(timeout=UI_TIMEOUT_MS)
@@ -144,6 +145,27 @@ class Steps:
         self.count += 1
         await self.page.screenshot(path=ARTIFACTS / f"{self.count:02d}-{name}.png")
 
+    async def cards(self, name: str, *titles: str) -> None:
+        """Picture just the cards with these titles (the README's comes from here)."""
+        boxes = []
+        for title in titles:
+            card = self.page.locator("ha-card").filter(
+                has=self.page.get_by_text(title, exact=True)
+            )
+            await card.scroll_into_view_if_needed()
+            box = await card.bounding_box()
+            assert box is not None, f"no {title} card"
+            boxes.append(box)
+        left = min(box["x"] for box in boxes) - CARD_MARGIN
+        top = min(box["y"] for box in boxes) - CARD_MARGIN
+        right = max(box["x"] + box["width"] for box in boxes) + CARD_MARGIN
+        bottom = max(box["y"] + box["height"] for box in boxes) + CARD_MARGIN
+        self.count += 1
+        await self.page.screenshot(
+            path=ARTIFACTS / f"{self.count:02d}-{name}.png",
+            clip={"x": left, "y": top, "width": right - left, "height": bottom - top},
+        )
+
 
 async def test_add_by_device_code_and_set_app_presence(
     emulator: GraphEmulator, home_assistant: HomeAssistant, browser: Browser
@@ -213,3 +235,6 @@ async def _add_and_set(
     )
     await expect(presence).to_contain_text("Busy")
     await steps.shot("presence-sensor")
+    # Tall enough for both cards in one picture.
+    await page.set_viewport_size({"width": 1280, "height": 1100})
+    await steps.cards("entities", "Controls", "Sensors")
