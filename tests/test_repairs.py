@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -45,20 +46,35 @@ def reauth_flows(hass: HomeAssistant) -> list[object]:
     ]
 
 
-async def test_missing_permission_raises_a_repair_that_clears_itself(
+@pytest.fixture
+async def restore_permission(
     hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
-) -> None:
+) -> Callable[[], None]:
+    """The account lost Presence.ReadWrite and a write was refused; call to grant it."""
     original = setup_integration.data["token"]
     read_only = emulator.issue_token(scopes=("Presence.Read", "User.Read"))
-    hass.config_entries.async_update_entry(
-        setup_integration,
-        data={
-            **setup_integration.data,
-            "token": {**original, "access_token": read_only},
-        },
-    )
+
+    def use(access_token: str) -> None:
+        hass.config_entries.async_update_entry(
+            setup_integration,
+            data={
+                **setup_integration.data,
+                "token": {**original, "access_token": access_token},
+            },
+        )
+
+    use(read_only)
     with pytest.raises(HomeAssistantError):
         await select(hass, "away")
+    return lambda: use(original["access_token"])
+
+
+async def test_missing_permission_raises_a_repair_that_clears_itself(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    restore_permission: Callable[[], None],
+) -> None:
     raised = issue(hass, "missing_permission", setup_integration.entry_id)
     assert raised is not None
     assert raised.translation_key == "missing_permission"
@@ -66,34 +82,21 @@ async def test_missing_permission_raises_a_repair_that_clears_itself(
     assert raised.severity is ir.IssueSeverity.ERROR
     assert not raised.is_fixable
 
-    hass.config_entries.async_update_entry(
-        setup_integration, data={**setup_integration.data, "token": original}
-    )
+    restore_permission()
     await select(hass, "away")
     assert issue(hass, "missing_permission", setup_integration.entry_id) is None
     assert emulator.presence() == ("Away", "Away")
 
 
 async def test_missing_permission_repair_clears_after_a_reload(
-    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    restore_permission: Callable[[], None],
 ) -> None:
     """The coordinator that finds it fixed need not be the one that raised it."""
-    original = setup_integration.data["token"]
-    read_only = emulator.issue_token(scopes=("Presence.Read", "User.Read"))
-    hass.config_entries.async_update_entry(
-        setup_integration,
-        data={
-            **setup_integration.data,
-            "token": {**original, "access_token": read_only},
-        },
-    )
-    with pytest.raises(HomeAssistantError):
-        await select(hass, "away")
     assert issue(hass, "missing_permission", setup_integration.entry_id)
 
-    hass.config_entries.async_update_entry(
-        setup_integration, data={**setup_integration.data, "token": original}
-    )
+    restore_permission()
     assert await hass.config_entries.async_reload(setup_integration.entry_id)
     await hass.async_block_till_done()
     assert issue(hass, "missing_permission", setup_integration.entry_id) is None
