@@ -11,11 +11,13 @@ from homeassistant.components.select import (
     DOMAIN as SELECT_DOMAIN,
     SERVICE_SELECT_OPTION,
 )
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator, RecordedRequest
 
 APP_PRESENCE = "select.adele_vance_app_presence"
@@ -64,3 +66,12 @@ async def select(hass: HomeAssistant, option: str) -> None:
 def set_calls(emulator: GraphEmulator) -> list[RecordedRequest]:
     """The setPresence requests Graph accepted."""
     return [call for call in emulator.graph_calls("setPresence") if call.status == 200]
+
+
+def reauth_flows(hass: HomeAssistant) -> list[object]:
+    """The integration's reauthentication flows in progress."""
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress()
+        if flow["handler"] == DOMAIN and flow["context"]["source"] == SOURCE_REAUTH
+    ]

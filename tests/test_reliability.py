@@ -14,7 +14,7 @@ import logging
 import time
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -24,11 +24,18 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.teams_presence.const import DOMAIN
 from custom_components.teams_presence.graph.client import DEFAULT_TIMEOUT
 from graph_emulator import GraphEmulator, RecordedRequest
 
-from .common import APP_PRESENCE, PRESENCE, advance, select, set_calls, state_of
+from .common import (
+    APP_PRESENCE,
+    PRESENCE,
+    advance,
+    reauth_flows,
+    select,
+    set_calls,
+    state_of,
+)
 
 BUSY = ("Busy", "InACall")
 
@@ -51,14 +58,6 @@ def assert_no_crash(caplog: pytest.LogCaptureFixture) -> None:
     ]
     assert crashes == []
     assert "never retrieved" not in caplog.text
-
-
-def reauth_flows(hass: HomeAssistant) -> list[object]:
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress()
-        if flow["handler"] == DOMAIN and flow["context"]["source"] == SOURCE_REAUTH
-    ]
 
 
 @pytest.mark.usefixtures("setup_integration")

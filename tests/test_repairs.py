@@ -7,7 +7,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -25,7 +25,15 @@ from tests.sign_in_helpers import (
     sign_in_guards,
 )
 
-from .common import APP_PRESENCE, PRESENCE, advance, select, set_calls, state_of
+from .common import (
+    APP_PRESENCE,
+    PRESENCE,
+    advance,
+    reauth_flows,
+    select,
+    set_calls,
+    state_of,
+)
 from .conftest import CLIENT_ID
 
 __all__ = ["sign_in_guards"]
@@ -36,14 +44,6 @@ ENTRY_SETUP = integration.async_setup_entry
 
 def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None:
     return ir.async_get(hass).async_get_issue(DOMAIN, f"{kind}_{entry_id}")
-
-
-def reauth_flows(hass: HomeAssistant) -> list[object]:
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress()
-        if flow["handler"] == DOMAIN and flow["context"]["source"] == SOURCE_REAUTH
-    ]
 
 
 @pytest.fixture

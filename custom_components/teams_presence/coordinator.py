@@ -65,7 +65,7 @@ RECENT_ERRORS = 10
 ISSUE_MISSING_PERMISSION = "missing_permission"
 ISSUE_APP_REGISTRATION = "app_registration"
 ISSUE_LEARN_MORE = {
-    "missing_permission": (
+    ISSUE_MISSING_PERMISSION: (
         "https://learn.microsoft.com/graph/api/presence-setpresence#permissions"
     ),
     "public_client_disabled": (
@@ -486,7 +486,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             f"{dt_util.utcnow().isoformat()} {type(err).__name__}: {_reason(err)}"
         )
         if isinstance(err, GraphPermissionError):
-            self._raise_issue(ISSUE_MISSING_PERMISSION, "missing_permission")
+            self._raise_issue(ISSUE_MISSING_PERMISSION, ISSUE_MISSING_PERMISSION)
         elif isinstance(err, AppRegistrationError):
             self._raise_issue(
                 ISSUE_APP_REGISTRATION, err.problem, client_id=self.session_id
