@@ -6,7 +6,7 @@ clients can trust by pointing them at `ca_path`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import datetime as dt
 import ipaddress
 from pathlib import Path
 import ssl
@@ -17,9 +17,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-# Fixed and wide, so that certificates stay valid whatever a test does to the clock.
-_NOT_BEFORE = datetime(2000, 1, 1, tzinfo=UTC)
-_NOT_AFTER = datetime(2099, 12, 31, tzinfo=UTC)
+
+def _validity() -> tuple[dt.datetime, dt.datetime]:
+    """Return fixed, wide bounds: certificates stay valid whatever tests do to clocks.
+
+    Built at each call from whatever ``datetime.datetime`` is then: under a frozen
+    clock it is the fake class, and cryptography refuses any other.
+    """
+    return (
+        dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2099, 12, 31, tzinfo=dt.UTC),
+    )
 
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
@@ -103,14 +111,15 @@ class Certificates:
     def _builder(
         subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
     ) -> x509.CertificateBuilder:
+        not_before, not_after = _validity()
         return (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(issuer)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(_NOT_BEFORE)
-            .not_valid_after(_NOT_AFTER)
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 import time
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
-from syrupy.location import PyTestLocation
 
 from custom_components.teams_presence.const import (
     AUTH_METHOD_BROWSER,
@@ -39,6 +37,9 @@ from custom_components.teams_presence.const import (
 )
 from graph_emulator import GraphEmulator
 
+# Every test fails if Home Assistant reports the integration's use of a deprecated API.
+from tests.deprecation_guard import no_deprecation_reports  # noqa: F401
+
 # Every test fails if a token, secret or device code the emulator issued is logged.
 from tests.secrets_guard import no_secrets_in_logs  # noqa: F401
 
@@ -48,23 +49,13 @@ TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
 """Long enough that simulated days never need a refresh in tests that are not about it."""
 
 
-class SnapshotExtension(HomeAssistantSnapshotExtension):  # type: ignore[misc]
-    """Snapshots in ``tests/snapshots`` on every Home Assistant version we test.
-
-    Home Assistant's extension moved them there from syrupy's ``__snapshots__`` after
-    2025.4; one folder keeps a single copy of each snapshot.
-    """
-
-    @classmethod
-    def dirname(cls, *, test_location: PyTestLocation) -> str:
-        """Return the folder beside the test file."""
-        return str(Path(test_location.filepath).parent / "snapshots")
-
-
 @pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Snapshot assertion that stores in the same folder on every version."""
-    return snapshot.use_extension(SnapshotExtension)
+    """Home Assistant's snapshots (in ``tests/snapshots``), whichever plugin wins.
+
+    syrupy's own fixture would use ``__snapshots__`` and its own serializer.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture
@@ -74,6 +65,16 @@ async def emulator(socket_enabled: None) -> AsyncIterator[GraphEmulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
+
+
+@pytest.fixture
+def entries_set_up_for_real() -> bool:
+    """Whether entries a config flow creates really set up, or are only saved.
+
+    Flow tests look at the flow; tests of what a flow does to a running entry
+    (reloads, repairs) parametrize this to ``True``.
+    """
+    return False
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 import logging
 from typing import Any
@@ -31,6 +31,7 @@ from custom_components.teams_presence.const import (
     AUTH_METHOD_APPLICATION,
     AUTH_METHOD_BROWSER,
     AUTH_METHOD_DEVICE_CODE,
+    CLOUD_CUSTOM,
     CONF_AUTH_METHOD,
     CONF_CLOUD,
     CONF_GRAPH_URL,
@@ -58,8 +59,10 @@ SENSITIVE_FIELDS = frozenset({"client_secret", "code", "device_code", "refresh_t
 class SignInWatch:
     """What a sign-in test can look at: msal's requests by thread, entry setups."""
 
-    setup_entry: AsyncMock
-    """Stands in for the integration's setup: the flow is under test, not the entry."""
+    setup_entry: AsyncMock | None
+    """Stands in for the integration's setup: the flow is under test, not the entry.
+
+    ``None`` where entries really set up (``entries_set_up_for_real``)."""
     off_loop: list[str] = field(default_factory=list)
     on_loop: list[str] = field(default_factory=list)
     """URLs msal requested from a thread running the event loop (must stay empty)."""
@@ -71,24 +74,28 @@ def sign_in_guards(
     emulator: GraphEmulator,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    entries_set_up_for_real: bool,
 ) -> Iterator[SignInWatch]:
     """What every sign-in test needs, and what each must leave true.
 
     msal trusts the emulator's CA through its default requests session (see
-    msal-notes); entries the flows create are not set up; every msal request is
-    watched for running on the event loop; and no token, secret or code may appear
-    in any record logged at debug level.
+    msal-notes); entries the flows create are not set up (unless the test says so);
+    every msal request is watched for running on the event loop; and no token,
+    secret or code may appear in any record logged at debug level.
     """
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_path)
-    with (
-        _open_sessions(monkeypatch) as sessions,
-        patch(
-            "custom_components.teams_presence.async_setup_entry",
-            new_callable=AsyncMock,
-            return_value=True,
-        ) as setup_entry,
-    ):
+    with ExitStack() as stack:
+        sessions = stack.enter_context(_open_sessions(monkeypatch))
+        setup_entry = None
+        if not entries_set_up_for_real:
+            setup_entry = stack.enter_context(
+                patch(
+                    "custom_components.teams_presence.async_setup_entry",
+                    new_callable=AsyncMock,
+                    return_value=True,
+                )
+            )
         calls = _watch_msal(monkeypatch, SignInWatch(setup_entry))
         yield calls
         # Closed before the emulator stops, so no TLS connection outlives it.
@@ -186,19 +193,19 @@ def emulator_urls(emulator: GraphEmulator, method: str) -> dict[str, str]:
 async def async_start_flow(
     hass: HomeAssistant, emulator: GraphEmulator, method: str
 ) -> ConfigFlowResult:
-    """Start a flow in advanced mode and choose ``method`` against the emulator."""
+    """Start a flow with custom endpoints and choose ``method`` against the emulator."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": True}
+        DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {
-            CONF_AUTH_METHOD: method,
-            CONF_CLOUD: "global",
-            **emulator_urls(emulator, method),
-        },
+        result["flow_id"], {CONF_AUTH_METHOD: method, CONF_CLOUD: CLOUD_CUSTOM}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "endpoints"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], emulator_urls(emulator, method)
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == method

@@ -239,10 +239,6 @@ async def test_browser_credential_removed_needs_sign_in(
         await async_get_account_access(hass, browser_entry)
 
 
-@pytest.mark.skipif(
-    not hasattr(config_entry_oauth2_flow, "ImplementationUnavailableError"),
-    reason="Home Assistant 2025.12 added ImplementationUnavailableError",
-)
 async def test_browser_implementation_unavailable_retries(
     hass: HomeAssistant, emulator: GraphEmulator
 ) -> None:

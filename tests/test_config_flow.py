@@ -27,6 +27,7 @@ from yarl import URL
 
 from custom_components.teams_presence.auth import _OAUTH_ERRORS, AADSTS_ERRORS
 from custom_components.teams_presence.const import (
+    CLOUD_CUSTOM,
     CONF_AUTH_METHOD,
     CONF_CLEAR_ON_REMOVE,
     CONF_CLOUD,
@@ -111,42 +112,75 @@ def placeholders_of(result: ConfigFlowResult) -> Mapping[str, str]:
 # The first step
 
 
-async def test_user_step_offers_urls_in_advanced_mode_only(
+async def test_custom_endpoints_are_a_cloud_of_their_own(
     hass: HomeAssistant,
 ) -> None:
+    """The addresses are asked only of those who choose them, in a step of their own."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
     assert set(schema_of(result)) == {CONF_AUTH_METHOD, CONF_CLOUD}
-
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": True}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_AUTH_METHOD: "device_code", CONF_CLOUD: CLOUD_CUSTOM}
     )
-    assert set(schema_of(result)) == {
-        CONF_AUTH_METHOD,
-        CONF_CLOUD,
-        CONF_GRAPH_URL,
-        CONF_LOGIN_URL,
-    }
+    assert result["step_id"] == "endpoints"
+    assert set(schema_of(result)) == {CONF_GRAPH_URL, CONF_LOGIN_URL}
 
 
-async def test_custom_urls_come_in_pairs(
-    hass: HomeAssistant, emulator: GraphEmulator
+@pytest.mark.parametrize(
+    ("graph_url", "login_url", "errors"),
+    [
+        (
+            "http://graph.contoso.example",
+            "https://login.contoso.example",
+            {CONF_GRAPH_URL: "insecure_url"},
+        ),
+        (
+            "https://graph.contoso.example",
+            "http://10.0.0.8:8443",
+            {CONF_LOGIN_URL: "insecure_url"},
+        ),
+        (
+            "graph.contoso.example",
+            "https://login.contoso.example/?tenant=x",
+            {CONF_GRAPH_URL: "invalid_url", CONF_LOGIN_URL: "invalid_url"},
+        ),
+        (
+            "ftp://graph.contoso.example",
+            "https://user:pw@login.contoso.example",
+            {CONF_GRAPH_URL: "invalid_url", CONF_LOGIN_URL: "invalid_url"},
+        ),
+    ],
+)
+async def test_custom_endpoints_refused_before_anything_is_sent(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    graph_url: str,
+    login_url: str,
+    errors: dict[str, str],
 ) -> None:
+    """Tokens and secrets go to these addresses: HTTPS, or plain HTTP on loopback."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": True}
+        DOMAIN, context={"source": SOURCE_USER}
     )
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {
-            CONF_AUTH_METHOD: "device_code",
-            CONF_CLOUD: "global",
-            CONF_GRAPH_URL: emulator.graph_url,
-        },
+        result["flow_id"], {CONF_AUTH_METHOD: "device_code", CONF_CLOUD: CLOUD_CUSTOM}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_GRAPH_URL: graph_url, CONF_LOGIN_URL: login_url}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "custom_urls_incomplete"}
+    assert result["step_id"] == "endpoints"
+    assert result["errors"] == errors
+    assert emulator.requests == []
+
+    # Loopback addresses may use plain HTTP: the emulator's Graph does.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_GRAPH_URL: emulator.graph_url, CONF_LOGIN_URL: emulator.login_url},
+    )
+    assert result["step_id"] == "device_code"
 
 
 # Browser sign-in
@@ -183,7 +217,7 @@ async def test_browser_sign_in(
     assert token["refresh_token"]
     assert entry.data == {
         CONF_AUTH_METHOD: "browser",
-        CONF_CLOUD: "global",
+        CONF_CLOUD: CLOUD_CUSTOM,
         **emulator_urls(emulator, "browser"),
         CONF_TENANT: tenant,
         CONF_TENANT_ID: emulator.default_tenant_id,
@@ -383,7 +417,7 @@ async def test_device_code_sign_in(
     cache = entry.data[CONF_TOKEN_CACHE]
     assert entry.data == {
         CONF_AUTH_METHOD: "device_code",
-        CONF_CLOUD: "global",
+        CONF_CLOUD: CLOUD_CUSTOM,
         **emulator_urls(emulator, "device_code"),
         CONF_TENANT: "organizations",
         CONF_TENANT_ID: emulator.default_tenant_id,
@@ -603,7 +637,7 @@ async def test_application_sign_in(
     assert_default_account(entry, emulator)
     assert entry.data == {
         CONF_AUTH_METHOD: "application",
-        CONF_CLOUD: "global",
+        CONF_CLOUD: CLOUD_CUSTOM,
         **emulator_urls(emulator, "application"),
         CONF_TENANT: TENANT_DOMAIN,
         CONF_TENANT_ID: emulator.default_tenant_id,
@@ -707,6 +741,7 @@ async def test_browser_reauth(
     entry = await async_browser_entry(hass, emulator, hass_client_no_auth)
     old_token = entry.data["token"]
     setup_entry = sign_in_guards.setup_entry
+    assert setup_entry is not None
     setup_entry.reset_mock()
     if not same_account:
         emulator.authorize_as = other_user

@@ -48,7 +48,11 @@ async def entity_table(
             "icon": icon_rules.get("state", {}).get(
                 state.state if state else "", icon_rules["default"]
             ),
-            "attributes": dict(state.attributes) if state else None,
+            # Plain string keys: from 2026.7 they are string-enum members, which
+            # snapshots would print differently on each side of that release.
+            "attributes": {str(key): value for key, value in state.attributes.items()}
+            if state
+            else None,
         }
     return table
 

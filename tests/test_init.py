@@ -72,7 +72,7 @@ async def test_removal_without_a_session(
     assert [c.status for c in emulator.graph_calls("clearPresence")] == [404]
 
 
-async def test_new_options_reload_but_token_updates_do_not(
+async def test_new_options_reload_without_flicker_but_token_updates_do_not(
     hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
 ) -> None:
     await select(hass, "available")
@@ -84,9 +84,9 @@ async def test_new_options_reload_but_token_updates_do_not(
     await hass.async_block_till_done()
     assert setup_integration.runtime_data is coordinator
 
-    hass.config_entries.async_update_entry(
-        setup_integration,
-        options={**setup_integration.options, CONF_READ_INTERVAL: 120},
+    flow = await hass.config_entries.options.async_init(setup_integration.entry_id)
+    await hass.config_entries.options.async_configure(
+        flow["flow_id"], {**setup_integration.options, CONF_READ_INTERVAL: 120}
     )
     await hass.async_block_till_done()
     reloaded = setup_integration.runtime_data

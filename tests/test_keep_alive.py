@@ -197,7 +197,8 @@ async def test_burst_of_selections_ends_with_the_last(
     assert emulator.presence() == ("Busy", "InAConferenceCall")
     assert set_calls(emulator)[-1].body["activity"] == "InAConferenceCall"
     assert state_of(hass, APP_PRESENCE) == "busy_in_a_conference_call"
-    assert len(set_calls(emulator)) < len(wishes)
+    # The first wish was in flight when the others came; the last one follows it.
+    assert len(set_calls(emulator)) <= 2
 
 
 @pytest.mark.usefixtures("setup_integration")

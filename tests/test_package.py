@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / "teams_presence"
-MINIMUM_HOME_ASSISTANT = "2025.4.4"
+MINIMUM_HOME_ASSISTANT = "2025.12.0"
 
 
 def load_json(path: Path) -> Any:
@@ -67,9 +67,7 @@ def test_hacs() -> None:
         "render_readme",
     }
     assert hacs["name"] == load_json(INTEGRATION / "manifest.json")["name"]
-    assert AwesomeVersion(hacs["homeassistant"]) <= AwesomeVersion(
-        MINIMUM_HOME_ASSISTANT
-    )
+    assert hacs["homeassistant"] == MINIMUM_HOME_ASSISTANT
     assert hacs["render_readme"] is True
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -16,7 +15,6 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-import custom_components.teams_presence as integration
 from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator
 from tests.sign_in_helpers import (
@@ -37,9 +35,6 @@ from .common import (
 from .conftest import CLIENT_ID
 
 __all__ = ["sign_in_guards"]
-
-ENTRY_SETUP = integration.async_setup_entry
-"""The real setup: the sign-in guards stand in for it while a flow creates an entry."""
 
 
 def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None:
@@ -103,6 +98,7 @@ async def test_missing_permission_repair_clears_after_a_reload(
 
 
 @SIGN_IN_GUARDS
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
 async def test_public_client_flows_turned_off_raise_a_repair_not_reauth(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
 ) -> None:
@@ -114,9 +110,6 @@ async def test_public_client_flows_turned_off_raise_a_repair_not_reauth(
     # msal refreshes tokens with under 5 minutes left: every request asks Entra ID.
     emulator.token_lifetime = timedelta(seconds=120)
     entry = await async_device_code_entry(hass, emulator)
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    with patch.object(integration, "async_setup_entry", ENTRY_SETUP):
-        assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     await select(hass, "busy_in_a_call")
     assert emulator.presence() == ("Busy", "InACall")

@@ -42,7 +42,6 @@ async def async_setup_entry(
     entry.runtime_data = coordinator
     await coordinator.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
 
 
@@ -83,14 +82,3 @@ async def _async_client(
         user=access.user,
     )
     return client, access.client_id
-
-
-async def _async_options_updated(
-    hass: HomeAssistant, entry: TeamsPresenceConfigEntry
-) -> None:
-    """Apply new options; the app session survives the reload.
-
-    Token refreshes update the entry too: those must not reload it.
-    """
-    if entry.options != entry.runtime_data.options:
-        await hass.config_entries.async_reload(entry.entry_id)

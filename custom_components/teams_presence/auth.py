@@ -49,11 +49,6 @@ from .const import (
 )
 from .graph import CLOUD_ENDPOINTS, ME, Cloud, CloudEndpoints
 
-# Home Assistant 2025.12 added this; before it, a missing implementation is a ValueError.
-ImplementationUnavailableError: type[Exception] = getattr(
-    config_entry_oauth2_flow, "ImplementationUnavailableError", LookupError
-)
-
 
 def _ha_error(name: str) -> tuple[type[Exception], ...]:
     """Return Home Assistant's error class ``name`` where this release has one."""
@@ -269,7 +264,7 @@ async def _async_browser_access(
                     hass, entry
                 )
             )
-    except ImplementationUnavailableError as err:
+    except config_entry_oauth2_flow.ImplementationUnavailableError as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="oauth2_implementation_unavailable",

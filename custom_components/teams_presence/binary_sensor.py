@@ -10,7 +10,7 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TeamsPresenceConfigEntry
 from .entity import TeamsPresenceEntity
@@ -55,7 +55,7 @@ BINARY_SENSORS = (
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: TeamsPresenceConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors of an account."""
     async_add_entities(

@@ -18,6 +18,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlowResult,
     OptionsFlow,
+    OptionsFlowWithReload,
 )
 from homeassistant.const import (
     CONF_ACCESS_TOKEN,
@@ -57,6 +58,7 @@ from .const import (
     AUTH_METHOD_APPLICATION,
     AUTH_METHOD_BROWSER,
     AUTH_METHOD_DEVICE_CODE,
+    CLOUD_CUSTOM,
     CONF_AUTH_METHOD,
     CONF_CLEAR_ON_REMOVE,
     CONF_CLOUD,
@@ -91,6 +93,7 @@ from .graph import (
     GraphPresenceClient,
     GraphServerError,
     GraphThrottledError,
+    endpoint_url_problem,
 )
 
 REDIRECT_URI: Final = "https://my.home-assistant.io/redirect/oauth"
@@ -125,15 +128,15 @@ USER_SCHEMA: Final = vol.Schema(
         ),
         vol.Required(CONF_CLOUD, default=Cloud.GLOBAL.value): SelectSelector(
             SelectSelectorConfig(
-                options=[cloud.value for cloud in Cloud],
+                options=[*(cloud.value for cloud in Cloud), CLOUD_CUSTOM],
                 mode=SelectSelectorMode.DROPDOWN,
                 translation_key=CONF_CLOUD,
             )
         ),
     }
 )
-ADVANCED_SCHEMA: Final = USER_SCHEMA.extend(
-    {vol.Optional(CONF_GRAPH_URL): _URL, vol.Optional(CONF_LOGIN_URL): _URL}
+ENDPOINTS_SCHEMA: Final = vol.Schema(
+    {vol.Required(CONF_GRAPH_URL): _URL, vol.Required(CONF_LOGIN_URL): _URL}
 )
 BROWSER_SCHEMA: Final = vol.Schema(
     {vol.Required(CONF_TENANT, default=DEFAULT_TENANT): _TEXT}
@@ -220,20 +223,37 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Choose the sign-in method and the cloud (or, in advanced mode, URLs)."""
-        errors: dict[str, str] = {}
+        """Choose the sign-in method and the cloud."""
         if user_input is not None:
-            if bool(user_input.get(CONF_GRAPH_URL)) != bool(
-                user_input.get(CONF_LOGIN_URL)
-            ):
-                errors["base"] = "custom_urls_incomplete"
-            else:
-                self._data = dict(user_input)
-                return await self._async_step_method()
-        schema = ADVANCED_SCHEMA if self.show_advanced_options else USER_SCHEMA
+            self._data = dict(user_input)
+            if user_input[CONF_CLOUD] == CLOUD_CUSTOM:
+                return await self.async_step_endpoints()
+            return await self._async_step_method()
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            data_schema=self.add_suggested_values_to_schema(USER_SCHEMA, user_input),
+        )
+
+    async def async_step_endpoints(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the Graph and sign-in addresses of a proxy or a test server."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            urls = {key: value.strip() for key, value in user_input.items()}
+            errors = {
+                key: problem
+                for key, url in urls.items()
+                if (problem := endpoint_url_problem(url))
+            }
+            if not errors:
+                self._data.update(urls)
+                return await self._async_step_method()
+        return self.async_show_form(
+            step_id="endpoints",
+            data_schema=self.add_suggested_values_to_schema(
+                ENDPOINTS_SCHEMA, user_input
+            ),
             errors=errors,
         )
 
@@ -543,8 +563,12 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         return await self._async_step_method()
 
 
-class TeamsPresenceOptionsFlow(OptionsFlow):
-    """How often presence is read and how the app's session is kept."""
+class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
+    """How often presence is read and how the app's session is kept.
+
+    Home Assistant reloads the entry when the options change; the app session
+    survives the reload. Token refreshes, which update the entry's data, don't reload.
+    """
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None

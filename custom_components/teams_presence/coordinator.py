@@ -194,7 +194,6 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         )
         self.client = client
         self.session_id = session_id
-        self.options = dict(entry.options)
         self.wish = Wish()
         self.session: AppSession | None = None
         self.preferred: PreferredState | None = None
@@ -211,7 +210,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     @property
     def default_expiration(self) -> timedelta:
         """Session expiration from the entry's options."""
-        return timedelta(minutes=self.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION))
+        return timedelta(
+            minutes=self.config_entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION)
+        )
 
     async def async_restore(self) -> None:
         """Load the wish kept across restarts; a hold that ended while down is over."""

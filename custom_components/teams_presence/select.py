@@ -8,13 +8,15 @@ from enum import StrEnum
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
 from .entity import TeamsPresenceEntity
 from .graph import AppPresence, PreferredPresence
 
-PARALLEL_UPDATES = 1
+# Writes are serialised and merged by the coordinator (a burst of choices ends in
+# one write of the last), so Home Assistant must not queue the actions one by one.
+PARALLEL_UPDATES = 0
 NONE_OPTION = "none"
 """No app session, or no preferred presence: the other sessions decide."""
 
@@ -53,7 +55,7 @@ SELECTS = (
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: TeamsPresenceConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the presence selects of an account."""
     async_add_entities(

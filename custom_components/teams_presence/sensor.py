@@ -13,7 +13,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
 from .entity import TeamsPresenceEntity
@@ -85,7 +85,7 @@ SENSORS = (
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: TeamsPresenceConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the presence sensors of an account."""
     async_add_entities(

@@ -1,7 +1,7 @@
 """Microsoft Graph presence client: no Home Assistant imports, so it stays testable alone."""
 
 from .client import GRAPH_GLOBAL, ME, GraphPresenceClient, TokenProvider
-from .clouds import CLOUD_ENDPOINTS, Cloud, CloudEndpoints
+from .clouds import CLOUD_ENDPOINTS, Cloud, CloudEndpoints, endpoint_url_problem
 from .errors import (
     GraphAuthenticationError,
     GraphConnectionError,
@@ -53,4 +53,5 @@ __all__ = [
     "PreferredPresence",
     "PresenceSnapshot",
     "TokenProvider",
+    "endpoint_url_problem",
 ]

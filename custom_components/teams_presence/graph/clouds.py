@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+import ipaddress
+from typing import Literal
+
+from yarl import URL
 
 
 class Cloud(StrEnum):
@@ -53,3 +57,31 @@ CLOUD_ENDPOINTS: dict[Cloud, CloudEndpoints] = {
         "https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"
     ),
 }
+
+
+def endpoint_url_problem(url: str) -> Literal["invalid_url", "insecure_url"] | None:
+    """Say why a custom Graph or sign-in address can't be used, or ``None``.
+
+    Tokens and secrets travel to these addresses: plain HTTP is allowed only to this
+    machine (a test server or the demo's emulator), never across a network.
+    """
+    try:
+        parsed = URL(url.strip())
+    except ValueError:
+        return "invalid_url"
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "invalid_url"
+    if parsed.query_string or parsed.fragment or parsed.user is not None:
+        return "invalid_url"
+    if parsed.scheme == "http" and not _is_loopback(parsed.host):
+        return "insecure_url"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

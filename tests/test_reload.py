@@ -1,0 +1,134 @@
+"""What a config flow does to a running entry: each change reloads it exactly once.
+
+The entries here really set up (no stand-in for the integration's setup), so Home
+Assistant's own checks of how a reload is scheduled run, and the suite-wide
+deprecation guard sees any report they make.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigEntryState,
+)
+from homeassistant.const import CONF_CLIENT_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import start_reauth_flow
+
+from custom_components.teams_presence.const import (
+    CONF_CLEAR_ON_REMOVE,
+    CONF_EXPIRATION,
+    CONF_READ_INTERVAL,
+    CONF_TENANT,
+    DOMAIN,
+)
+from graph_emulator import GraphEmulator
+from tests.sign_in_helpers import (
+    CLIENT_ID,
+    SIGN_IN_GUARDS,
+    async_device_code_entry,
+    async_wait_for_device_code,
+    sign_in_guards,
+)
+
+__all__ = ["sign_in_guards"]
+
+pytestmark = [
+    SIGN_IN_GUARDS,
+    pytest.mark.parametrize("entries_set_up_for_real", [True]),
+]
+
+
+async def async_loaded_entry(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> tuple[ConfigEntry, list[ConfigEntryState]]:
+    """A device-code account, set up, and the states it goes through from now on."""
+    entry = await async_device_code_entry(hass, emulator)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    states: list[ConfigEntryState] = []
+    entry.async_on_state_change(lambda: states.append(entry.state))
+    return entry, states
+
+
+def loads(states: list[ConfigEntryState]) -> int:
+    return states.count(ConfigEntryState.LOADED)
+
+
+async def test_options_reload_once_and_apply(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    entry, states = await async_loaded_entry(hass, emulator)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_READ_INTERVAL: 120, CONF_EXPIRATION: 60, CONF_CLEAR_ON_REMOVE: True},
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert loads(states) == 1
+    assert entry.runtime_data.update_interval == timedelta(seconds=120)
+
+
+async def test_unchanged_options_do_not_reload(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    entry, states = await async_loaded_entry(hass, emulator)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], dict(entry.options)
+    )
+    await hass.async_block_till_done()
+    assert states == []
+
+
+async def test_token_refresh_does_not_reload(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    """A refreshed token cache updates the entry's data: the account keeps running."""
+    entry, states = await async_loaded_entry(hass, emulator)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "refreshed": 1})
+    await hass.async_block_till_done()
+    assert states == []
+
+
+async def test_reauth_reloads_once(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    entry, states = await async_loaded_entry(hass, emulator)
+    result = await start_reauth_flow(hass, entry)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TENANT: "organizations", CONF_CLIENT_ID: CLIENT_ID}
+    )
+    result = await async_wait_for_device_code(hass, result)
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert loads(states) == 1
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_reloads_once(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    entry, states = await async_loaded_entry(hass, emulator)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_TENANT: emulator.default_tenant_id, CONF_CLIENT_ID: CLIENT_ID},
+    )
+    result = await async_wait_for_device_code(hass, result)
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_TENANT] == emulator.default_tenant_id
+    assert loads(states) == 1
+    assert entry.state is ConfigEntryState.LOADED
