@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.select import (
@@ -44,6 +45,31 @@ async def advance(
         await hass.async_block_till_done(wait_background_tasks=True)
         if check is not None:
             check()
+
+
+async def step_until(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    condition: Callable[[], object],
+    *,
+    limit: timedelta = timedelta(minutes=2),
+) -> datetime:
+    """Move the clock a second at a time until ``condition`` holds; return when.
+
+    For requests the emulator answers late: under ``freezer`` the loop's clock
+    stands still, so the late answer and the client's timeout come only when time
+    is fired, and ``advance`` (which waits for every task) would wait forever.
+    Between steps the loop runs, sockets included, without waiting on any task.
+    """
+    end = dt_util.utcnow() + limit
+    while True:
+        for _ in range(1_000):
+            if condition():
+                return dt_util.utcnow()
+            await asyncio.sleep(0)
+        assert dt_util.utcnow() < end, "the condition never held"
+        freezer.tick(timedelta(seconds=1))
+        async_fire_time_changed(hass)
 
 
 def state_of(hass: HomeAssistant, entity_id: str) -> str:

@@ -355,8 +355,8 @@ def test_national_clouds_name_their_graph(cloud: Cloud, scopes: list[str]) -> No
         # msal stops polling at the code's expiry with the last answer it had.
         ({"error": "authorization_pending"}, "device_code_expired"),
         ({"error": "access_denied"}, "authorization_declined"),
-        ({"error": "server_error", "error_codes": [1]}, "unknown"),
-        ({}, "unknown"),
+        ({"error": "server_error", "error_codes": [1]}, "sign_in_refused"),
+        ({}, "sign_in_refused"),
     ],
 )
 def test_sign_in_errors(answer: dict[str, Any], error: str) -> None:

@@ -267,7 +267,7 @@ async def test_browser_without_credentials_aborts(
     [
         ("access_denied", "authorization_declined"),
         ("consent_required", "consent_required"),
-        ("server_error", "user_rejected_authorize"),
+        ("server_error", "sign_in_refused"),
     ],
 )
 async def test_browser_sign_in_refused(
@@ -295,6 +295,8 @@ async def test_browser_sign_in_refused(
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == reason
+    # Without a translation of its own, Entra ID's words are shown.
+    assert placeholders_of(result)["entra_error"] == error
     assert not hass.config_entries.async_entries(DOMAIN)
 
 
@@ -358,26 +360,38 @@ async def test_browser_graph_refuses(
 
 @pytest.mark.usefixtures("browser_ready")
 @pytest.mark.parametrize(
-    ("method", "user_input"),
+    ("method", "tenant", "error"),
     [
-        ("browser", {CONF_TENANT: "Consumers"}),
-        ("device_code", {CONF_TENANT: "consumers", CONF_CLIENT_ID: CLIENT_ID}),
+        ("browser", "Consumers", "personal_account"),
+        ("device_code", "consumers", "personal_account"),
+        ("browser", "contoso.example/../common", "invalid_tenant"),
+        ("device_code", "contoso.example?x=1", "invalid_tenant"),
+        ("device_code", "organizations#", "invalid_tenant"),
+        ("device_code", "common", "invalid_tenant"),
+        ("browser", "1234-not-a-guid", "invalid_tenant"),
     ],
 )
-async def test_personal_account_tenant_refused(
+async def test_tenant_refused_before_asking_entra(
     hass: HomeAssistant,
     emulator: GraphEmulator,
     method: str,
-    user_input: dict[str, str],
+    tenant: str,
+    error: str,
 ) -> None:
-    """Personal accounts have no presence: said at once, without asking Entra ID."""
+    """The tenant goes into sign-in URLs: only an id, a domain or organizations pass.
+
+    Personal accounts have no presence: said at once, too.
+    """
     result = await async_start_flow(hass, emulator, method)
+    user_input = {CONF_TENANT: tenant}
+    if method == "device_code":
+        user_input[CONF_CLIENT_ID] = CLIENT_ID
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], user_input
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == method
-    assert result["errors"] == {"base": "personal_account"}
+    assert result["errors"] == {"base": error}
     assert not emulator.requests
 
 
@@ -1009,7 +1023,7 @@ def test_translations_match_strings() -> None:
 def test_every_sign_in_error_is_translated() -> None:
     """Forms show them as errors; the browser method can only abort with them."""
     config = _strings()["config"]
-    keys = {*AADSTS_ERRORS.values(), *_OAUTH_ERRORS.values(), "unknown"}
+    keys = {*AADSTS_ERRORS.values(), *_OAUTH_ERRORS.values(), "sign_in_refused"}
     assert keys <= config["error"].keys()
     assert keys <= config["abort"].keys()
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
@@ -16,7 +19,7 @@ from custom_components.teams_presence.const import (
 )
 from graph_emulator import GraphEmulator
 
-from .common import select, set_calls
+from .common import advance, select, set_calls, step_until
 from .conftest import CLIENT_ID
 
 
@@ -123,3 +126,49 @@ async def test_rejected_token_at_setup_starts_reauth(
     assert config_entry.state is ConfigEntryState.SETUP_ERROR
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+
+
+async def test_write_in_flight_at_reload_leaves_one_writer(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """The unloaded keeper's late write schedules nothing: the new one alone decides."""
+    emulator.latency = 2
+    selecting = asyncio.ensure_future(select(hass, "available"))
+    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
+    emulator.latency = 0  # for the requests after this one
+    reloading = asyncio.ensure_future(
+        hass.config_entries.async_reload(setup_integration.entry_id)
+    )
+    await step_until(hass, freezer, lambda: selecting.done() and reloading.done())
+    assert setup_integration.state is ConfigEntryState.LOADED
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    # The user ends the app presence on the new entry: nothing sets it again.
+    await select(hass, "none")
+    assert emulator.app_session(CLIENT_ID) is None
+    cleared = len(emulator.requests)
+    await advance(hass, freezer, timedelta(hours=1), step=timedelta(minutes=1))
+    assert emulator.app_session(CLIENT_ID) is None
+    assert [r for r in emulator.requests[cleared:] if "/setPresence" in r.path] == []
+
+
+async def test_write_in_flight_at_unload_is_the_last(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    emulator.latency = 2
+    selecting = asyncio.ensure_future(select(hass, "available"))
+    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
+    emulator.latency = 0  # for the requests after this one
+    unloading = asyncio.ensure_future(
+        hass.config_entries.async_unload(setup_integration.entry_id)
+    )
+    await step_until(hass, freezer, lambda: selecting.done() and unloading.done())
+    sent = len(emulator.requests)
+    await advance(hass, freezer, timedelta(hours=1), step=timedelta(minutes=1))
+    assert emulator.requests[sent:] == []

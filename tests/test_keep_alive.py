@@ -255,7 +255,7 @@ async def test_restart_during_a_hold(
 
     before = len(set_calls(emulator))
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is ConfigEntryState.LOADED
     assert len(set_calls(emulator)) == before + 1
     assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
@@ -288,6 +288,30 @@ async def test_hold_that_ended_while_down_is_not_reasserted(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await advance(hass, freezer, timedelta(minutes=20), step=timedelta(minutes=1))
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert set_calls(emulator)[-1].body["availability"] == "Available"
     assert state_of(hass, APP_PRESENCE) == "available"
+
+
+async def test_shorter_expiration_for_the_same_presence_is_sent(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    """Else Graph keeps the longer session: Teams would show Busy long after a stop."""
+    for minutes in (240, 5):
+        await hass.services.async_call(
+            DOMAIN,
+            "set_presence",
+            {
+                "config_entry_id": setup_integration.entry_id,
+                "presence": "busy_in_a_call",
+                "expiration": minutes,
+            },
+            blocking=True,
+        )
+    assert [call.body["expirationDuration"] for call in set_calls(emulator)] == [
+        "PT4H",
+        "PT5M",
+    ]
+    session = emulator.app_session(CLIENT_ID)
+    assert session is not None
+    assert session.expires_at - dt_util.utcnow() <= timedelta(minutes=5)

@@ -7,8 +7,7 @@ during a hold) with storms, runs, answers too slow to wait for, and sign-in fail
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 import itertools
 import logging
 import time
@@ -17,13 +16,14 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 
+from custom_components.teams_presence.const import DOMAIN
 from custom_components.teams_presence.graph.client import DEFAULT_TIMEOUT
 from graph_emulator import GraphEmulator, RecordedRequest
 
@@ -35,6 +35,7 @@ from .common import (
     select,
     set_calls,
     state_of,
+    step_until,
 )
 
 BUSY = ("Busy", "InACall")
@@ -112,31 +113,6 @@ async def test_run_of_server_errors_backs_off_and_restores(
     assert set_calls(emulator)[-1].time > start
     assert emulator.presence() == BUSY
     assert_no_crash(caplog)
-
-
-async def step_until(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    condition: Callable[[], object],
-    *,
-    limit: timedelta = timedelta(minutes=2),
-) -> datetime:
-    """Move the clock a second at a time until ``condition`` holds; return when.
-
-    For requests the emulator answers late: under ``freezer`` the loop's clock
-    stands still, so the late answer and the client's timeout come only when time
-    is fired, and ``advance`` (which waits for every task) would wait forever.
-    Between steps the loop runs, sockets included, without waiting on any task.
-    """
-    end = dt_util.utcnow() + limit
-    while True:
-        for _ in range(1_000):
-            if condition():
-                return dt_util.utcnow()
-            await asyncio.sleep(0)
-        assert dt_util.utcnow() < end, "the condition never held"
-        freezer.tick(timedelta(seconds=1))
-        async_fire_time_changed(hass)
 
 
 @pytest.mark.usefixtures("setup_integration")
@@ -284,3 +260,71 @@ async def test_sign_in_down_during_refresh_is_transient(
     assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
     assert reauth_flows(hass) == []
     assert_no_crash(caplog)
+
+
+@pytest.mark.parametrize(
+    ("service", "data"),
+    [
+        ("set_status_message", {"message": "In the lab"}),
+        ("set_preferred_presence", {"presence": "do_not_disturb"}),
+    ],
+)
+async def test_retry_after_on_a_one_off_action_holds_every_request(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    service: str,
+    data: dict[str, str],
+) -> None:
+    emulator.throttle(1, retry_after=90)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            service,
+            {"config_entry_id": setup_integration.entry_id, **data},
+            blocking=True,
+        )
+    assert err.value.translation_key == "throttled_until"
+    throttled = len(emulator.requests)
+
+    # Reads wait as Graph asked, and so does the action asked again meanwhile.
+    await advance(hass, freezer, timedelta(seconds=80))
+    assert graph_requests(emulator, throttled) == []
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call(
+            DOMAIN,
+            service,
+            {"config_entry_id": setup_integration.entry_id, **data},
+            blocking=True,
+        )
+    assert graph_requests(emulator, throttled) == []
+
+    await advance(hass, freezer, timedelta(seconds=30))
+    assert graph_requests(emulator, throttled)
+    await hass.services.async_call(
+        DOMAIN,
+        service,
+        {"config_entry_id": setup_integration.entry_id, **data},
+        blocking=True,
+    )
+
+
+async def test_one_off_action_waits_out_a_throttle_raised_by_a_read(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    emulator.throttle(1, retry_after=120)
+    await advance(hass, freezer, setup_integration.runtime_data.update_interval)
+    throttled = len(emulator.requests)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_status_message",
+            {"config_entry_id": setup_integration.entry_id, "message": "Lunch"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "throttled_until"
+    assert graph_requests(emulator, throttled) == []

@@ -45,7 +45,11 @@ def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None
 async def restore_permission(
     hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
 ) -> Callable[[], None]:
-    """The account lost Presence.ReadWrite and a write was refused; call to grant it."""
+    """The account holds Available, loses Presence.ReadWrite, and a write is refused.
+
+    Call the returned function to grant the permission again.
+    """
+    await select(hass, "available")
     original = setup_integration.data["token"]
     read_only = emulator.issue_token(scopes=("Presence.Read", "User.Read"))
 
@@ -93,7 +97,7 @@ async def test_missing_permission_repair_clears_after_a_reload(
 
     restore_permission()
     assert await hass.config_entries.async_reload(setup_integration.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert issue(hass, "missing_permission", setup_integration.entry_id) is None
 
 
@@ -153,3 +157,48 @@ async def test_public_client_flows_turned_off_raise_a_repair_not_reauth(
     assert state_of(hass, PRESENCE) == "do_not_disturb"
     assert state_of(hass, APP_PRESENCE) == "do_not_disturb_presenting"
     assert reauth_flows(hass) == []
+
+
+async def test_missing_permission_repair_stays_up_and_logs_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    setup_integration: MockConfigEntry,
+    restore_permission: Callable[[], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Reads still work without the write permission: they must not clear the repair."""
+    entry_id = setup_integration.entry_id
+    caplog.clear()
+
+    def repair_is_up() -> None:
+        assert issue(hass, "missing_permission", entry_id) is not None
+
+    # 40 minutes: 80 reads and 8 refused keep-alives, within the token's lifetime.
+    await advance(
+        hass,
+        freezer,
+        timedelta(minutes=40),
+        step=timedelta(seconds=30),
+        check=repair_is_up,
+    )
+    refusals = [
+        record
+        for record in caplog.records
+        if record.getMessage().startswith("Could not keep the Teams app presence")
+    ]
+    assert len(refusals) == 1
+
+    restore_permission()
+    await advance(hass, freezer, timedelta(minutes=6), step=timedelta(seconds=30))
+    assert issue(hass, "missing_permission", entry_id) is None
+
+
+async def test_removing_the_entry_removes_its_repairs(
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    restore_permission: Callable[[], None],
+) -> None:
+    assert issue(hass, "missing_permission", setup_integration.entry_id)
+    assert await hass.config_entries.async_remove(setup_integration.entry_id)
+    await hass.async_block_till_done()
+    assert issue(hass, "missing_permission", setup_integration.entry_id) is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -105,7 +105,7 @@ async def test_preferred_presence(
 async def test_status_message(
     hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
 ) -> None:
-    expires = datetime(2040, 5, 6, 7, 8, 9, tzinfo=UTC)
+    expires = (dt_util.utcnow() + timedelta(days=200)).replace(microsecond=0)
     await call(
         hass,
         setup_integration,
@@ -116,7 +116,10 @@ async def test_status_message(
     assert emulator.graph_calls("setStatusMessage")[-1].body == {
         "statusMessage": {
             "message": {"content": "Focus time", "contentType": "text"},
-            "expiryDateTime": {"dateTime": "2040-05-06T07:08:09", "timeZone": "UTC"},
+            "expiryDateTime": {
+                "dateTime": expires.strftime("%Y-%m-%dT%H:%M:%S"),
+                "timeZone": "UTC",
+            },
         }
     }
     assert state_of(hass, STATUS_MESSAGE) == "Focus time"
@@ -181,6 +184,26 @@ async def test_get_presence(
             "set_preferred_presence",
             {"presence": "busy", "expiration": {"minutes": 1}},
             "preferred_expiration_too_short",
+        ),
+        (
+            "set_presence",
+            {"presence": "away", "hold_for": {"days": 3_000_000}},
+            "hold_for_too_long",
+        ),
+        (
+            "set_presence",
+            {"presence": "away", "until": "9999-12-31 23:59:59"},
+            "until_too_far",
+        ),
+        (
+            "set_preferred_presence",
+            {"presence": "busy", "expiration": {"days": 3_000_000}},
+            "preferred_expiration_too_long",
+        ),
+        (
+            "set_status_message",
+            {"message": "hi", "expires_at": "9999-12-31 23:59:59"},
+            "expires_at_too_far",
         ),
         ("set_status_message", {"message": "  "}, "message_empty"),
         ("set_status_message", {"message": "x" * 281}, "message_too_long"),

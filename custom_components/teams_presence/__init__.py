@@ -16,7 +16,12 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator, wish_store
+from .coordinator import (
+    TeamsPresenceConfigEntry,
+    TeamsPresenceCoordinator,
+    async_delete_issues,
+    wish_store,
+)
 from .graph import GraphError, GraphNotFoundError, GraphPresenceClient
 from .services import async_setup_services
 
@@ -40,7 +45,7 @@ async def async_setup_entry(
     await coordinator.async_restore()
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
-    await coordinator.async_start()
+    coordinator.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -55,7 +60,8 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: TeamsPresenceConfigEntry
 ) -> None:
-    """Forget the wish, and clear the app session if the user asked for that."""
+    """Forget the wish and the repairs, and clear the app session if asked to."""
+    async_delete_issues(hass, entry)
     await wish_store(hass, entry).async_remove()
     if not entry.options.get(CONF_CLEAR_ON_REMOVE, DEFAULT_CLEAR_ON_REMOVE):
         return

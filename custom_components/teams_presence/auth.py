@@ -141,7 +141,24 @@ def sign_in_error(answer: Mapping[str, Any]) -> str:
     for code in codes:
         if code in AADSTS_ERRORS:
             return AADSTS_ERRORS[code]
-    return _OAUTH_ERRORS.get(str(answer.get("error")), "unknown")
+    return _OAUTH_ERRORS.get(str(answer.get("error")), "sign_in_refused")
+
+
+def entra_error_text(answer: Mapping[str, Any]) -> str:
+    """Return Entra ID's own words for an error answer: its code and first line.
+
+    Shown where no translated explanation exists, so the user (or an administrator)
+    can look it up. Entra's description holds no secret, only trace and correlation ids.
+    """
+    description = str(answer.get("error_description") or "").strip().splitlines()
+    return ": ".join(
+        part
+        for part in (
+            str(answer.get("error") or ""),
+            description[0] if description else "",
+        )
+        if part
+    )
 
 
 MSAL_CONNECTION_ERRORS: Final = (RequestException, MsalServiceError)

@@ -50,6 +50,7 @@ from .auth import (
     confidential_client,
     delegated_scopes,
     endpoints_from_data,
+    entra_error_text,
     public_client,
     sign_in_error,
 )
@@ -94,14 +95,11 @@ from .graph import (
     GraphServerError,
     GraphThrottledError,
     endpoint_url_problem,
+    tenant_problem,
 )
 
 REDIRECT_URI: Final = "https://my.home-assistant.io/redirect/oauth"
 ENTRA_URL: Final = "https://entra.microsoft.com/"
-PERSONAL_TENANT: Final = "consumers"
-"""Microsoft's tenant of personal accounts, which have no Teams presence."""
-MULTI_TENANT_ALIASES: Final = frozenset({"organizations", "common"})
-"""Tenants that name no directory: an app-only token needs the directory itself."""
 
 DEFAULT_OPTIONS: Final = {
     CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
@@ -202,6 +200,8 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         self._data: dict[str, Any] = {}
         self._title = ""
         self._device_code: dict[str, Any] = {}
+        self._entra_error = ""
+        """Entra ID's words for the last refusal that has no translation of its own."""
 
     @property
     def logger(self) -> logging.Logger:
@@ -282,7 +282,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             step_id="browser",
             data_schema=self.add_suggested_values_to_schema(BROWSER_SCHEMA, self._data),
             errors=errors,
-            description_placeholders=_PLACEHOLDERS,
+            description_placeholders=self._placeholders,
         )
 
     async def async_step_pick_implementation(
@@ -307,10 +307,12 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         self, data: None = None
     ) -> ConfigFlowResult:
         """Name why Entra ID sent the user back, when it says so."""
-        error = sign_in_error(self.external_data)
-        if error == "unknown":
+        if not self.external_data.get("error"):
             return await super().async_step_authorize_rejected(data)
-        return self.async_abort(reason=error)
+        return self.async_abort(
+            reason=self._sign_in_error(self.external_data),
+            description_placeholders=self._placeholders,
+        )
 
     # Code on another device: msal's device-code flow
 
@@ -337,7 +339,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
                 DEVICE_CODE_SCHEMA, self._data
             ),
             errors=errors,
-            description_placeholders=_PLACEHOLDERS,
+            description_placeholders=self._placeholders,
         )
 
     async def _async_start_device_code(self) -> str | None:
@@ -359,7 +361,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             # msal could not read the tenant's OpenID configuration.
             return "tenant_not_found"
         if "user_code" not in device_code:
-            return sign_in_error(device_code)
+            return self._sign_in_error(device_code)
 
         async def async_wait() -> dict[str, Any]:
             # msal blocks its thread while it polls, until sign-in or expiry.
@@ -400,7 +402,9 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         except (*MSAL_CONNECTION_ERRORS, ValueError):
             return self._async_show_device_code_form({"base": "cannot_connect"})
         if "access_token" not in result:
-            return self._async_show_device_code_form({"base": sign_in_error(result)})
+            return self._async_show_device_code_form(
+                {"base": self._sign_in_error(result)}
+            )
         if error := await self._async_check_account(result["access_token"]):
             return self._async_show_device_code_form({"base": error})
         self._data[CONF_TOKEN_CACHE] = self._device_code_cache.serialize()
@@ -433,7 +437,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
                 {k: v for k, v in self._data.items() if k != CONF_CLIENT_SECRET},
             ),
             errors=errors,
-            description_placeholders=_PLACEHOLDERS,
+            description_placeholders=self._placeholders,
         )
 
     async def _async_sign_in_application(self) -> str | None:
@@ -462,23 +466,27 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         except ValueError:
             return "tenant_not_found"
         if "access_token" not in result:
-            return sign_in_error(result)
+            return self._sign_in_error(result)
         self._data[CONF_TENANT_ID] = tenant_id
         return await self._async_check_account(result["access_token"])
 
     # Shared by every method
 
+    def _sign_in_error(self, answer: Mapping[str, Any]) -> str:
+        """Return the form error for Entra ID's refusal, keeping its words to show."""
+        self._entra_error = entra_error_text(answer)
+        return sign_in_error(answer)
+
+    @property
+    def _placeholders(self) -> dict[str, str]:
+        return {**_PLACEHOLDERS, "entra_error": self._entra_error}
+
     def _tenant_error(self) -> str | None:
         """Refuse tenants that cannot work for the method, before asking Entra ID."""
-        tenant = self._data[CONF_TENANT].lower()
-        if tenant == PERSONAL_TENANT:
-            return "personal_account"
-        if (
-            self._data[CONF_AUTH_METHOD] == AUTH_METHOD_APPLICATION
-            and tenant in MULTI_TENANT_ALIASES
-        ):
-            return "tenant_required"
-        return None
+        return tenant_problem(
+            self._data[CONF_TENANT],
+            app_only=self._data[CONF_AUTH_METHOD] == AUTH_METHOD_APPLICATION,
+        )
 
     async def _async_check_account(self, access_token: str) -> str | None:
         """Read the user and their presence as the entry will; return an error key."""

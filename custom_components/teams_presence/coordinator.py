@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 import math
 from typing import Any
 
@@ -62,6 +63,8 @@ RETRY_DELAYS = (5, 10, 20, 30)
 REFUSED_RETRY = timedelta(minutes=5)
 """When Graph refuses a keep-alive (say, a permission was removed), ask again this late."""
 RECENT_ERRORS = 10
+EXPIRATION_ROUNDING = timedelta(minutes=1)
+"""Graph takes whole minutes: a held session may outlive the ask by this much."""
 ISSUE_MISSING_PERMISSION = "missing_permission"
 ISSUE_APP_REGISTRATION = "app_registration"
 ISSUE_LEARN_MORE = {
@@ -202,6 +205,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self.last_write: datetime | None = None
         self.recent_errors: deque[str] = deque(maxlen=RECENT_ERRORS)
         self._failures = 0
+        self._closed = False
+        """Set on unload: an unloaded account must never write to Graph again."""
+        self._refusal_logged = False
         self._write_lock = asyncio.Lock()
         self._timer: CALLBACK_TYPE | None = None
         self._unknown_values_logged: set[str] = set()
@@ -224,12 +230,23 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         if session := stored.get("session"):
             self.session = AppSession.from_dict(session)
 
-    async def async_start(self) -> None:
-        """Re-assert the wish at start-up, without clearing first (no flicker)."""
-        await self._async_sync_in_background(force=True)
+    @callback
+    def async_start(self) -> None:
+        """Re-assert the wish in the background, without clearing first (no flicker).
+
+        Setup does not wait for it: a slow Graph must not hold up Home Assistant.
+        """
+        self.config_entry.async_create_background_task(
+            self.hass, self._async_sync_in_background(force=True), f"{DOMAIN} start"
+        )
 
     async def async_shutdown(self) -> None:
-        """Stop the keep-alive and store the wish; Graph's session stays (no flicker)."""
+        """Stop the keep-alive and store the wish; Graph's session stays (no flicker).
+
+        A write still in flight may land, but nothing is scheduled after it: the
+        entry that replaces this one (a reload) is the only writer from now on.
+        """
+        self._closed = True
         self._cancel_timer()
         await self._store.async_save(self._stored_data())
         await super().async_shutdown()
@@ -272,11 +289,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     ) -> None:
         """Set or clear the user-level presence that overrides every session."""
         if presence is None:
-            await self._async_call(self.client.clear_preferred_presence())
+            await self._async_call(self.client.clear_preferred_presence)
             self.preferred = None
         else:
             await self._async_call(
-                self.client.set_preferred_presence(presence, expiration)
+                partial(self.client.set_preferred_presence, presence, expiration)
             )
             self.preferred = PreferredState(
                 presence,
@@ -291,18 +308,39 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     ) -> None:
         """Publish or (``None``) clear the status message."""
         if message is None:
-            await self._async_call(self.client.clear_status_message())
+            await self._async_call(self.client.clear_status_message)
         else:
-            await self._async_call(self.client.set_status_message(message, expires_at))
+            await self._async_call(
+                partial(self.client.set_status_message, message, expires_at)
+            )
         await self.async_refresh()
 
-    async def _async_call(self, request: Awaitable[None]) -> None:
-        """Send a one-off request; any failure is the caller's to see, translated."""
+    async def _async_call(self, request: Callable[[], Awaitable[None]]) -> None:
+        """Send a one-off request; any failure is the caller's to see, translated.
+
+        While Graph asked this account to wait, nothing is sent; a 429 here makes
+        every other request of the account wait too.
+        """
+        if self._is_blocked():
+            raise self._throttled_error()
         try:
-            await request
+            await request()
+        except GraphThrottledError as err:
+            self._block(err)
+            raise self._throttled_error() from err
         except (GraphError, SignInRequiredError, SignInUnavailableError) as err:
             self._record_error(err)
             raise self._caller_error(err) from err
+
+    def _throttled_error(self) -> HomeAssistantError:
+        until = self.blocked_until or dt_util.utcnow()
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="throttled_until",
+            translation_placeholders={
+                "time": dt_util.as_local(until).strftime("%H:%M:%S")
+            },
+        )
 
     @property
     def preferred_presence(self) -> PreferredPresence | None:
@@ -351,6 +389,8 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         translated error only for refusals a retry cannot fix.
         """
         async with self._write_lock:
+            if self._closed:
+                return
             self._cancel_timer()
             now = dt_util.utcnow()
             if self._is_blocked():
@@ -379,10 +419,12 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 self.config_entry.async_start_reauth(self.hass)
                 raise self._caller_error(err) from err
             except GraphError as err:
+                # Refused: Graph keeps the session it had, and so does the keep-alive.
                 self._record_error(err)
+                self._schedule_next()
                 raise self._caller_error(err) from err
             self._failures = 0
-            self._record_success()
+            self._record_success(wrote=True)
             self._schedule_next()
         self.async_update_listeners()
 
@@ -401,14 +443,17 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 await self.async_refresh()
             return
         session = self.session
+        expiration = self._expiration(wish, now)
         if (
             not force
             and session is not None
             and session.presence is wish.presence
             and now < session.refresh_due
+            # A shorter expiration than the session's must reach Graph now: if Home
+            # Assistant stopped, Teams would show the state longer than asked.
+            and session.expires_at <= now + expiration + EXPIRATION_ROUNDING
         ):
             return
-        expiration = self._expiration(wish, now)
         await self.client.set_presence(self.session_id, wish.presence, expiration)
         self.session = AppSession(wish.presence, now, now + expiration)
         self.last_write = now
@@ -442,10 +487,10 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     def _schedule(self, when: datetime | None) -> None:
         self._cancel_timer()
-        self.next_sync = when
-        if when is not None:
+        self.next_sync = None if self._closed else when
+        if self.next_sync is not None:
             self._timer = async_track_point_in_utc_time(
-                self.hass, self._handle_timer, when
+                self.hass, self._handle_timer, self.next_sync
             )
 
     @callback
@@ -466,7 +511,10 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         try:
             await self._async_sync(force=force)
         except HomeAssistantError as err:
-            LOGGER.warning("Could not keep the Teams app presence: %s", err)
+            # Once, until Graph accepts a write again: a refusal repeats every retry.
+            if not self._refusal_logged:
+                LOGGER.warning("Could not keep the Teams app presence: %s", err)
+                self._refusal_logged = True
             if not isinstance(
                 err.__cause__, (GraphAuthenticationError, SignInRequiredError)
             ):
@@ -499,7 +547,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            self._issue_id(kind),
+            issue_id(kind, self.config_entry),
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
             translation_key=translation_key,
@@ -511,17 +559,21 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         )
 
     @callback
-    def _record_success(self) -> None:
-        """Graph accepted a request, so sign-in and permission work: repairs are fixed.
+    def _record_success(self, *, wrote: bool = False) -> None:
+        """Graph accepted a request, so sign-in works: its repair is fixed.
 
-        Deleted even if another coordinator (before a reload or a retried setup)
-        raised them.
+        The missing permission is fixed only when Graph accepts a write: a read
+        needs less. Deleted even if another coordinator (before a reload or a
+        retried setup) raised them.
         """
-        for kind in (ISSUE_MISSING_PERMISSION, ISSUE_APP_REGISTRATION):
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(kind))
-
-    def _issue_id(self, kind: str) -> str:
-        return f"{kind}_{self.config_entry.entry_id}"
+        kinds = [ISSUE_APP_REGISTRATION]
+        if wrote:
+            kinds.append(ISSUE_MISSING_PERMISSION)
+            if self._refusal_logged:
+                LOGGER.info("Graph accepts the Teams app presence again")
+            self._refusal_logged = False
+        for kind in kinds:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id(kind, self.config_entry))
 
     def _caller_error(self, err: Exception) -> HomeAssistantError:
         """Translate a failure for whoever asked."""
@@ -569,6 +621,18 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             "session": self.session.as_dict() if self.session else None,
             "preferred": self.preferred.as_dict() if self.preferred else None,
         }
+
+
+def issue_id(kind: str, entry: ConfigEntry) -> str:
+    """Name an entry's repair issue of one kind."""
+    return f"{kind}_{entry.entry_id}"
+
+
+@callback
+def async_delete_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Remove an entry's repair issues: a removed account has nothing to fix."""
+    for kind in (ISSUE_MISSING_PERMISSION, ISSUE_APP_REGISTRATION):
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry))
 
 
 def wish_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:

@@ -43,6 +43,10 @@ SERVICE_SET_STATUS_MESSAGE = "set_status_message"
 SERVICE_CLEAR_STATUS_MESSAGE = "clear_status_message"
 SERVICE_GET_PRESENCE = "get_presence"
 
+MAX_AHEAD = timedelta(days=366)
+"""How far ahead a hold, an expiry or a deadline may lie: a year covers any plan,
+and keeps date arithmetic far from its limits (year 9999)."""
+
 
 def _bounded[T](validator: Callable[[Any], T]) -> Callable[[Any], T]:
     """Make a number too large to convert invalid input rather than a crash."""
@@ -121,10 +125,15 @@ def _aware(value: datetime) -> datetime:
 
 
 def _future(value: datetime, field: str) -> datetime:
-    """Refuse a moment that has passed, naming the field in the user's language."""
+    """Refuse a moment that has passed or is out of reach, naming the field."""
     value = _aware(value)
-    if value <= dt_util.utcnow():
+    now = dt_util.utcnow()
+    if value <= now:
         raise _invalid(f"{field}_in_past", value=value.isoformat())
+    if value - now > MAX_AHEAD:
+        raise _invalid(
+            f"{field}_too_far", value=value.isoformat(), max_days=MAX_AHEAD.days
+        )
     return value
 
 
@@ -148,6 +157,8 @@ async def _async_set_presence(call: ServiceCall) -> None:
     if hold_for is not None:
         if hold_for <= timedelta(0):
             raise _invalid("hold_not_positive", value=hold_for)
+        if hold_for > MAX_AHEAD:
+            raise _invalid("hold_for_too_long", value=hold_for, max_days=MAX_AHEAD.days)
         until = dt_util.utcnow() + hold_for
     elif until is not None:
         until = _future(until, ATTR_UNTIL)
@@ -167,6 +178,10 @@ async def _async_set_preferred_presence(call: ServiceCall) -> None:
     if expiration is not None and expiration < timedelta(minutes=MIN_EXPIRATION):
         raise _invalid(
             "preferred_expiration_too_short", value=expiration, min=MIN_EXPIRATION
+        )
+    if expiration is not None and expiration > MAX_AHEAD:
+        raise _invalid(
+            "preferred_expiration_too_long", value=expiration, max_days=MAX_AHEAD.days
         )
     await coordinator.async_set_preferred_presence(presence, expiration)
 

@@ -1,7 +1,13 @@
 """Microsoft Graph presence client: no Home Assistant imports, so it stays testable alone."""
 
 from .client import GRAPH_GLOBAL, ME, GraphPresenceClient, TokenProvider
-from .clouds import CLOUD_ENDPOINTS, Cloud, CloudEndpoints, endpoint_url_problem
+from .clouds import (
+    CLOUD_ENDPOINTS,
+    Cloud,
+    CloudEndpoints,
+    endpoint_url_problem,
+    tenant_problem,
+)
 from .errors import (
     GraphAuthenticationError,
     GraphConnectionError,
@@ -54,4 +60,5 @@ __all__ = [
     "PresenceSnapshot",
     "TokenProvider",
     "endpoint_url_problem",
+    "tenant_problem",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 import ipaddress
-from typing import Literal
+import re
+from typing import Final, Literal
 
 from yarl import URL
 
@@ -19,12 +20,21 @@ class Cloud(StrEnum):
     CHINA = "china"
 
 
+GLOBAL_GRAPH_RESOURCE = "https://graph.microsoft.com"
+"""Microsoft Graph's application id URI in the global cloud."""
+
+
 @dataclass(frozen=True, slots=True)
 class CloudEndpoints:
-    """Base URLs of Graph and of the sign-in authority."""
+    """Base URLs of Graph and of the sign-in authority, and Graph's resource id.
+
+    The resource is what tokens are issued for (``<resource>/.default``): the
+    cloud's Graph, even when requests go elsewhere (a proxy, a test server).
+    """
 
     graph_url: str
     login_url: str
+    resource: str = GLOBAL_GRAPH_RESOURCE
 
     def authority(self, tenant: str) -> str:
         """Return the sign-in authority for ``tenant``, as msal expects it."""
@@ -39,22 +49,28 @@ class CloudEndpoints:
         return f"{self.authority(tenant)}/oauth2/v2.0/token"
 
     def scope(self, permission: str) -> str:
-        """Return a Graph permission as a fully qualified scope for this cloud."""
-        return f"{self.graph_url.rstrip('/')}/{permission}"
+        """Return a Graph permission as a scope qualified by Graph's resource id."""
+        return f"{self.resource}/{permission}"
 
 
 CLOUD_ENDPOINTS: dict[Cloud, CloudEndpoints] = {
     Cloud.GLOBAL: CloudEndpoints(
-        "https://graph.microsoft.com", "https://login.microsoftonline.com"
+        GLOBAL_GRAPH_RESOURCE, "https://login.microsoftonline.com"
     ),
     Cloud.US_GOVERNMENT: CloudEndpoints(
-        "https://graph.microsoft.us", "https://login.microsoftonline.us"
+        "https://graph.microsoft.us",
+        "https://login.microsoftonline.us",
+        "https://graph.microsoft.us",
     ),
     Cloud.US_GOVERNMENT_DOD: CloudEndpoints(
-        "https://dod-graph.microsoft.us", "https://login.microsoftonline.us"
+        "https://dod-graph.microsoft.us",
+        "https://login.microsoftonline.us",
+        "https://dod-graph.microsoft.us",
     ),
     Cloud.CHINA: CloudEndpoints(
-        "https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"
+        "https://microsoftgraph.chinacloudapi.cn",
+        "https://login.chinacloudapi.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
     ),
 }
 
@@ -85,3 +101,33 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+WORK_OR_SCHOOL_TENANT: Final = "organizations"
+"""Any work or school tenant: the user's own is found at sign-in."""
+ANY_TENANT: Final = "common"
+"""Work, school and personal accounts alike: refused, personal ones have no presence."""
+PERSONAL_TENANT: Final = "consumers"
+"""Microsoft's tenant of personal accounts, which have no Teams presence."""
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def tenant_problem(
+    tenant: str, *, app_only: bool
+) -> Literal["invalid_tenant", "personal_account", "tenant_required"] | None:
+    """Say why a tenant can't be used, or ``None``; the tenant goes into URLs.
+
+    A tenant is its id (a GUID), one of its domains, or ``organizations`` for
+    delegated sign-in; an app-only token needs the tenant itself.
+    """
+    tenant = tenant.lower()
+    if tenant == PERSONAL_TENANT:
+        return "personal_account"
+    if app_only and tenant in (WORK_OR_SCHOOL_TENANT, ANY_TENANT):
+        return "tenant_required"
+    if tenant == WORK_OR_SCHOOL_TENANT:
+        return None
+    if _TENANT_ID.fullmatch(tenant) or _DOMAIN.fullmatch(tenant):
+        return None
+    return "invalid_tenant"
