@@ -26,6 +26,11 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.teams_presence.const import DOMAIN
 from custom_components.teams_presence.graph.client import DEFAULT_TIMEOUT
 from graph_emulator import GraphEmulator, RecordedRequest
+from tests.sign_in_helpers import (
+    SIGN_IN_GUARDS,
+    async_device_code_entry,
+    sign_in_guards,
+)
 
 from .common import (
     APP_PRESENCE,
@@ -37,6 +42,8 @@ from .common import (
     state_of,
     step_until,
 )
+
+__all__ = ["sign_in_guards"]
 
 BUSY = ("Busy", "InACall")
 
@@ -328,3 +335,46 @@ async def test_one_off_action_waits_out_a_throttle_raised_by_a_read(
         )
     assert err.value.translation_key == "throttled_until"
     assert graph_requests(emulator, throttled) == []
+
+
+def reject_issued_access_tokens(emulator: GraphEmulator) -> None:
+    """Graph stops accepting the tokens it gave, before they expire (say, revoked)."""
+    emulator.directory._access_tokens.clear()
+
+
+@pytest.mark.usefixtures("refreshable_token")
+async def test_rejected_token_is_refreshed_before_asking_to_sign_in(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+) -> None:
+    """One 401 means "get a new token", not "sign in again": only a refusal after it."""
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await select(hass, "busy_in_a_call")
+    reject_issued_access_tokens(emulator)
+    await select(hass, "away")
+    assert emulator.presence() == ("Away", "Away")
+    await advance(hass, freezer, timedelta(minutes=1))
+    assert state_of(hass, PRESENCE) == "away"
+    assert reauth_flows(hass) == []
+
+    # With the refresh token gone too, the new sign-in is what is needed.
+    emulator.revoke_refresh_tokens()
+    reject_issued_access_tokens(emulator)
+    await advance(hass, freezer, timedelta(minutes=1))
+    assert reauth_flows(hass)
+
+
+@SIGN_IN_GUARDS
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
+async def test_rejected_token_is_refreshed_by_msal_too(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    await async_device_code_entry(hass, emulator)
+    await hass.async_block_till_done()
+    await select(hass, "busy_in_a_call")
+    reject_issued_access_tokens(emulator)
+    await select(hass, "away")
+    assert emulator.presence() == ("Away", "Away")
+    assert reauth_flows(hass) == []

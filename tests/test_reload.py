@@ -28,6 +28,7 @@ from custom_components.teams_presence.const import (
     DOMAIN,
 )
 from graph_emulator import GraphEmulator
+from tests.common import APP_PRESENCE, select, state_of
 from tests.sign_in_helpers import (
     CLIENT_ID,
     SIGN_IN_GUARDS,
@@ -37,6 +38,8 @@ from tests.sign_in_helpers import (
 )
 
 __all__ = ["sign_in_guards"]
+
+OTHER_CLIENT_ID = "22222222-2222-2222-2222-222222222222"
 
 pytestmark = [
     SIGN_IN_GUARDS,
@@ -132,3 +135,30 @@ async def test_reconfigure_reloads_once(
     assert entry.data[CONF_TENANT] == emulator.default_tenant_id
     assert loads(states) == 1
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_to_another_app_ends_the_old_session(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    """The old session's id is the old app's: left alone, Teams keeps it for hours."""
+    entry, _ = await async_loaded_entry(hass, emulator)
+    await select(hass, "busy_in_a_call")
+    assert emulator.app_session(CLIENT_ID) is not None
+    emulator.add_app(client_id=OTHER_CLIENT_ID)
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_TENANT: emulator.default_tenant_id, CONF_CLIENT_ID: OTHER_CLIENT_ID},
+    )
+    result = await async_wait_for_device_code(hass, result)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["reason"] == "reconfigure_successful"
+    assert emulator.app_session(CLIENT_ID) is None
+    new_session = emulator.app_session(OTHER_CLIENT_ID)
+    assert new_session is not None
+    assert emulator.presence() == ("Busy", "InACall")
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"

@@ -84,6 +84,7 @@ async def _async_client(
     client = GraphPresenceClient(
         async_get_clientsession(hass),
         access.get_access_token,
+        token_refresher=access.refresh_access_token,
         base_url=access.endpoints.graph_url,
         user=access.user,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 import logging
 import re
 from typing import Any, Final, cast
@@ -191,6 +192,8 @@ class AccountAccess:
     """What the Graph client needs to act for one config entry."""
 
     get_access_token: Callable[[], Awaitable[str]]
+    refresh_access_token: Callable[[], Awaitable[str]]
+    """A new token, not the cached one: for when Graph rejects a token (401)."""
     client_id: str
     """The application (client) id: Graph's session id for the app presence session."""
     endpoints: CloudEndpoints
@@ -294,9 +297,15 @@ async def _async_browser_access(
         ) from err
     session = config_entry_oauth2_flow.OAuth2Session(hass, entry, implementation)
 
-    async def get_access_token() -> str:
+    async def refresh(force: bool) -> str:
         try:
-            await session.async_ensure_token_valid()
+            if force:
+                token = await implementation.async_refresh_token(session.token)
+                hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, "token": token}
+                )
+            else:
+                await session.async_ensure_token_valid()
         except ClientResponseError as err:
             if _refresh_needs_sign_in(err):
                 raise _sign_in_required() from err
@@ -306,7 +315,8 @@ async def _async_browser_access(
         return cast(str, session.token[CONF_ACCESS_TOKEN])
 
     return AccountAccess(
-        get_access_token=get_access_token,
+        get_access_token=partial(refresh, False),
+        refresh_access_token=partial(refresh, True),
         client_id=cast(
             str, getattr(implementation, "client_id", entry.data.get(CONF_CLIENT_ID))
         ),
@@ -336,20 +346,24 @@ def _device_code_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAcces
             endpoints, entry.data[CONF_TENANT_ID], entry.data[CONF_CLIENT_ID], cache
         )
 
-    def acquire(app: msal.PublicClientApplication) -> dict[str, Any] | None:
+    def acquire(
+        app: msal.PublicClientApplication, force: bool
+    ) -> dict[str, Any] | None:
         accounts = app.get_accounts()
         if not accounts:
             return None
         return cast(
             dict[str, Any] | None,
-            app.acquire_token_silent_with_error(scopes, account=accounts[0]),
+            app.acquire_token_silent_with_error(
+                scopes, account=accounts[0], force_refresh=force
+            ),
         )
 
     tokens = _MsalTokens(hass, build, acquire)
 
-    async def get_access_token() -> str:
+    async def get_access_token(force: bool) -> str:
         try:
-            return await tokens.async_get_access_token()
+            return await tokens.async_get_access_token(force)
         finally:
             # A refresh rotates the refresh token: keep the new one across restarts.
             if cache.has_state_changed:
@@ -358,7 +372,8 @@ def _device_code_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAcces
                 )
 
     return AccountAccess(
-        get_access_token=get_access_token,
+        get_access_token=partial(get_access_token, False),
+        refresh_access_token=partial(get_access_token, True),
         client_id=entry.data[CONF_CLIENT_ID],
         endpoints=endpoints,
         user=ME,
@@ -378,11 +393,17 @@ def _application_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAcces
             entry.data[CONF_CLIENT_SECRET],
         )
 
-    def acquire(app: msal.ConfidentialClientApplication) -> dict[str, Any] | None:
+    def acquire(
+        app: msal.ConfidentialClientApplication, force: bool
+    ) -> dict[str, Any] | None:
+        if force:
+            app.remove_tokens_for_client()
         return cast(dict[str, Any], app.acquire_token_for_client(scopes=scopes))
 
+    tokens = _MsalTokens(hass, build, acquire)
     return AccountAccess(
-        get_access_token=_MsalTokens(hass, build, acquire).async_get_access_token,
+        get_access_token=partial(tokens.async_get_access_token, False),
+        refresh_access_token=partial(tokens.async_get_access_token, True),
         client_id=entry.data[CONF_CLIENT_ID],
         endpoints=endpoints,
         user=entry.data[CONF_TARGET_USER],
@@ -396,7 +417,7 @@ class _MsalTokens[AppT]:
         self,
         hass: HomeAssistant,
         build: Callable[[], AppT],
-        acquire: Callable[[AppT], dict[str, Any] | None],
+        acquire: Callable[[AppT, bool], dict[str, Any] | None],
     ) -> None:
         """Keep how to build the client and how to ask it for a token."""
         self._hass = hass
@@ -406,17 +427,17 @@ class _MsalTokens[AppT]:
         # Callers share one client and cache; one at a time avoids duplicate refreshes.
         self._lock = asyncio.Lock()
 
-    def _get_token(self) -> dict[str, Any] | None:
+    def _get_token(self, force: bool) -> dict[str, Any] | None:
         """Run in the executor: build the client if needed, then ask for a token."""
         if self._app is None:
             self._app = self._build()
-        return self._acquire(self._app)
+        return self._acquire(self._app, force)
 
-    async def async_get_access_token(self) -> str:
-        """Return a valid access token, or raise why there is none."""
+    async def async_get_access_token(self, force: bool) -> str:
+        """Return a valid access token (``force``: a new one), or raise why not."""
         async with self._lock:
             try:
-                result = await self._hass.async_add_executor_job(self._get_token)
+                result = await self._hass.async_add_executor_job(self._get_token, force)
             except (*MSAL_CONNECTION_ERRORS, ValueError) as err:
                 # Unreachable, a 5xx, or an answer that is not JSON.
                 raise _sign_in_unavailable() from err

@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlowResult,
     OptionsFlow,
     OptionsFlowWithReload,
@@ -84,6 +85,7 @@ from .const import (
     MIN_READ_INTERVAL,
     OIDC_SCOPES,
 )
+from .coordinator import TeamsPresenceConfigEntry
 from .graph import (
     ME,
     Cloud,
@@ -535,9 +537,13 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             )
         if self.source == SOURCE_RECONFIGURE:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            return self.async_update_reload_and_abort(
-                self._get_reconfigure_entry(), data=self._data
-            )
+            entry: TeamsPresenceConfigEntry = self._get_reconfigure_entry()
+            if entry.state is ConfigEntryState.LOADED and entry.data.get(
+                CONF_CLIENT_ID
+            ) != self._data.get(CONF_CLIENT_ID):
+                # The app session belongs to the old app: the new one can't end it.
+                await entry.runtime_data.async_end_app_session()
+            return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(
             title=self._title, data=self._data, options=DEFAULT_OPTIONS

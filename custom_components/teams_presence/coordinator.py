@@ -284,6 +284,27 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         finally:
             self._save()
 
+    async def async_end_app_session(self) -> None:
+        """End the app session in Graph, keeping the wish for whoever writes next.
+
+        For a change of app: the session id is the app's, and only this app's token
+        may end it. A failure is logged, not raised: Graph ends it at expiry anyway.
+        """
+        async with self._write_lock:
+            if self.session is None:
+                return
+            try:
+                await self.client.clear_presence(self.session_id)
+            except GraphNotFoundError:
+                LOGGER.debug("App session was already gone")
+            except (GraphError, SignInRequiredError, SignInUnavailableError) as err:
+                LOGGER.warning(
+                    "Could not end the old app's Teams presence session: %s", err
+                )
+                return
+            self.session = None
+            self._save()
+
     async def async_set_preferred_presence(
         self, presence: PreferredPresence | None, expiration: timedelta | None = None
     ) -> None:

@@ -32,6 +32,7 @@ from .models import (
     MAX_STATUS_MESSAGE_LENGTH,
     AppPresence,
     GraphUser,
+    MalformedPresenceError,
     PreferredPresence,
     PresenceSnapshot,
     check_expiration,
@@ -39,6 +40,7 @@ from .models import (
 )
 
 TokenProvider = Callable[[], Awaitable[str]]
+"""Returns an access token for Graph (a cached one while it is valid)."""
 
 GRAPH_GLOBAL: Final = CLOUD_ENDPOINTS[Cloud.GLOBAL].graph_url
 ME: Final = "me"
@@ -60,13 +62,20 @@ class GraphPresenceClient:
         session: ClientSession,
         token_provider: TokenProvider,
         *,
+        token_refresher: TokenProvider | None = None,
         base_url: str = GRAPH_GLOBAL,
         user: str = ME,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        """Act on ``user`` (``me``, an object id or a UPN) through ``base_url``."""
+        """Act on ``user`` (``me``, an object id or a UPN) through ``base_url``.
+
+        ``token_refresher`` returns a new token, not a cached one: after a 401 the
+        request is sent once more with it, since a token can be revoked or rejected
+        before it expires. Only a second 401 is the caller's to see.
+        """
         self._session = session
         self._token_provider = token_provider
+        self._token_refresher = token_refresher
         self._user_path = "/me" if user == ME else f"/users/{quote(user, safe='')}"
         self._base = f"{base_url.rstrip('/')}/v1.0"
         self._timeout = ClientTimeout(total=timeout)
@@ -85,9 +94,13 @@ class GraphPresenceClient:
 
     async def get_presence(self) -> PresenceSnapshot:
         """Return the user's aggregated presence."""
-        return PresenceSnapshot.from_graph(
-            await self._request("GET", f"{self._user_path}/presence")
-        )
+        data = await self._request("GET", f"{self._user_path}/presence")
+        try:
+            return PresenceSnapshot.from_graph(data)
+        except MalformedPresenceError as err:
+            raise GraphServerError(
+                "malformed_presence", f"Graph sent a presence of the wrong shape: {err}"
+            ) from err
 
     async def set_presence(
         self,
@@ -181,7 +194,16 @@ class GraphPresenceClient:
         self, method: str, path: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Send one request and return its JSON object (empty for no body)."""
-        token = await self._token_provider()
+        try:
+            return await self._send(method, path, body, await self._token_provider())
+        except GraphAuthenticationError:
+            if self._token_refresher is None:
+                raise
+        return await self._send(method, path, body, await self._token_refresher())
+
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, token: str
+    ) -> dict[str, Any]:
         try:
             async with self._session.request(
                 method,

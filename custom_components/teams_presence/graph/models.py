@@ -214,22 +214,47 @@ class PresenceSnapshot:
 
     @classmethod
     def from_graph(cls, data: dict[str, Any]) -> PresenceSnapshot:
-        """Build from a Graph ``presence`` resource, tolerating missing parts."""
-        raw_availability = str(data.get("availability") or "PresenceUnknown")
-        raw_activity = str(data.get("activity") or "PresenceUnknown")
-        status = data.get("statusMessage") or {}
-        message = (status.get("message") or {}).get("content") or None
-        out_of_office = data.get("outOfOfficeSettings") or {}
+        """Build from a Graph ``presence`` resource; optional parts may be missing.
+
+        Raises ``MalformedPresenceError`` when a part has the wrong shape: such a
+        body is Graph's fault, to be treated like a server error, not a crash.
+        """
+        raw_availability = _required(data, "availability", str)
+        raw_activity = _required(data, "activity", str)
+        status = _typed(data, "statusMessage", dict) or {}
+        message = _typed(status, "message", dict) or {}
+        out_of_office = _typed(data, "outOfOfficeSettings", dict) or {}
         return cls(
             availability=Availability.parse(raw_availability),
             activity=Activity.parse(raw_activity),
             raw_availability=raw_availability,
             raw_activity=raw_activity,
-            status_message=message,
-            status_message_expires=_parse_graph_datetime(status.get("expiryDateTime")),
-            out_of_office=bool(out_of_office.get("isOutOfOffice")),
-            out_of_office_message=out_of_office.get("message") or None,
+            status_message=_typed(message, "content", str) or None,
+            status_message_expires=_parse_graph_datetime(
+                _typed(status, "expiryDateTime", dict)
+            ),
+            out_of_office=bool(_typed(out_of_office, "isOutOfOffice", bool)),
+            out_of_office_message=_typed(out_of_office, "message", str) or None,
         )
+
+
+class MalformedPresenceError(ValueError):
+    """A presence body whose parts have the wrong type."""
+
+
+def _typed[T](data: dict[str, Any], key: str, kind: type[T]) -> T | None:
+    """Return ``data[key]`` if it is a ``kind``, or ``None`` if it is absent."""
+    if data.get(key) is None:
+        return None
+    return _required(data, key, kind)
+
+
+def _required[T](data: dict[str, Any], key: str, kind: type[T]) -> T:
+    """Return ``data[key]``, which must be a ``kind``."""
+    value = data.get(key)
+    if not isinstance(value, kind):
+        raise MalformedPresenceError(f"{key} is {type(value).__name__}")
+    return value
 
 
 def _parse_graph_datetime(value: dict[str, Any] | None) -> datetime | None:
