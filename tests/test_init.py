@@ -9,6 +9,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -172,3 +173,29 @@ async def test_write_in_flight_at_unload_is_the_last(
     sent = len(emulator.requests)
     await advance(hass, freezer, timedelta(hours=1), step=timedelta(minutes=1))
     assert emulator.requests[sent:] == []
+
+
+async def test_setup_does_not_wait_for_the_first_write(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """A slow Graph must not hold up Home Assistant: the wish is re-asserted later."""
+    await select(hass, "busy_in_a_call")
+    assert await hass.config_entries.async_unload(setup_integration.entry_id)
+    emulator.delay(1, 0)  # the first read, at once
+    emulator.delay(1, 15)  # the re-asserted session, slowly
+    setting_up = asyncio.ensure_future(
+        hass.config_entries.async_setup(setup_integration.entry_id)
+    )
+    started = dt_util.utcnow()
+    await step_until(hass, freezer, setting_up.done)
+    assert dt_util.utcnow() - started < timedelta(seconds=5)
+    assert setup_integration.state is ConfigEntryState.LOADED
+    await step_until(
+        hass, freezer, lambda: len(emulator.graph_calls("setPresence")) > 1
+    )
+    [pending] = emulator.graph_calls("setPresence")[1:]
+    assert pending.status == 0  # sent, not answered yet
+    await step_until(hass, freezer, lambda: pending.status == 200)

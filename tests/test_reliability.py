@@ -378,3 +378,30 @@ async def test_rejected_token_is_refreshed_by_msal_too(
     await select(hass, "away")
     assert emulator.presence() == ("Away", "Away")
     assert reauth_flows(hass) == []
+
+
+async def test_malformed_presence_is_a_server_error(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Logged once, sensors unavailable, back when the body is good: no traceback."""
+    interval = setup_integration.runtime_data.update_interval
+    assert interval is not None
+    before = state_of(hass, PRESENCE)
+    emulator.malform_reads()  # every read, each kind of breakage in turn
+    await advance(hass, freezer, interval * 10, step=interval)
+    assert state_of(hass, PRESENCE) == STATE_UNAVAILABLE
+    assert_no_crash(caplog)
+    failures = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and "presence" in r.getMessage()
+    ]
+    assert len(failures) == 1
+
+    emulator.malform_reads(0)
+    await advance(hass, freezer, interval, step=interval)
+    assert state_of(hass, PRESENCE) == before

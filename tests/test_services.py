@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -279,3 +279,25 @@ async def test_graph_refusal_is_translated_and_changes_nothing(
         assert "refused" in str(err.value)
     assert state_of(hass, APP_PRESENCE) == "none"
     assert state_of(hass, PREFERRED_PRESENCE) == "none"
+
+
+@pytest.mark.parametrize("zone", ["Pacific Standard Time", "Asia/Tokyo", "UTC"])
+async def test_status_message_expiry_in_the_zone_graph_names(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    zone: str,
+) -> None:
+    """Graph may answer in a Windows zone (as in Microsoft's example), or an IANA one."""
+    expires = (dt_util.utcnow() + timedelta(days=2)).replace(microsecond=0)
+    emulator.read_time_zone = zone
+    await call(
+        hass,
+        setup_integration,
+        "set_status_message",
+        message="Out for the day",
+        expires_at=expires.isoformat(),
+    )
+    response = await call(hass, setup_integration, "get_presence")
+    assert datetime.fromisoformat(response["status_message_expires"]) == expires

@@ -7,8 +7,9 @@ never retries; retry policy belongs to whoever holds the wish.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 import json
@@ -36,8 +37,10 @@ from .models import (
     PreferredPresence,
     PresenceSnapshot,
     check_expiration,
+    expiry_zone_name,
     iso8601_duration,
 )
+from .timezones import UTC_NAME, zone_info
 
 TokenProvider = Callable[[], Awaitable[str]]
 """Returns an access token for Graph (a cached one while it is valid)."""
@@ -95,8 +98,15 @@ class GraphPresenceClient:
     async def get_presence(self) -> PresenceSnapshot:
         """Return the user's aggregated presence."""
         data = await self._request("GET", f"{self._user_path}/presence")
+        zone_name = expiry_zone_name(data)
+        zone: tzinfo | None = UTC
+        if zone_name != UTC_NAME:
+            try:
+                zone = await asyncio.to_thread(zone_info, zone_name)
+            except ValueError:
+                zone = None  # a zone this machine doesn't know: no expiry shown
         try:
-            return PresenceSnapshot.from_graph(data)
+            return PresenceSnapshot.from_graph(data, zone)
         except MalformedPresenceError as err:
             raise GraphServerError(
                 "malformed_presence", f"Graph sent a presence of the wrong shape: {err}"

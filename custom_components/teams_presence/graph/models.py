@@ -7,11 +7,12 @@ unknown string: it maps to ``PRESENCE_UNKNOWN`` and keeps the raw text for loggi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Self
 
 from .errors import GraphValidationError
+from .timezones import UTC_NAME
 
 MIN_EXPIRATION = timedelta(minutes=5)
 MAX_EXPIRATION = timedelta(hours=4)
@@ -213,11 +214,15 @@ class PresenceSnapshot:
     out_of_office_message: str | None = None
 
     @classmethod
-    def from_graph(cls, data: dict[str, Any]) -> PresenceSnapshot:
+    def from_graph(
+        cls, data: dict[str, Any], expiry_zone: tzinfo | None = UTC
+    ) -> PresenceSnapshot:
         """Build from a Graph ``presence`` resource; optional parts may be missing.
 
-        Raises ``MalformedPresenceError`` when a part has the wrong shape: such a
-        body is Graph's fault, to be treated like a server error, not a crash.
+        ``expiry_zone`` is the zone the status message's expiry names (see
+        ``expiry_zone_name``), resolved by the caller; ``None`` if it names none
+        known. Raises ``MalformedPresenceError`` when a part has the wrong shape:
+        such a body is Graph's fault, to be treated like a server error.
         """
         raw_availability = _required(data, "availability", str)
         raw_activity = _required(data, "activity", str)
@@ -231,7 +236,7 @@ class PresenceSnapshot:
             raw_activity=raw_activity,
             status_message=_typed(message, "content", str) or None,
             status_message_expires=_parse_graph_datetime(
-                _typed(status, "expiryDateTime", dict)
+                _typed(status, "expiryDateTime", dict), expiry_zone
             ),
             out_of_office=bool(_typed(out_of_office, "isOutOfOffice", bool)),
             out_of_office_message=_typed(out_of_office, "message", str) or None,
@@ -257,12 +262,33 @@ def _required[T](data: dict[str, Any], key: str, kind: type[T]) -> T:
     return value
 
 
-def _parse_graph_datetime(value: dict[str, Any] | None) -> datetime | None:
-    """Parse Graph's ``dateTimeTimeZone``; Graph sends UTC unless told otherwise."""
-    if not value or not value.get("dateTime"):
+def expiry_zone_name(data: dict[str, Any]) -> str:
+    """Return the zone a presence's status message expiry is written in.
+
+    Graph answers in the zone the message was set with: "UTC", an IANA name, or a
+    Windows name ("Pacific Standard Time"). Loading a zone reads the disk, so the
+    caller resolves it off the event loop before ``from_graph``.
+    """
+    status = data.get("statusMessage")
+    expiry = status.get("expiryDateTime") if isinstance(status, dict) else None
+    zone = expiry.get("timeZone") if isinstance(expiry, dict) else None
+    return zone if isinstance(zone, str) and zone else UTC_NAME
+
+
+def _parse_graph_datetime(
+    value: dict[str, Any] | None, zone: tzinfo | None
+) -> datetime | None:
+    """Parse Graph's ``dateTimeTimeZone``: a local time in the zone it names.
+
+    A zone this machine doesn't know gives no time rather than a wrong one.
+    """
+    if not value:
         return None
+    text = _required(value, "dateTime", str)
     try:
-        parsed = datetime.fromisoformat(str(value["dateTime"]))
-    except ValueError:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise MalformedPresenceError(f"dateTime is {text!r}") from err
+    if zone is None:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
