@@ -1,8 +1,8 @@
 """Fail when the integration imports a Home Assistant name that today's release lacks.
 
-We test against 2025.4.4 and 2026.2.3, but users run the newest release, whose Python
-this machine cannot run. Reading the newest wheel as text still tells us, before any
-user does, that an API we use was removed or moved.
+The suite runs on the newest release too, but only after its venv (Python 3.14) is
+installed. Reading the newest wheel as text is a cheap early warning: it tells, before
+anything else runs, that an API we use was removed or moved.
 """
 
 from __future__ import annotations

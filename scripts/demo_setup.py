@@ -214,23 +214,18 @@ class HomeAssistant:
         """Replace any entry by one signed in by device code; return its title."""
         await self.remove_entries(DOMAIN)
         flows = "/api/config/config_entries/flow"
-        step = await self.call(
-            "POST", flows, {"handler": DOMAIN, "show_advanced_options": True}
-        )
+        step = await self.call("POST", flows, {"handler": DOMAIN})
         flow = f"{flows}/{step['flow_id']}"
-        step = await self.call(
-            "POST",
-            flow,
-            {
-                "auth_method": "device_code",
-                "cloud": "global",
-                "graph_url": graph_url,
-                "login_url": login_url,
-            },
-        )
-        step = await self.call(
-            "POST", flow, {"tenant": "organizations", "client_id": EMULATOR_CLIENT_ID}
-        )
+        # A custom cloud asks for its endpoints in a step of its own.
+        answers = {
+            "user": {"auth_method": "device_code", "cloud": "custom"},
+            "endpoints": {"graph_url": graph_url, "login_url": login_url},
+            "device_code": {"tenant": "organizations", "client_id": EMULATOR_CLIENT_ID},
+        }
+        while step["type"] == "form":
+            if step["step_id"] not in answers:
+                raise RuntimeError(f"The config flow asks an unknown step: {step}")
+            step = await self.call("POST", flow, answers.pop(step["step_id"]))
         while step["type"] == "progress":
             await asyncio.sleep(0.5)
             try:

@@ -16,7 +16,12 @@ import pytest
 
 from custom_components.teams_presence.const import DOMAIN
 
-REPORT_MARKERS = ("deprecated", "Detected that custom integration", "will stop working")
+REPORT_MARKERS = (
+    "deprecated",
+    "Detected that custom integration",
+    "will stop working",
+    "Detected blocking call",  # blocking I/O in the event loop: reported the same way
+)
 OWN_LOGGERS = ("custom_components.", "graph_emulator", "tests.")
 
 

@@ -1,8 +1,9 @@
 """Through the real frontend, as a user: add the integration, then set the app presence.
 
 Runs on its own (scripts/test-browser), outside Home Assistant's pytest plugin: it starts
-a real Home Assistant 2025.4.4 and drives Debian's chromium with Playwright. The emulator
-runs in this process, so its request log shows what the integration sent.
+a real Home Assistant (2026.11.0 under Python 3.14, as scripts/test-browser gives it) and
+drives Debian's chromium with Playwright. The emulator runs in this process, so its
+request log shows what the integration sent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 import os
 from pathlib import Path
+import shlex
 import signal
 import socket
 import sys
@@ -73,6 +75,18 @@ async def _run(*args: str) -> None:
     assert await process.wait() == 0, f"demo_setup.py {args[0]} failed"
 
 
+def _hass_command() -> list[str]:
+    """`hass` as scripts/test-browser gives it (under Python 3.14), else this venv's.
+
+    TEAMS_PRESENCE_HASS is a command line whose process is `hass` itself (its runner
+    execs it), so signalling the process group below stops Home Assistant.
+    """
+    command = os.environ.get("TEAMS_PRESENCE_HASS")
+    if command:
+        return shlex.split(command)
+    return [str(Path(sys.executable).parent / "hass")]
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[GraphEmulator]:
     emulator = GraphEmulator()
@@ -98,7 +112,7 @@ async def home_assistant(
     }
     log = (tmp_path / "hass.out").open("wb")
     process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "hass"),
+        *_hass_command(),
         "-c",
         str(config_dir),
         env=env,
@@ -188,19 +202,20 @@ async def _add_and_set(
     await page.get_by_role("textbox", name="Password").fill("demo1234")
     await steps.shot("login")
     await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_url(f"{url}/lovelace/**")
-
-    # Advanced mode shows the Graph and sign-in URL fields.
-    await page.goto(f"{url}/profile/general")
-    row = page.locator("ha-settings-row").filter(has_text="Advanced mode")
-    await row.locator("ha-switch").click()
+    # The default dashboard: /lovelace/0 up to 2026.x, /home/overview on 2026.11.
+    await page.wait_for_url(lambda address: "/auth/" not in address)
 
     await page.goto(f"{url}/config/integrations/dashboard/add?domain=teams_presence")
     await page.get_by_role("button", name="OK").click()
     await page.get_by_label("Code on another device").check()
+    # The emulator's addresses: the last entry of the cloud list, a step of its own.
+    await page.get_by_label("Microsoft cloud").click()
+    await page.get_by_role("option", name="Custom endpoints").click()
+    await steps.shot("config-flow-method")
+    await page.get_by_role("button", name="Submit").click()
     await page.get_by_label("Graph URL").fill(emulator.graph_url)
     await page.get_by_label("Sign-in URL").fill(emulator.login_url)
-    await steps.shot("config-flow-method")
+    await steps.shot("config-flow-endpoints")
     await page.get_by_role("button", name="Submit").click()
     await page.get_by_label("Application (client) ID").fill(
         emulator.default_app.client_id
