@@ -29,6 +29,19 @@ from .tokens import (
 )
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# The scopes a client-credentials request may ask for Graph: Graph's application id
+# URI in each cloud, or its application id, plus /.default. Entra knows resources by
+# these names, not by the address requests go to (a test server's, here).
+GRAPH_DEFAULT_SCOPES = frozenset(
+    f"{resource}/.default"
+    for resource in (
+        "https://graph.microsoft.com",
+        "https://graph.microsoft.us",
+        "https://dod-graph.microsoft.us",
+        "https://microsoftgraph.chinacloudapi.cn",
+        "00000003-0000-0000-c000-000000000000",
+    )
+)
 # Kept at one second so that clients polling a device code finish quickly in tests.
 DEVICE_CODE_INTERVAL = 1
 
@@ -51,6 +64,9 @@ class EntraHost(Protocol):
     @property
     def login_url(self) -> str:
         """Base URL of the HTTPS sign-in listener."""
+
+    def take_sign_in_fault(self) -> EntraError | None:
+        """Return the token endpoint's next queued refusal, if any."""
 
     login_down: bool
     authorize_as: User | None
@@ -276,6 +292,8 @@ class EntraApi:
                 "A transient error has occurred. Please try again.",
                 retry_after=1,
             )
+        if (fault := self._host.take_sign_in_fault()) is not None:
+            raise fault
         form = await read_form(request)
         app = self._app(request, form.get("client_id"))
         grant_type = _required(form, "grant_type")
@@ -285,7 +303,7 @@ class EntraApi:
         if grant_type == "client_credentials":
             authenticate_client(app, secret, public_allowed=False)
             scope = _required(form, "scope")
-            if len(scope.split()) != 1 or not scope.endswith("/.default"):
+            if scope.strip() not in GRAPH_DEFAULT_SCOPES:
                 raise EntraError(
                     400,
                     "invalid_scope",

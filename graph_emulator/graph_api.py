@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Protocol
+import uuid
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from ._http import read_body
+from ._timezones import UTC_NAME, zone_info
 from .presence import (
     Clock,
     PresenceError,
@@ -21,16 +23,116 @@ from .presence import (
 )
 from .tokens import AccessToken, Directory
 
+GRAPH_PREFIX = "/v1.0/"
 USER_PATHS = ("/v1.0/me", "/v1.0/users/{user}")
+# Microsoft Graph's own application id, which its 401 challenges name.
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+_REQUEST_ID = "request-id"
+_CLIENT_REQUEST_ID = "client-request-id"
+
+
+class GraphHost(Protocol):
+    """What the Graph routes read at request time; tests change it as they go."""
+
+    @property
+    def clock(self) -> Clock:
+        """The emulator's clock."""
+
+    @property
+    def directory(self) -> Directory:
+        """Users, apps and tokens."""
+
+    @property
+    def read_time_zone(self) -> str | None:
+        """The zone presence reads answer times in; None: the zone each was set in."""
 
 
 def graph_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    request: web.Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    now: datetime,
+    headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """Answer with an error in Graph's shape."""
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=headers
-    )
+    """Answer with an error in Graph's shape, ids and challenge included.
+
+    Clients log `innerError` to report a failure to Microsoft, and read the
+    `WWW-Authenticate` challenge of a 401 to learn where to get a token: a client
+    that copes with the emulator's errors copes with Graph's.
+    """
+    request_id, client_request_id = request_ids(request)
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers["WWW-Authenticate"] = (
+            f'Bearer realm="", authorization_uri="{request.scheme}://{request.host}'
+            f'/common/oauth2/authorize", client_id="{GRAPH_APP_ID}"'
+        )
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%S}",
+                _REQUEST_ID: request_id,
+                _CLIENT_REQUEST_ID: client_request_id,
+            },
+        }
+    }
+    return web.json_response(body, status=status, headers=all_headers)
+
+
+def request_ids(request: web.Request) -> tuple[str, str]:
+    """Return the request's id and the client's id for it (echoed when sent).
+
+    Graph echoes a client-request-id header and otherwise uses its own request id
+    for both; the ids are fixed at the first call, so every answer agrees.
+    """
+    if _REQUEST_ID not in request:
+        request[_REQUEST_ID] = str(uuid.uuid4())
+        request[_CLIENT_REQUEST_ID] = (
+            request.headers.get(_CLIENT_REQUEST_ID) or request[_REQUEST_ID]
+        )
+    return request[_REQUEST_ID], request[_CLIENT_REQUEST_ID]
+
+
+def graph_middleware(clock: Clock) -> Middleware:
+    """Stamp every Graph answer with its ids, and answer unknown routes as Graph does.
+
+    Graph names the unknown segment in a 400 rather than answering a bare 404, so
+    a client that mistypes a path learns it from the error, as it would from Graph.
+    """
+
+    @web.middleware
+    async def identify(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(GRAPH_PREFIX):
+            return await handler(request)
+        request_id, client_request_id = request_ids(request)
+        try:
+            response = await handler(request)
+        except web.HTTPNotFound:
+            segment = request.path.rstrip("/").rpartition("/")[2]
+            response = graph_error(
+                request,
+                400,
+                "BadRequest",
+                f"Resource not found for the segment '{segment}'.",
+                now=clock(),
+            )
+        except web.HTTPMethodNotAllowed:
+            response = graph_error(
+                request,
+                405,
+                "MethodNotAllowed",
+                f"The HTTP method '{request.method}' is not supported here.",
+                now=clock(),
+            )
+        response.headers[_REQUEST_ID] = request_id
+        response.headers[_CLIENT_REQUEST_ID] = client_request_id
+        return response
+
+    return identify
 
 
 class GraphError(Exception):
@@ -62,22 +164,6 @@ WRITE_PRESENCE = Permission(
 READ_USER = Permission(frozenset({"User.Read"}), frozenset({"User.Read.All"}))
 
 
-def _answering_errors(handler: Handler) -> Handler:
-    """Turn refusals raised by a handler into Graph error answers."""
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except GraphError as err:
-            return graph_error(err.status, err.code, err.message)
-        except PresenceError as err:
-            return graph_error(400, "BadRequest", str(err))
-        except SessionNotFoundError as err:
-            return graph_error(404, "NotFound", str(err.args[0]))
-
-    return answer
-
-
 def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
@@ -92,24 +178,48 @@ def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _session_id(body: dict[str, Any], token: AccessToken) -> str:
+    """Return the body's sessionId, which must be the calling application's id.
+
+    Graph keys an application's presence session by the application (client) id;
+    any other id would leave a stray session that nothing renews or clears.
+    """
+    session_id = _text(body, "sessionId")
+    if session_id.lower() != token.app.client_id.lower():
+        raise PresenceError(
+            f"The sessionId '{session_id}' is not the id of the calling application."
+        )
+    return session_id
+
+
 def _duration(body: dict[str, Any]) -> timedelta | None:
     if body.get("expirationDuration") is None:
         return None
     return parse_duration(_text(body, "expirationDuration"))
 
 
-def _expiry(value: Any) -> datetime | None:
-    """Read a Graph dateTimeTimeZone; a naive dateTime is wall time in timeZone."""
+def _expiry(value: Any) -> tuple[datetime, str] | None:
+    """Read a Graph dateTimeTimeZone: the moment, and the zone's name as given.
+
+    A naive dateTime is wall time in timeZone, which may be "UTC", an IANA name or
+    a Windows name ("Pacific Standard Time"), as Graph takes all three.
+    """
     if value is None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
         raise PresenceError("expiryDateTime must have a dateTime.")
+    name = value.get("timeZone")
+    if name is None:
+        name = UTC_NAME
+    if not isinstance(name, str):
+        raise PresenceError("expiryDateTime.timeZone must be a string.")
     try:
-        zone = ZoneInfo(str(value.get("timeZone") or "UTC"))
+        zone = zone_info(name)
         moment = datetime.fromisoformat(value["dateTime"])
-    except (ValueError, ZoneInfoNotFoundError) as err:
+    except ValueError as err:
         raise PresenceError(f"Invalid expiryDateTime: {err}") from err
-    return moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
+    aware = moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
+    return aware, name
 
 
 def _wall_time(moment: datetime) -> str:
@@ -117,18 +227,26 @@ def _wall_time(moment: datetime) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S.%f}0"
 
 
-def _status_message_json(message: StatusMessage) -> dict[str, Any]:
+def _status_message_json(
+    message: StatusMessage, read_time_zone: str | None
+) -> dict[str, Any]:
+    """Render a status message; its expiry in `read_time_zone`, else as it was set."""
     expiry = message.expiry
+    expiry_json = None
+    if expiry is not None:
+        name = read_time_zone or message.expiry_time_zone
+        expiry_json = {
+            "dateTime": _wall_time(expiry.astimezone(zone_info(name))),
+            "timeZone": name,
+        }
     return {
         "message": {"content": message.content, "contentType": message.content_type},
-        "expiryDateTime": None
-        if expiry is None
-        else {"dateTime": _wall_time(expiry), "timeZone": str(expiry.tzinfo)},
+        "expiryDateTime": expiry_json,
         "publishedDateTime": f"{_wall_time(message.published.astimezone(UTC))}Z",
     }
 
 
-def presence_json(user: User) -> dict[str, Any]:
+def presence_json(user: User, read_time_zone: str | None = None) -> dict[str, Any]:
     """Render a user's presence as GET .../presence answers."""
     availability, activity = user.presence.aggregate()
     message = user.presence.status_message
@@ -137,7 +255,9 @@ def presence_json(user: User) -> dict[str, Any]:
         "id": user.id,
         "availability": availability,
         "activity": activity,
-        "statusMessage": None if message is None else _status_message_json(message),
+        "statusMessage": None
+        if message is None
+        else _status_message_json(message, read_time_zone),
         "outOfOfficeSettings": {
             "message": out_of_office.message,
             "isOutOfOffice": out_of_office.is_out_of_office,
@@ -148,10 +268,27 @@ def presence_json(user: User) -> dict[str, Any]:
 class GraphApi:
     """The Graph routes, answering from the directory's users and tokens."""
 
-    def __init__(self, directory: Directory, clock: Clock) -> None:
-        """Answer from `directory`, judging token expiry by `clock`."""
-        self._directory = directory
-        self._clock = clock
+    def __init__(self, host: GraphHost) -> None:
+        """Answer from `host`, read at each request."""
+        self._host = host
+        self._directory = host.directory
+        self._clock = host.clock
+
+    def _answering_errors(self, handler: Handler) -> Handler:
+        """Turn refusals raised by a handler into Graph error answers."""
+
+        async def answer(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except GraphError as err:
+                status, code, message = err.status, err.code, err.message
+            except PresenceError as err:
+                status, code, message = 400, "BadRequest", str(err)
+            except SessionNotFoundError as err:
+                status, code, message = 404, "NotFound", str(err.args[0])
+            return graph_error(request, status, code, message, now=self._clock())
+
+        return answer
 
     def routes(self) -> list[web.RouteDef]:
         """Route definitions, for each app that serves Graph."""
@@ -162,14 +299,16 @@ class GraphApi:
             "clearUserPreferredPresence": self._clear_preferred,
             "setStatusMessage": self._set_status_message,
         }
-        routes = [web.get("/v1.0/organization", _answering_errors(self._organization))]
+        routes = [
+            web.get("/v1.0/organization", self._answering_errors(self._organization))
+        ]
         for path in USER_PATHS:
             routes += [
-                web.get(path, _answering_errors(self._get_user)),
-                web.get(f"{path}/presence", _answering_errors(self._get_presence)),
+                web.get(path, self._answering_errors(self._get_user)),
+                web.get(f"{path}/presence", self._answering_errors(self._get_presence)),
             ]
             routes += [
-                web.post(f"{path}/presence/{name}", _answering_errors(handler))
+                web.post(f"{path}/presence/{name}", self._answering_errors(handler))
                 for name, handler in actions.items()
             ]
         return routes
@@ -204,6 +343,12 @@ class GraphApi:
 
     def _subject(self, request: web.Request, permission: Permission) -> User:
         """Return the user the path names, as far as the token may act on them."""
+        return self._caller(request, permission)[1]
+
+    def _caller(
+        self, request: web.Request, permission: Permission
+    ) -> tuple[AccessToken, User]:
+        """Return the caller's token and the user the path names."""
         token = self._token(request, permission)
         key = request.match_info.get("user")
         if key is None:
@@ -213,7 +358,7 @@ class GraphApi:
                     "BadRequest",
                     "/me request is only valid with delegated authentication flow.",
                 )
-            return token.user
+            return token, token.user
         user = self._directory.find_user(key)
         if user is None:
             raise GraphError(
@@ -224,7 +369,7 @@ class GraphApi:
             )
         if token.user is not None and token.user is not user:
             raise GraphError(403, "Forbidden", "")
-        return user
+        return token, user
 
     @staticmethod
     async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -255,13 +400,14 @@ class GraphApi:
         )
 
     async def _get_presence(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response(presence_json(self._subject(request, READ_PRESENCE)))
+        user = self._subject(request, READ_PRESENCE)
+        return web.json_response(presence_json(user, self._host.read_time_zone))
 
     async def _set_presence(self, request: web.Request) -> web.StreamResponse:
-        user = self._subject(request, WRITE_PRESENCE)
+        token, user = self._caller(request, WRITE_PRESENCE)
         body = await self._json_object(request)
         user.presence.set_app_session(
-            _text(body, "sessionId"),
+            _session_id(body, token),
             _text(body, "availability"),
             _text(body, "activity"),
             _duration(body),
@@ -269,9 +415,9 @@ class GraphApi:
         return web.Response()
 
     async def _clear_presence(self, request: web.Request) -> web.StreamResponse:
-        user = self._subject(request, WRITE_PRESENCE)
+        token, user = self._caller(request, WRITE_PRESENCE)
         body = await self._json_object(request)
-        user.presence.clear_app_session(_text(body, "sessionId"))
+        user.presence.clear_app_session(_session_id(body, token))
         return web.Response()
 
     async def _set_preferred(self, request: web.Request) -> web.StreamResponse:
@@ -293,9 +439,8 @@ class GraphApi:
         message = _object(status, "message")
         if not isinstance(content := message.get("content"), str):
             raise PresenceError("The property 'content' is required.")
+        expiry, zone = _expiry(status.get("expiryDateTime")) or (None, UTC_NAME)
         user.presence.set_status_message(
-            content,
-            str(message.get("contentType") or "text"),
-            _expiry(status.get("expiryDateTime")),
+            content, str(message.get("contentType") or "text"), expiry, zone
         )
         return web.Response()

@@ -109,12 +109,18 @@ class PreferredPresence:
 
 @dataclass(frozen=True)
 class StatusMessage:
-    """A status note; `expiry` is aware, in the time zone the client gave."""
+    """A status note; `expiry` is aware, in the time zone the client gave.
+
+    `expiry_time_zone` keeps the zone's name as the client spelled it (a Windows
+    name such as "Pacific Standard Time", an IANA name or "UTC"), because Graph
+    answers reads in that same zone, under that same name.
+    """
 
     content: str
     content_type: str
     published: datetime
     expiry: datetime | None
+    expiry_time_zone: str = "UTC"
 
 
 @dataclass
@@ -216,7 +222,11 @@ class UserPresence:
         self._preferred = None
 
     def set_status_message(
-        self, content: str, content_type: str = "text", expiry: datetime | None = None
+        self,
+        content: str,
+        content_type: str = "text",
+        expiry: datetime | None = None,
+        expiry_time_zone: str = "UTC",
     ) -> None:
         """Set the status message; empty content clears it."""
         if len(content) > STATUS_MESSAGE_MAX_LENGTH:
@@ -224,7 +234,13 @@ class UserPresence:
                 f"The status message exceeds {STATUS_MESSAGE_MAX_LENGTH} characters."
             )
         self._status_message = (
-            StatusMessage(content, content_type, published=self._clock(), expiry=expiry)
+            StatusMessage(
+                content,
+                content_type,
+                published=self._clock(),
+                expiry=expiry,
+                expiry_time_zone=expiry_time_zone,
+            )
             if content
             else None
         )

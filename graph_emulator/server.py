@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
-import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 import ssl
+import threading
 from time import perf_counter
 from typing import Any, Literal
 
@@ -17,11 +18,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from ._http import read_body
+from ._timezones import zone_info
 from .entra import EntraApi
-from .graph_api import GraphApi, graph_error
+from .faults import MALFORMATION_NAMES, Fault, malformed
+from .graph_api import GRAPH_PREFIX, GraphApi, graph_error, graph_middleware
 from .presence import AppSession, Clock, OutOfOffice, User
 from .tls import Certificates
-from .tokens import AppRegistration, Directory, Grant
+from .tokens import AppRegistration, Directory, EntraError, Grant
 
 type ServerName = Literal["graph", "login"]
 
@@ -30,9 +33,12 @@ DEFAULT_TENANT_NAME = "Contoso"
 DEFAULT_USER_ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
 DEFAULT_CLIENT_ID = "11111111-1111-1111-1111-111111111111"
 DEFAULT_CLIENT_SECRET = "s3cret-value"
-GRAPH_PREFIX = "/v1.0/"
 # Bounds how long stop() waits for requests still sleeping in `latency`.
 _SHUTDOWN_TIMEOUT = 0.5
+# Real-time waits kept at once; past that, only the loop's clock ends a wait.
+_MAX_SLEEPERS = 64
+# The presence operations a write outage refuses: every POST under .../presence/.
+_WRITE_MARKER = "/presence/"
 
 
 def _utc_now() -> datetime:
@@ -58,15 +64,6 @@ class RecordedRequest:
     status: int = 0
     received: float = field(default_factory=perf_counter)
     answered: float | None = None
-
-
-@dataclass(frozen=True)
-class _Fault:
-    """An answer to give instead of the real one; status 0 drops the connection."""
-
-    status: int
-    code: str = ""
-    retry_after: str | None = None
 
 
 class _Listener:
@@ -122,6 +119,29 @@ class GraphEmulator:
     clients such as msal that insist on https. State lives in `directory`; users'
     presence (sessions, `preferred`, `status_message`, `out_of_office`) is on
     `user.presence`. Everything time-based follows `clock`.
+
+    Knobs a test turns (each also documented where it is defined):
+
+    - `latency` (seconds, every Graph request) and `delay(count, seconds)` (the
+      next `count` Graph requests): answers come that late on the event loop's
+      clock or in real time, whichever ends first. Under `freezer` the loop's
+      clock is frozen with everything else: a test that ticks it without waiting
+      on tasks (`tests/test_reliability.py::step_until`) decides when the answer
+      comes, and when the client's own timeout (also on the loop's clock) fires,
+      so `latency` above the client's timeout makes it give up. A test that uses
+      `advance()`, which waits for every task before it ticks, still goes on:
+      each request then takes `latency` real seconds, so keep it small there.
+    - `throttle`, `fail`, `drop`: the next Graph requests answer 429/503 with
+      Retry-After, a server error, or a hang-up.
+    - `start_write_outage(status)` / `end_write_outage()`: POSTs to presence
+      operations fail (status 0: hang up) while reads succeed.
+    - `malform_reads(count, kinds)`: presence reads answer bodies that break
+      Graph's schema (`faults.MALFORMATION_NAMES`); `malform_reads(0)` stops.
+    - `read_time_zone`: presence reads answer status message expiries in this
+      zone (a Windows name, as Graph does for many tenants) instead of the zone
+      each was set in.
+    - `login_down`, `throttle_sign_in(count, retry_after, status)`: the token
+      endpoint answers 503 / 429 with Retry-After.
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -140,13 +160,25 @@ class GraphEmulator:
         )
         self.requests: list[RecordedRequest] = []
         self.latency = 0.0
+        """Seconds every Graph request waits before it is answered (see _sleep)."""
         self.login_down = False
         self.token_lifetime = timedelta(hours=1)
         self.authorize_as: User | None = None
         self.auto_approve_device_codes: User | None = None
         self.auto_approve_delay = timedelta(0)
-        self._faults: deque[_Fault] = deque()
-        self._stopping = asyncio.Event()
+        self._faults: deque[Fault] = deque()
+        self._write_outage: Fault | None = None
+        self._malformed_reads_left: int | None = 0
+        self._malformations: tuple[str, ...] = MALFORMATION_NAMES
+        self._malformed_count = 0
+        self._sign_in_faults: deque[EntraError] = deque()
+        self._read_time_zone: str | None = None
+        self._stopping = False
+        # Real-time waits run in threads (see _sleep); each can be woken early.
+        self._sleepers = ThreadPoolExecutor(
+            _MAX_SLEEPERS, thread_name_prefix="graph-emulator-latency"
+        )
+        self._wakers: set[threading.Event] = set()
         self._graph: _Listener | None = None
         self._login: _Listener | None = None
         self._certificates: Certificates | None = None
@@ -159,7 +191,7 @@ class GraphEmulator:
         """Start both listeners; port 0 picks a free port."""
         self._certificates = Certificates(host)
         entra_routes = EntraApi(self).routes()
-        graph_routes = GraphApi(self.directory, self.clock).routes()
+        graph_routes = GraphApi(self).routes()
         self._graph = _Listener(
             self._application("graph", [*graph_routes, *entra_routes])
         )
@@ -172,10 +204,14 @@ class GraphEmulator:
 
     async def stop(self) -> None:
         """Stop both listeners and delete the certificate files."""
-        self._stopping.set()
+        self._stopping = True
+        for waker in self._wakers:
+            waker.set()
         for listener in (self._graph, self._login):
             if listener is not None:
                 await listener.stop()
+        # Every sleeper was woken: joining them leaves no thread behind.
+        self._sleepers.shutdown(wait=True)
         if self._certificates is not None:
             self._certificates.cleanup()
         self._graph = self._login = self._certificates = None
@@ -208,7 +244,7 @@ class GraphEmulator:
     ) -> web.Application:
         middlewares = [self._recorder(server)]
         if server == "graph":
-            middlewares.append(self._inject_faults)
+            middlewares += [graph_middleware(self.clock), self._inject_faults]
         app = web.Application(middlewares=middlewares)
         app.add_routes(routes)
         return app
@@ -245,22 +281,77 @@ class GraphEmulator:
     async def _inject_faults(
         self, request: web.Request, handler: Handler
     ) -> web.StreamResponse:
-        """Delay Graph requests by `latency`, then play the next queued fault."""
+        """Delay Graph requests, then play the next queued fault or an outage."""
         if not request.path.startswith(GRAPH_PREFIX):
             return await handler(request)
-        if self.latency > 0:
-            # Cut short by stop(), so no handler outlives the emulator.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.latency)
-        if self._stopping.is_set():
+        fault = self._faults.popleft() if self._faults else None
+        await self._sleep(self.latency + (fault.delay if fault else 0.0))
+        if self._stopping:
             return _hang_up(request)
-        if not self._faults:
-            return await handler(request)
-        fault = self._faults.popleft()
+        if fault is None or fault.status is None:
+            is_write = request.method == "POST" and _WRITE_MARKER in request.path
+            fault = self._write_outage if is_write else None
+        if fault is None or fault.status is None:
+            return self._maybe_malformed(request, await handler(request))
         if fault.status == 0:
             return _hang_up(request)
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-        return graph_error(fault.status, fault.code, f"{fault.code}.", headers)
+        return graph_error(
+            request,
+            fault.status,
+            fault.code,
+            f"{fault.code}.",
+            now=self.clock(),
+            headers=headers,
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait `seconds` on the loop's clock or in real time, whichever ends first.
+
+        On the loop's clock, so that a test which freezes time (`freezer`) and
+        ticks it decides when a late answer comes, as it decides when the client
+        gives up. In real time too, because `advance()` waits for every task
+        before it moves the clock: a wait on the frozen clock alone would never
+        end. Real time is kept in a thread, as the loop's timers are frozen too.
+        Cut short by stop().
+        """
+        if seconds <= 0 or self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        waker = threading.Event()
+        self._wakers.add(waker)
+        real: asyncio.Future[Any] = loop.run_in_executor(
+            self._sleepers, waker.wait, seconds
+        )
+        timer: asyncio.Future[Any] = loop.create_future()
+        # Scheduled now, so the deadline counts from the request's arrival.
+        alarm = loop.call_later(seconds, _resolve, timer)
+        try:
+            await asyncio.wait({real, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._wakers.discard(waker)
+            waker.set()  # frees the thread when the loop's clock ended the wait
+            alarm.cancel()
+
+    def _maybe_malformed(
+        self, request: web.Request, response: web.StreamResponse
+    ) -> web.StreamResponse:
+        """Break a successful presence read's body, while `malform_reads` asks to."""
+        left = self._malformed_reads_left
+        is_read = request.method == "GET" and request.path.endswith("/presence")
+        if (
+            left == 0
+            or not is_read
+            or not isinstance(response, web.Response)
+            or response.status != 200
+        ):
+            return response
+        if left is not None:
+            self._malformed_reads_left = left - 1
+        kinds = self._malformations
+        kind = kinds[self._malformed_count % len(kinds)]
+        self._malformed_count += 1
+        return malformed(response, kind)
 
     # Directory
 
@@ -408,13 +499,98 @@ class GraphEmulator:
 
     def drop(self, count: int) -> None:
         """Close the connection of the next `count` Graph requests unanswered."""
-        self._faults.extend([_Fault(0)] * count)
+        self._faults.extend([Fault(0)] * count)
+
+    def delay(self, count: int, seconds: float) -> None:
+        """Answer the next `count` Graph requests `seconds` late, as `latency` does.
+
+        Added to `latency`; queued with the other faults, so `delay(1, 2)` then
+        `fail(1)` slows the first request and fails the second.
+        """
+        self._faults.extend([Fault(None, delay=seconds)] * count)
 
     def _queue_faults(
         self, count: int, status: int, retry_after: str | None = None
     ) -> None:
-        code = HTTPStatus(status).phrase.replace(" ", "")
-        self._faults.extend([_Fault(status, code, retry_after)] * count)
+        self._faults.extend([_status_fault(status, retry_after)] * count)
+
+    def start_write_outage(
+        self, status: int = 503, retry_after: int | str | None = None
+    ) -> None:
+        """Fail every presence write (POST .../presence/...) until ended.
+
+        Reads keep working, as in a partial outage of Graph's write path: the
+        integration must keep its wish and keep reading. `status` 0 hangs up
+        without an answer instead.
+        """
+        if status == 0:
+            self._write_outage = Fault(0)
+        else:
+            retry = None if retry_after is None else str(retry_after)
+            self._write_outage = _status_fault(status, retry)
+
+    def end_write_outage(self) -> None:
+        """Let presence writes through again."""
+        self._write_outage = None
+
+    def malform_reads(
+        self, count: int | None = None, kinds: Iterable[str] | None = None
+    ) -> None:
+        """Answer presence reads with bodies that break Graph's schema.
+
+        The next `count` successful reads (None: every read until
+        `malform_reads(0)`) are malformed one of `kinds` after the other, cycling;
+        by default every kind in `faults.MALFORMATION_NAMES` (statusMessage as a
+        string, a numeric message content, availability null, ...).
+        """
+        chosen = tuple(kinds) if kinds is not None else MALFORMATION_NAMES
+        unknown = set(chosen) - set(MALFORMATION_NAMES)
+        if not chosen or unknown:
+            raise ValueError(f"Choose kinds among {MALFORMATION_NAMES}: {unknown}")
+        self._malformed_reads_left = count
+        self._malformations = chosen
+        self._malformed_count = 0
+
+    @property
+    def read_time_zone(self) -> str | None:
+        """The zone presence reads answer expiries in; None: each as it was set.
+
+        Graph answers in the zone the expiry was set with; a test sets a Windows
+        name ("W. Europe Standard Time") to check the integration reads those.
+        """
+        return self._read_time_zone
+
+    @read_time_zone.setter
+    def read_time_zone(self, name: str | None) -> None:
+        if name is not None:
+            zone_info(name)  # ValueError now, rather than a failing read later.
+        self._read_time_zone = name
+
+    def throttle_sign_in(
+        self, count: int, retry_after: int = 1, status: int = 429
+    ) -> None:
+        """Answer the next `count` token requests with `status` and Retry-After."""
+        if status == 429:
+            error = EntraError(
+                429,
+                "temporarily_unavailable",
+                90055,
+                "There are too many incoming requests. Please try again later.",
+                retry_after=retry_after,
+            )
+        else:
+            error = EntraError(
+                status,
+                "temporarily_unavailable",
+                90033,
+                "A transient error has occurred. Please try again.",
+                retry_after=retry_after,
+            )
+        self._sign_in_faults.extend([error] * count)
+
+    def take_sign_in_fault(self) -> EntraError | None:
+        """Return the token endpoint's next queued refusal, if any (for EntraApi)."""
+        return self._sign_in_faults.popleft() if self._sign_in_faults else None
 
     async def refuse_connections(self) -> None:
         """Stop listening and close open connections, so connecting fails."""
@@ -435,6 +611,17 @@ class GraphEmulator:
             and entry.path.startswith(GRAPH_PREFIX)
             and entry.path.endswith(f"/{name}")
         ]
+
+
+def _status_fault(status: int, retry_after: str | None = None) -> Fault:
+    """Build a fault answering `status`, coded as Graph does (TooManyRequests)."""
+    return Fault(status, HTTPStatus(status).phrase.replace(" ", ""), retry_after)
+
+
+def _resolve(future: asyncio.Future[Any]) -> None:
+    """Complete `future`, unless it was given up on."""
+    if not future.done():
+        future.set_result(None)
 
 
 def _hang_up(request: web.Request) -> web.StreamResponse:

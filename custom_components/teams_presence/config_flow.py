@@ -16,7 +16,6 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigEntry,
-    ConfigEntryState,
     ConfigFlowResult,
     OptionsFlow,
     OptionsFlowWithReload,
@@ -538,11 +537,13 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         if self.source == SOURCE_RECONFIGURE:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
             entry: TeamsPresenceConfigEntry = self._get_reconfigure_entry()
-            if entry.state is ConfigEntryState.LOADED and entry.data.get(
+            # The app session belongs to the old app: the new one can't end it.
+            # Only a running account has it (and its coordinator).
+            coordinator = getattr(entry, "runtime_data", None)
+            if coordinator is not None and entry.data.get(
                 CONF_CLIENT_ID
             ) != self._data.get(CONF_CLIENT_ID):
-                # The app session belongs to the old app: the new one can't end it.
-                await entry.runtime_data.async_end_app_session()
+                await coordinator.async_end_app_session()
             return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(

@@ -47,10 +47,16 @@ class GraphClient:
         self.session = session
         self.token = token
 
-    async def request(self, method: str, path: str, body: Any = None) -> Answer:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        sent = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with self.session.request(
-            method, f"/v1.0{path}", json=body, headers=headers
+            method, f"/v1.0{path}", json=body, headers={**sent, **(headers or {})}
         ) as response:
             text = await response.text()
             return Answer(

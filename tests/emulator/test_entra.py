@@ -626,12 +626,60 @@ async def test_client_credentials_roles_follow_the_app(
         {
             "grant_type": "client_credentials",
             "client_secret": SECRET,
-            "scope": f"{emulator.graph_url}/.default",
+            "scope": "https://graph.microsoft.com/.default",
         },
     )
     graph = GraphClient(session, answer.body["access_token"])
     assert (await graph.get("/users/adelev@contoso.example/presence")).status == 403
     assert (await graph.get("/users/adelev@contoso.example")).status == 200
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "https://graph.microsoft.com/.default",
+        "https://graph.microsoft.us/.default",
+        "https://dod-graph.microsoft.us/.default",
+        "https://microsoftgraph.chinacloudapi.cn/.default",
+        "00000003-0000-0000-c000-000000000000/.default",
+    ],
+)
+async def test_client_credentials_scope_is_graphs_application_id_uri(
+    session: aiohttp.ClientSession, scope: str
+) -> None:
+    answer = await token(
+        session,
+        {"grant_type": "client_credentials", "client_secret": SECRET, "scope": scope},
+    )
+    assert answer.status == 200
+    assert answer.body["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "{graph_url}/.default",
+        "{graph_url}/v1.0/.default",
+        "https://graph.microsoft.com/Presence.ReadWrite.All",
+        "https://graph.microsoft.com",
+        "https://graph.microsoft.com/.default offline_access",
+        "https://graph.microsoft.com/.default https://graph.microsoft.us/.default",
+        "https://example.com/.default",
+        ".default",
+    ],
+)
+async def test_client_credentials_refuses_any_other_scope(
+    session: aiohttp.ClientSession, emulator: GraphEmulator, scope: str
+) -> None:
+    """The resource is named by its application id URI, not where requests go."""
+    scope = scope.format(graph_url=emulator.graph_url)
+    answer = await token(
+        session,
+        {"grant_type": "client_credentials", "client_secret": SECRET, "scope": scope},
+    )
+    assert_entra_error(answer, 400, "invalid_scope", 1002012)
+    assert scope in answer.body["error_description"]
+    assert emulator.requests[-1].status == 400
 
 
 @pytest.mark.parametrize(
@@ -784,3 +832,29 @@ async def test_default_scope_stands_for_consent(session: aiohttp.ClientSession) 
         "openid",
         "profile",
     }
+
+
+@pytest.mark.parametrize(("status", "code"), [(429, 90055), (503, 90033)])
+async def test_throttled_sign_in_says_when_to_retry(
+    session: aiohttp.ClientSession, emulator: GraphEmulator, status: int, code: int
+) -> None:
+    emulator.throttle_sign_in(2, retry_after=17, status=status)
+    form = {
+        "grant_type": "client_credentials",
+        "client_secret": SECRET,
+        "scope": "https://graph.microsoft.com/.default",
+    }
+    for _ in range(2):
+        answer = await token(session, form)
+        assert_entra_error(answer, status, "temporarily_unavailable", code)
+        assert answer.headers["Retry-After"] == "17"
+    assert (await token(session, form)).status == 200
+
+
+async def test_sign_in_down_says_when_to_retry(
+    session: aiohttp.ClientSession, emulator: GraphEmulator
+) -> None:
+    emulator.login_down = True
+    answer = await token(session, {"grant_type": "client_credentials"})
+    assert_entra_error(answer, 503, "temporarily_unavailable", 90033)
+    assert answer.headers["Retry-After"] == "1"

@@ -1,12 +1,17 @@
-"""Fault injection: throttling, failures, dropped and refused connections, latency."""
+"""Fault injection: throttling, failures, hang-ups, outages, bad bodies, latency."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+import json
 import ssl
+import threading
 import time
+from typing import Any
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from graph_emulator import GraphEmulator
@@ -141,3 +146,238 @@ async def test_stop_does_not_wait_long_for_slow_requests(
         assert time.monotonic() - started < 5
         with pytest.raises(aiohttp.ClientError):
             await request
+
+
+def _real_seconds() -> float:
+    """Read a monotonic clock that freezegun does not patch."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+async def test_latency_is_real_time_under_a_frozen_clock(
+    graph: GraphClient, emulator: GraphEmulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """With the loop's clock frozen, a late answer still comes, `latency` late.
+
+    This is what lets Home Assistant tests keep using `advance()` (which waits for
+    every task before it moves the clock) with latency on.
+    """
+    loop = asyncio.get_running_loop()
+    frozen = loop.time()
+    emulator.latency = 0.2
+    started = _real_seconds()
+    assert (await graph.get("/me")).status == 200
+    assert _real_seconds() - started >= 0.2
+    assert loop.time() == frozen
+    [entry] = emulator.requests
+    assert entry.status == 200
+
+
+async def test_latency_ends_when_a_frozen_clock_is_moved(
+    graph: GraphClient, emulator: GraphEmulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """The test that moves frozen time decides when the late answer comes."""
+    emulator.latency = 30
+    started = _real_seconds()
+    reading = asyncio.create_task(graph.get("/me"))
+    await spin(lambda: bool(emulator.requests))
+    assert not reading.done()
+    freezer.tick(29)
+    await spin(reading.done, rounds=200)
+    assert not reading.done()
+    # Past the deadline: at a frozen epoch-sized clock, "at" can round to "before".
+    freezer.tick(2)
+    await spin(reading.done)
+    assert (await reading).status == 200
+    assert _real_seconds() - started < 5
+
+
+async def spin(condition: Callable[[], bool], rounds: int = 10_000) -> None:
+    """Let the loop run (sockets too) without waiting on its frozen timers."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+
+
+async def test_delay_slows_only_the_next_requests(
+    graph: GraphClient, emulator: GraphEmulator
+) -> None:
+    emulator.delay(1, 0.3)
+    emulator.fail(1)
+    started = time.monotonic()
+    assert (await graph.get("/me")).status == 200
+    assert time.monotonic() - started >= 0.3
+    started = time.monotonic()
+    assert (await graph.get("/me")).status == 500
+    assert (await graph.get("/me")).status == 200
+    assert time.monotonic() - started < 0.3
+
+
+async def test_stop_wakes_requests_sleeping_in_delay(socket_enabled: None) -> None:
+    emulator = GraphEmulator()
+    await emulator.start()
+    emulator.delay(1, 30)
+    before = set(threading.enumerate())
+    async with aiohttp.ClientSession(emulator.graph_url) as session:
+        request = asyncio.create_task(session.get("/v1.0/me"))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await emulator.stop()
+        assert time.monotonic() - started < 5
+        with pytest.raises(aiohttp.ClientError):
+            await request
+    # The sleeping thread is gone: nothing outlives the emulator.
+    assert not {
+        thread
+        for thread in set(threading.enumerate()) - before
+        if thread.name.startswith("graph-emulator")
+    }
+
+
+SET_BUSY = {
+    "sessionId": "11111111-1111-1111-1111-111111111111",
+    "availability": "Busy",
+    "activity": "InACall",
+}
+
+
+async def test_write_outage_fails_writes_and_spares_reads(
+    graph: GraphClient, emulator: GraphEmulator
+) -> None:
+    emulator.start_write_outage(retry_after=30)
+    for path, body in [
+        ("/me/presence/setPresence", SET_BUSY),
+        ("/me/presence/clearUserPreferredPresence", {}),
+        ("/me/presence/setStatusMessage", {"statusMessage": {"message": {}}}),
+    ]:
+        answer = await graph.post(path, body)
+        assert answer.status == 503
+        assert answer.headers["Retry-After"] == "30"
+        assert answer.body["error"]["code"] == "ServiceUnavailable"
+    assert (await graph.get("/me/presence")).status == 200
+    assert (await graph.get("/me")).status == 200
+    assert emulator.app_session(SET_BUSY["sessionId"]) is None
+    emulator.end_write_outage()
+    assert (await graph.post("/me/presence/setPresence", SET_BUSY)).status == 200
+    assert emulator.presence() == ("Busy", "InACall")
+
+
+async def test_write_outage_can_hang_up(
+    graph: GraphClient, emulator: GraphEmulator
+) -> None:
+    emulator.start_write_outage(status=0)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await graph.post("/me/presence/setPresence", SET_BUSY)
+    assert (await graph.get("/me/presence")).status == 200
+    assert [entry.status for entry in emulator.requests] == [0, 200]
+
+
+async def test_write_outage_without_retry_after(
+    graph: GraphClient, emulator: GraphEmulator
+) -> None:
+    emulator.start_write_outage(status=500)
+    answer = await graph.post("/me/presence/setPresence", SET_BUSY)
+    assert answer.status == 500
+    assert "Retry-After" not in answer.headers
+
+
+async def test_queued_faults_play_before_a_write_outage(
+    graph: GraphClient, emulator: GraphEmulator
+) -> None:
+    emulator.start_write_outage()
+    emulator.throttle(1, retry_after=2)
+    assert (await graph.post("/me/presence/setPresence", SET_BUSY)).status == 429
+    assert (await graph.post("/me/presence/setPresence", SET_BUSY)).status == 503
+
+
+async def read_raw(graph: GraphClient) -> tuple[int, str]:
+    async with graph.session.get(
+        "/v1.0/me/presence", headers={"Authorization": f"Bearer {graph.token}"}
+    ) as response:
+        return response.status, await response.text()
+
+
+async def test_malformed_reads_for_a_count_then_well_formed(
+    graph: GraphClient, emulator: GraphEmulator
+) -> None:
+    emulator.malform_reads(2, kinds=["status_message_string", "availability_null"])
+    first, second, third = [(await graph.get("/me/presence")).body for _ in range(3)]
+    assert first["statusMessage"] == "In a meeting"
+    assert first["availability"] == "Offline"
+    assert second["availability"] is None
+    assert third["availability"] == "Offline"
+    assert third["statusMessage"] is None
+    assert [entry.status for entry in emulator.requests] == [200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    ("kind", "broken"),
+    [
+        ("status_message_string", lambda body: isinstance(body["statusMessage"], str)),
+        (
+            "content_number",
+            lambda body: body["statusMessage"]["message"]["content"] == 42,
+        ),
+        ("availability_null", lambda body: body["availability"] is None),
+        ("activity_missing", lambda body: "activity" not in body),
+        (
+            "expiry_unreadable",
+            lambda body: body["statusMessage"]["expiryDateTime"]["dateTime"] == "soon",
+        ),
+        (
+            "out_of_office_list",
+            lambda body: isinstance(body["outOfOfficeSettings"], list),
+        ),
+        ("not_an_object", lambda body: body == ["Offline", "Offline"]),
+    ],
+)
+async def test_each_malformation(
+    graph: GraphClient,
+    emulator: GraphEmulator,
+    kind: str,
+    broken: Callable[[Any], bool],
+) -> None:
+    emulator.malform_reads(1, kinds=[kind])
+    answer = await graph.get("/me/presence")
+    assert answer.status == 200
+    assert broken(answer.body)
+
+
+async def test_truncated_read(graph: GraphClient, emulator: GraphEmulator) -> None:
+    emulator.malform_reads(1, kinds=["truncated"])
+    status, text = await read_raw(graph)
+    assert status == 200
+    with pytest.raises(ValueError, match=r"Unterminated|Expecting"):
+        json.loads(text)
+    assert json.loads((await read_raw(graph))[1])["availability"] == "Offline"
+
+
+async def test_malformed_reads_until_turned_off(
+    graph: GraphClient, emulator: GraphEmulator
+) -> None:
+    emulator.malform_reads()
+    bodies = [(await graph.get("/me/presence")).body for _ in range(2)]
+    # Every kind takes its turn, in order.
+    assert bodies[0]["statusMessage"] == "In a meeting"
+    assert bodies[1]["statusMessage"]["message"]["content"] == 42
+    emulator.malform_reads(0)
+    assert (await graph.get("/me/presence")).body["availability"] == "Offline"
+
+
+async def test_malformed_reads_spare_errors_and_other_routes(
+    graph: GraphClient, emulator: GraphEmulator
+) -> None:
+    emulator.malform_reads(1)
+    assert (await graph.get("/me")).body["displayName"] == "Adele Vance"
+    token, graph.token = graph.token, None
+    assert (await graph.get("/me/presence")).status == 401
+    graph.token = token
+    assert (await graph.get("/me/presence")).body["statusMessage"] == "In a meeting"
+
+
+def test_malform_reads_refuses_unknown_kinds() -> None:
+    emulator = GraphEmulator()
+    with pytest.raises(ValueError, match="kinds"):
+        emulator.malform_reads(1, kinds=["on_fire"])
+    with pytest.raises(ValueError, match="kinds"):
+        emulator.malform_reads(1, kinds=[])
