@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from homeassistant import const
 import pytest
 
 # The suite's fixtures: the emulator and an account signed in against it.
@@ -22,7 +23,7 @@ from tests.conftest import (  # noqa: F401
 @pytest.fixture(scope="session")
 def results() -> Iterator[dict[str, Any]]:
     """Figures by name; written as JSON once every measurement ran."""
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"home_assistant": const.__version__}
     yield figures
     Path(os.environ.get("BENCH_OUTPUT", "bench-results.json")).write_text(
         json.dumps(figures, indent=2, sort_keys=True)

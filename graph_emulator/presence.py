@@ -123,6 +123,16 @@ class StatusMessage:
     expiry_time_zone: str = "UTC"
 
 
+@dataclass(frozen=True)
+class Lapse:
+    """A moment an app session's state was lost before the next set arrived."""
+
+    session_id: str
+    state: tuple[str, str]
+    """What the session showed when the set arrived (faded, or Offline: expired)."""
+    at: datetime
+
+
 @dataclass
 class OutOfOffice:
     """Out-of-office settings as Graph reports them next to presence."""
@@ -142,6 +152,10 @@ class UserPresence:
         self._status_message: StatusMessage | None = None
         self.client_sessions: dict[str, tuple[str, str]] = {}
         self.out_of_office = OutOfOffice()
+        self.write_transit = timedelta(0)
+        """How long after it is sent a write takes effect (network and Graph's work)."""
+        self.lapses: list[Lapse] = []
+        """Sessions set again only after their state faded or expired."""
 
     @property
     def preferred(self) -> PreferredPresence | None:
@@ -186,7 +200,16 @@ class UserPresence:
             raise PresenceError(
                 "expirationDuration must be between 5 minutes and 4 hours."
             )
-        now = self._clock()
+        now = self._clock() + self.write_transit
+        previous = self._app_sessions.get(session_id)
+        if previous is not None:
+            shown = (
+                previous.state(now)
+                if now < previous.expires_at
+                else ("Offline", "Offline")
+            )
+            if shown != (previous.availability, previous.activity):
+                self.lapses.append(Lapse(session_id, shown, now))
         self._app_sessions[session_id] = AppSession(
             availability, activity, last_set=now, expires_at=now + expiration
         )

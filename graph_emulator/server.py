@@ -22,7 +22,7 @@ from ._timezones import zone_info
 from .entra import EntraApi
 from .faults import MALFORMATION_NAMES, Fault, malformed
 from .graph_api import GRAPH_PREFIX, GraphApi, graph_error, graph_middleware
-from .presence import AppSession, Clock, OutOfOffice, User
+from .presence import AppSession, Clock, Lapse, OutOfOffice, User
 from .tls import Certificates
 from .tokens import AppRegistration, Directory, EntraError, Grant
 
@@ -476,6 +476,28 @@ class GraphEmulator:
     ) -> AppSession | None:
         """Return an app session as last set, or None when absent or expired."""
         return (user or self.default_user).presence.app_session(session_id)
+
+    @property
+    def write_transit(self) -> timedelta:
+        """How long after it is sent a presence write takes effect, on the clock.
+
+        Real writes spend time on the network and in Graph: a keep-alive sent the
+        instant a session fades lands after it faded. Tests set this to check that
+        refreshes leave room for it; `lapses` lists each time one did not.
+        """
+        return self.default_user.presence.write_transit
+
+    @write_transit.setter
+    def write_transit(self, transit: timedelta) -> None:
+        for user in self.directory.users:
+            user.presence.write_transit = transit
+
+    @property
+    def lapses(self) -> list[Lapse]:
+        """App sessions set again only after their state had faded or expired."""
+        return [
+            lapse for user in self.directory.users for lapse in user.presence.lapses
+        ]
 
     def set_out_of_office(
         self, is_out: bool, message: str | None = None, user: User | None = None

@@ -349,3 +349,60 @@ def test_default_clock_reads_the_time_at_each_call() -> None:
     session = emulator.app_session(APP)
     assert session is not None
     assert before <= session.last_set <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("availability", "activity", "expiration", "sent_after", "lapsed"),
+    [
+        # Available fades 5 min after its last set, whatever the expiration.
+        (
+            "Available",
+            "Available",
+            timedelta(hours=1),
+            timedelta(minutes=4, seconds=54),
+            False,
+        ),
+        (
+            "Available",
+            "Available",
+            timedelta(hours=1),
+            timedelta(minutes=4, seconds=56),
+            True,
+        ),
+        # Other states last until the session expires.
+        (
+            "Busy",
+            "InACall",
+            timedelta(minutes=60),
+            timedelta(minutes=59, seconds=54),
+            False,
+        ),
+        (
+            "Busy",
+            "InACall",
+            timedelta(minutes=60),
+            timedelta(minutes=59, seconds=56),
+            True,
+        ),
+    ],
+)
+def test_a_slow_keep_alive_lands_after_the_lapse(
+    presence: UserPresence,
+    clock: FakeClock,
+    availability: str,
+    activity: str,
+    expiration: timedelta,
+    sent_after: timedelta,
+    lapsed: bool,
+) -> None:
+    """A write takes effect `write_transit` after it is sent: a slow one, late."""
+    presence.set_app_session(APP, availability, activity, expiration)
+    presence.write_transit = timedelta(seconds=5)
+    clock.advance(seconds=sent_after.total_seconds())
+    presence.set_app_session(APP, availability, activity, expiration)
+    assert bool(presence.lapses) is lapsed
+    if lapsed:
+        [lapse] = presence.lapses
+        assert lapse.session_id == APP
+        assert lapse.state != (availability, activity)
+        assert lapse.at == clock() + timedelta(seconds=5)
