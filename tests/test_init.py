@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -129,6 +130,21 @@ async def test_rejected_token_at_setup_starts_reauth(
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
 
 
+async def during_a_write(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    action: Callable[[str], Awaitable[object]],
+    entry: MockConfigEntry,
+) -> None:
+    """Run ``action`` on the entry while a select's setPresence is on its way."""
+    emulator.delay(1, 2)
+    selecting = asyncio.ensure_future(select(hass, "available"))
+    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
+    acting = asyncio.ensure_future(action(entry.entry_id))
+    await step_until(hass, freezer, lambda: selecting.done() and acting.done())
+
+
 async def test_write_in_flight_at_reload_leaves_one_writer(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -136,14 +152,9 @@ async def test_write_in_flight_at_reload_leaves_one_writer(
     setup_integration: MockConfigEntry,
 ) -> None:
     """The unloaded keeper's late write schedules nothing: the new one alone decides."""
-    emulator.latency = 2
-    selecting = asyncio.ensure_future(select(hass, "available"))
-    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
-    emulator.latency = 0  # for the requests after this one
-    reloading = asyncio.ensure_future(
-        hass.config_entries.async_reload(setup_integration.entry_id)
+    await during_a_write(
+        hass, freezer, emulator, hass.config_entries.async_reload, setup_integration
     )
-    await step_until(hass, freezer, lambda: selecting.done() and reloading.done())
     assert setup_integration.state is ConfigEntryState.LOADED
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -162,14 +173,9 @@ async def test_write_in_flight_at_unload_is_the_last(
     emulator: GraphEmulator,
     setup_integration: MockConfigEntry,
 ) -> None:
-    emulator.latency = 2
-    selecting = asyncio.ensure_future(select(hass, "available"))
-    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
-    emulator.latency = 0  # for the requests after this one
-    unloading = asyncio.ensure_future(
-        hass.config_entries.async_unload(setup_integration.entry_id)
+    await during_a_write(
+        hass, freezer, emulator, hass.config_entries.async_unload, setup_integration
     )
-    await step_until(hass, freezer, lambda: selecting.done() and unloading.done())
     sent = len(emulator.requests)
     await advance(hass, freezer, timedelta(hours=1), step=timedelta(minutes=1))
     assert emulator.requests[sent:] == []

@@ -849,12 +849,3 @@ async def test_throttled_sign_in_says_when_to_retry(
         assert_entra_error(answer, status, "temporarily_unavailable", code)
         assert answer.headers["Retry-After"] == "17"
     assert (await token(session, form)).status == 200
-
-
-async def test_sign_in_down_says_when_to_retry(
-    session: aiohttp.ClientSession, emulator: GraphEmulator
-) -> None:
-    emulator.login_down = True
-    answer = await token(session, {"grant_type": "client_credentials"})
-    assert_entra_error(answer, 503, "temporarily_unavailable", 90033)
-    assert answer.headers["Retry-After"] == "1"

@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import aiohttp
-from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from graph_emulator import GraphEmulator
@@ -132,91 +131,16 @@ async def test_latency(graph: GraphClient, emulator: GraphEmulator) -> None:
             await graph.get("/me")
 
 
-async def test_stop_does_not_wait_long_for_slow_requests(
-    socket_enabled: None,
+@pytest.mark.parametrize("slow", ["latency", "delay"])
+async def test_stop_does_not_wait_for_slow_requests(
+    socket_enabled: None, slow: str
 ) -> None:
     emulator = GraphEmulator()
     await emulator.start()
-    emulator.latency = 30
-    async with aiohttp.ClientSession(emulator.graph_url) as session:
-        request = asyncio.create_task(session.get("/v1.0/me"))
-        await asyncio.sleep(0.1)
-        started = time.monotonic()
-        await emulator.stop()
-        assert time.monotonic() - started < 5
-        with pytest.raises(aiohttp.ClientError):
-            await request
-
-
-def _real_seconds() -> float:
-    """Read a monotonic clock that freezegun does not patch."""
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
-
-
-async def test_latency_is_real_time_under_a_frozen_clock(
-    graph: GraphClient, emulator: GraphEmulator, freezer: FrozenDateTimeFactory
-) -> None:
-    """With the loop's clock frozen, a late answer still comes, `latency` late.
-
-    This is what lets Home Assistant tests keep using `advance()` (which waits for
-    every task before it moves the clock) with latency on.
-    """
-    loop = asyncio.get_running_loop()
-    frozen = loop.time()
-    emulator.latency = 0.2
-    started = _real_seconds()
-    assert (await graph.get("/me")).status == 200
-    assert _real_seconds() - started >= 0.2
-    assert loop.time() == frozen
-    [entry] = emulator.requests
-    assert entry.status == 200
-
-
-async def test_latency_ends_when_a_frozen_clock_is_moved(
-    graph: GraphClient, emulator: GraphEmulator, freezer: FrozenDateTimeFactory
-) -> None:
-    """The test that moves frozen time decides when the late answer comes."""
-    emulator.latency = 30
-    started = _real_seconds()
-    reading = asyncio.create_task(graph.get("/me"))
-    await spin(lambda: bool(emulator.requests))
-    assert not reading.done()
-    freezer.tick(29)
-    await spin(reading.done, rounds=200)
-    assert not reading.done()
-    # Past the deadline: at a frozen epoch-sized clock, "at" can round to "before".
-    freezer.tick(2)
-    await spin(reading.done)
-    assert (await reading).status == 200
-    assert _real_seconds() - started < 5
-
-
-async def spin(condition: Callable[[], bool], rounds: int = 10_000) -> None:
-    """Let the loop run (sockets too) without waiting on its frozen timers."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await asyncio.sleep(0)
-
-
-async def test_delay_slows_only_the_next_requests(
-    graph: GraphClient, emulator: GraphEmulator
-) -> None:
-    emulator.delay(1, 0.3)
-    emulator.fail(1)
-    started = time.monotonic()
-    assert (await graph.get("/me")).status == 200
-    assert time.monotonic() - started >= 0.3
-    started = time.monotonic()
-    assert (await graph.get("/me")).status == 500
-    assert (await graph.get("/me")).status == 200
-    assert time.monotonic() - started < 0.3
-
-
-async def test_stop_wakes_requests_sleeping_in_delay(socket_enabled: None) -> None:
-    emulator = GraphEmulator()
-    await emulator.start()
-    emulator.delay(1, 30)
+    if slow == "latency":
+        emulator.latency = 30
+    else:
+        emulator.delay(1, 30)
     before = set(threading.enumerate())
     async with aiohttp.ClientSession(emulator.graph_url) as session:
         request = asyncio.create_task(session.get("/v1.0/me"))
