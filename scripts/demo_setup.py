@@ -42,10 +42,7 @@ homeassistant:
 frontend:
 config:
 api:
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-application_credentials:
+{http}application_credentials:
 automation: !include automations.yaml
 script: !include scripts.yaml
 history:
@@ -62,8 +59,13 @@ def write_config(config_dir: Path, port: int) -> None:
     """Write the configuration and link the integration in, keeping what exists."""
     config_dir.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}"
+    # From 2026.11 Home Assistant moves `http:` into its storage on the first start
+    # (then a repair asks to delete the YAML): give it only until that happened.
+    http = ""
+    if not (config_dir / ".storage" / "http").exists():
+        http = f"http:\n  server_host: 127.0.0.1\n  server_port: {port}\n"
     (config_dir / "configuration.yaml").write_text(
-        CONFIGURATION.format(url=url, port=port)
+        CONFIGURATION.format(url=url, http=http)
     )
     for name in ("automations.yaml", "scripts.yaml"):
         if not (config_dir / name).exists():
@@ -172,6 +174,23 @@ class HomeAssistant:
                 await self.call("POST", f"/api/onboarding/{step}", body)
         if "core_config" not in done:
             await self.remove_onboarding_extras()
+        await self.keep_http_config()
+
+    async def keep_http_config(self) -> None:
+        """Confirm the HTTP settings moved from YAML, as the dialog asks a user to.
+
+        From 2026.11 they start as a trial that Home Assistant reverts (restarting
+        on its default port) unless confirmed within five minutes. Older releases
+        don't know the command, and there is nothing to confirm once it is done.
+        """
+        token = self.headers["Authorization"].removeprefix("Bearer ")
+        async with self.session.ws_connect(f"{self.url}/api/websocket") as socket:
+            await socket.receive_json()  # auth_required
+            await socket.send_json({"type": "auth", "access_token": token})
+            if (await socket.receive_json())["type"] != "auth_ok":
+                raise RuntimeError("Home Assistant refused the demo's token")
+            await socket.send_json({"id": 1, "type": "http/config/promote"})
+            await socket.receive_json()
 
     async def remove_onboarding_extras(self) -> None:
         """Delete the entries onboarding adds, once its background flows made them."""

@@ -128,6 +128,17 @@ async def test_custom_endpoints_are_a_cloud_of_their_own(
     assert set(schema_of(result)) == {CONF_GRAPH_URL, CONF_LOGIN_URL}
 
 
+async def test_a_microsoft_cloud_needs_no_addresses(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_AUTH_METHOD: "device_code", CONF_CLOUD: "china"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "device_code"
+
+
 @pytest.mark.parametrize(
     ("graph_url", "login_url", "errors"),
     [

@@ -307,9 +307,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     async def async_step_authorize_rejected(
         self, data: None = None
     ) -> ConfigFlowResult:
-        """Name why Entra ID sent the user back, when it says so."""
-        if not self.external_data.get("error"):
-            return await super().async_step_authorize_rejected(data)
+        """Name why Entra ID sent the user back, in Entra's words if not in ours."""
         return self.async_abort(
             reason=self._sign_in_error(self.external_data),
             description_placeholders=self._placeholders,
