@@ -1,9 +1,10 @@
-"""The presence keeper: one per account, it reads presence and holds the app session.
+"""One per account: reads presence, and runs the keeper of its app session.
 
-Reads run on the coordinator's schedule. Writes have a single writer: every wish is
-recorded first (and stored, so it survives restarts), then ``_async_sync`` makes
-Graph's app session match it, refreshing it just before Graph would let it fade or
-expire. Throttling, outages and sign-in failures never drop the wish.
+The rules (what is due, when, backoff, Retry-After) live in ``keeper.py``; this is
+the Home Assistant side: the read schedule, the keeper's timer, the Store, repair
+issues and translated errors. Writes have a single writer, ``_async_sync``: every
+wish is recorded first (and stored, so it survives restarts), then sent. Throttling,
+outages and sign-in failures never drop the wish.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-import math
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -34,13 +33,9 @@ from .const import (
     DEFAULT_READ_INTERVAL,
     DOMAIN,
     LOGGER,
-    REFRESH_MARGIN,
     STORAGE_VERSION,
 )
 from .graph import (
-    AVAILABLE_TIMEOUT,
-    MAX_EXPIRATION,
-    MIN_EXPIRATION,
     Activity,
     AppPresence,
     Availability,
@@ -55,16 +50,13 @@ from .graph import (
     PreferredPresence,
     PresenceSnapshot,
 )
+from .keeper import AppSession, SessionKeeper, SessionRequest, SetSession, Wish
 
 type TeamsPresenceConfigEntry = ConfigEntry[TeamsPresenceCoordinator]
 
-RETRY_DELAYS = (5, 10, 20, 30)
-"""Seconds between retries of a failed write while Graph is unreachable."""
 REFUSED_RETRY = timedelta(minutes=5)
 """When Graph refuses a keep-alive (say, a permission was removed), ask again this late."""
 RECENT_ERRORS = 10
-EXPIRATION_ROUNDING = timedelta(minutes=1)
-"""Graph takes whole minutes: a held session may outlive the ask by this much."""
 ISSUE_MISSING_PERMISSION = "missing_permission"
 ISSUE_APP_REGISTRATION = "app_registration"
 ISSUE_LEARN_MORE = {
@@ -76,100 +68,6 @@ ISSUE_LEARN_MORE = {
     ),
 }
 """Microsoft's page on each repair issue's fix, by the issue's translation key."""
-
-
-@dataclass(frozen=True, slots=True)
-class Wish:
-    """The app presence the user wants, and until when."""
-
-    presence: AppPresence | None = None
-    until: datetime | None = None
-    then: AppPresence | None = None
-    """What is wanted once ``until`` passes (the state before the hold)."""
-    expiration: timedelta | None = None
-    """Session expiration for this wish; ``None`` uses the entry's option."""
-
-    def settled(self, now: datetime) -> Wish:
-        """Return the wish in force at ``now``: a hold past its deadline gives way."""
-        if self.until is not None and now >= self.until:
-            return Wish(self.then)
-        return self
-
-    def as_dict(self) -> dict[str, Any]:
-        """Serialize for the store."""
-        return {
-            "presence": self.presence,
-            "until": self.until.isoformat() if self.until else None,
-            "then": self.then,
-            "expiration": self.expiration.total_seconds() if self.expiration else None,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Wish:
-        """Deserialize from the store."""
-        return cls(
-            presence=AppPresence(data["presence"]) if data.get("presence") else None,
-            until=_parse_datetime(data["until"]) if data.get("until") else None,
-            then=AppPresence(data["then"]) if data.get("then") else None,
-            expiration=(
-                timedelta(seconds=data["expiration"])
-                if data.get("expiration")
-                else None
-            ),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AppSession:
-    """The app session Graph accepted last, as far as we know."""
-
-    presence: AppPresence
-    sent_at: datetime
-    expires_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        """Serialize for the store."""
-        return {
-            "presence": self.presence,
-            "sent_at": self.sent_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AppSession:
-        """Deserialize from the store."""
-        return cls(
-            AppPresence(data["presence"]),
-            _parse_datetime(data["sent_at"]),
-            _parse_datetime(data["expires_at"]),
-        )
-
-    @property
-    def refresh_due(self) -> datetime:
-        """When to set it again so it neither fades (Available) nor expires."""
-        lapses = self.expires_at
-        if self.presence.times_out:
-            lapses = min(lapses, self.sent_at + AVAILABLE_TIMEOUT)
-        return lapses - REFRESH_MARGIN
-
-
-@dataclass(frozen=True, slots=True)
-class PreferredState:
-    """The user-preferred presence last set from Home Assistant."""
-
-    presence: PreferredPresence
-    expires_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        """Serialize for the store."""
-        return {"presence": self.presence, "expires_at": self.expires_at.isoformat()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PreferredState:
-        """Deserialize from the store."""
-        return cls(
-            PreferredPresence(data["presence"]), _parse_datetime(data["expires_at"])
-        )
 
 
 class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
@@ -197,16 +95,12 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         )
         self.client = client
         self.session_id = session_id
-        self.wish = Wish()
-        self.session: AppSession | None = None
-        self.preferred: PreferredState | None = None
-        self.blocked_until: datetime | None = None
+        self.keeper = SessionKeeper(
+            timedelta(minutes=entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION))
+        )
         self.next_sync: datetime | None = None
         self.last_write: datetime | None = None
         self.recent_errors: deque[str] = deque(maxlen=RECENT_ERRORS)
-        self._failures = 0
-        self._closed = False
-        """Set on unload: an unloaded account must never write to Graph again."""
         self._refusal_logged = False
         self._write_lock = asyncio.Lock()
         self._timer: CALLBACK_TYPE | None = None
@@ -214,21 +108,23 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self._store = wish_store(hass, entry)
 
     @property
-    def default_expiration(self) -> timedelta:
-        """Session expiration from the entry's options."""
-        return timedelta(
-            minutes=self.config_entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION)
-        )
+    def wish(self) -> Wish:
+        """What the user wants of the app session."""
+        return self.keeper.wish
+
+    @property
+    def session(self) -> AppSession | None:
+        """The app session Graph accepted last."""
+        return self.keeper.session
+
+    @property
+    def preferred_presence(self) -> PreferredPresence | None:
+        """The user-preferred presence set from here, while it lasts."""
+        return self.keeper.preferred_presence(dt_util.utcnow())
 
     async def async_restore(self) -> None:
         """Load the wish kept across restarts; a hold that ended while down is over."""
-        stored = await self._store.async_load() or {}
-        now = dt_util.utcnow()
-        self.wish = Wish.from_dict(stored.get("wish") or {}).settled(now)
-        if preferred := stored.get("preferred"):
-            self.preferred = PreferredState.from_dict(preferred)
-        if session := stored.get("session"):
-            self.session = AppSession.from_dict(session)
+        self.keeper.restore(await self._store.async_load() or {}, dt_util.utcnow())
 
     @callback
     def async_start(self) -> None:
@@ -246,7 +142,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         A write still in flight may land, but nothing is scheduled after it: the
         entry that replaces this one (a reload) is the only writer from now on.
         """
-        self._closed = True
+        self.keeper.close()
         self._cancel_timer()
         await self._store.async_save(self._stored_data())
         await super().async_shutdown()
@@ -263,22 +159,16 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         Graph's refusal restores the previous wish and raises; an unreachable or
         throttling Graph keeps the new wish and the writer retries on its own.
         """
-        now = dt_util.utcnow()
-        previous = self.wish.settled(now)
-        after_hold = previous.then if previous.until else previous.presence
-        wish = Wish(
-            presence,
-            until=until if presence is not None else None,
-            then=after_hold if until is not None else None,
-            expiration=expiration,
+        previous = self.keeper.want(
+            presence, dt_util.utcnow(), until=until, expiration=expiration
         )
-        self.wish = wish
+        wish = self.keeper.wish
         self.async_update_listeners()
         try:
             await self._async_sync()
         except HomeAssistantError:
-            if self.wish is wish:
-                self.wish = previous
+            if self.keeper.wish is wish:
+                self.keeper.wish = previous
                 self.async_update_listeners()
             raise
         finally:
@@ -302,7 +192,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                     "Could not end the old app's Teams presence session: %s", err
                 )
                 return
-            self.session = None
+            self.keeper.session_ended()
             self._save()
 
     async def async_set_preferred_presence(
@@ -311,15 +201,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """Set or clear the user-level presence that overrides every session."""
         if presence is None:
             await self._async_call(self.client.clear_preferred_presence)
-            self.preferred = None
         else:
             await self._async_call(
                 partial(self.client.set_preferred_presence, presence, expiration)
             )
-            self.preferred = PreferredState(
-                presence,
-                dt_util.utcnow() + (expiration or presence.default_expiration),
-            )
+        self.keeper.prefer(presence, expiration, dt_util.utcnow())
         self._save()
         self.async_update_listeners()
         await self.async_refresh()
@@ -342,19 +228,19 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         While Graph asked this account to wait, nothing is sent; a 429 here makes
         every other request of the account wait too.
         """
-        if self._is_blocked():
+        if self.keeper.is_throttled(dt_util.utcnow()):
             raise self._throttled_error()
         try:
             await request()
         except GraphThrottledError as err:
-            self._block(err)
+            self._throttle(err)
             raise self._throttled_error() from err
         except (GraphError, SignInRequiredError, SignInUnavailableError) as err:
             self._record_error(err)
             raise self._caller_error(err) from err
 
     def _throttled_error(self) -> HomeAssistantError:
-        until = self.blocked_until or dt_util.utcnow()
+        until = self.keeper.throttled_until or dt_util.utcnow()
         return HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="throttled_until",
@@ -363,21 +249,14 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             },
         )
 
-    @property
-    def preferred_presence(self) -> PreferredPresence | None:
-        """The user-preferred presence set from here, while it lasts."""
-        if self.preferred is None or self.preferred.expires_at <= dt_util.utcnow():
-            return None
-        return self.preferred.presence
-
     async def _async_update_data(self) -> PresenceSnapshot:
         """Read the aggregated presence, unless Graph asked us to wait."""
-        if self._is_blocked() and self.data is not None:
+        if self.keeper.is_throttled(dt_util.utcnow()) and self.data is not None:
             return self.data
         try:
             snapshot = await self.client.get_presence()
         except GraphThrottledError as err:
-            self._block(err)
+            self._throttle(err)
             if self.data is not None:
                 return self.data
             raise UpdateFailed(
@@ -396,7 +275,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             ) from err
         self._record_success()
         self._log_unknown_values(snapshot)
-        if self._failures:
+        if self.keeper.failures:
             # Graph is back: re-establish the session now, not at the next retry.
             self.config_entry.async_create_background_task(
                 self.hass, self._async_sync_in_background(), f"{DOMAIN} reconnect"
@@ -410,19 +289,16 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         translated error only for refusals a retry cannot fix.
         """
         async with self._write_lock:
-            if self._closed:
-                return
             self._cancel_timer()
             now = dt_util.utcnow()
-            if self._is_blocked():
-                self._schedule(self.blocked_until)
+            request = self.keeper.due(now, force=force)
+            if request is None:
+                self._schedule(self.keeper.next_wake(now))
                 return
-            self.wish = self.wish.settled(now)
             try:
-                await self._async_write(now, force=force)
+                await self._async_send(request)
             except GraphThrottledError as err:
-                self._block(err)
-                self._schedule(self.blocked_until)
+                self._schedule(self._throttle(err))
                 return
             except (
                 GraphConnectionError,
@@ -430,10 +306,8 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 SignInUnavailableError,
             ) as err:
                 self._record_error(err)
-                delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS) - 1)]
-                self._failures += 1
                 # From the failure, not the attempt: a timeout takes 20 s.
-                self._schedule(dt_util.utcnow() + timedelta(seconds=delay))
+                self._schedule(self.keeper.unreachable(dt_util.utcnow()))
                 return
             except (GraphAuthenticationError, SignInRequiredError) as err:
                 self._record_error(err)
@@ -442,73 +316,32 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             except GraphError as err:
                 # Refused: Graph keeps the session it had, and so does the keep-alive.
                 self._record_error(err)
-                self._schedule_next()
+                self._schedule(self.keeper.next_wake(now))
                 raise self._caller_error(err) from err
-            self._failures = 0
+            changed = self.keeper.accepted(request, now)
+            self.last_write = now
+            self._save()
             self._record_success(wrote=True)
-            self._schedule_next()
+            self._schedule(self.keeper.next_wake(now))
         self.async_update_listeners()
-
-    async def _async_write(self, now: datetime, *, force: bool) -> None:
-        """Send the one request the wish needs now, if any."""
-        wish = self.wish
-        if wish.presence is None:
-            if self.session is not None:
-                try:
-                    await self.client.clear_presence(self.session_id)
-                except GraphNotFoundError:
-                    LOGGER.debug("App session was already gone")
-                self.session = None
-                self.last_write = now
-                self._save()
-                await self.async_refresh()
-            return
-        session = self.session
-        expiration = self._expiration(wish, now)
-        if (
-            not force
-            and session is not None
-            and session.presence is wish.presence
-            and now < session.refresh_due
-            # A shorter expiration than the session's must reach Graph now: if Home
-            # Assistant stopped, Teams would show the state longer than asked.
-            and session.expires_at <= now + expiration + EXPIRATION_ROUNDING
-        ):
-            return
-        await self.client.set_presence(self.session_id, wish.presence, expiration)
-        self.session = AppSession(wish.presence, now, now + expiration)
-        self.last_write = now
-        self._save()
-        if session is None or session.presence is not wish.presence:
+        if changed:
             await self.async_refresh()
 
-    def _expiration(self, wish: Wish, now: datetime) -> timedelta:
-        """Session expiration: the option, cut short to outlive a hold only a little.
-
-        If Home Assistant stops during a hold, Teams drops the state soon after the
-        deadline instead of an hour later.
-        """
-        expiration = wish.expiration or self.default_expiration
-        if wish.until is not None:
-            remaining = (wish.until - now + 2 * REFRESH_MARGIN).total_seconds()
-            expiration = min(expiration, timedelta(minutes=math.ceil(remaining / 60)))
-        return min(max(expiration, MIN_EXPIRATION), MAX_EXPIRATION)
-
-    def _schedule_next(self) -> None:
-        """Wake for the next refresh or the hold's deadline, whichever is first."""
-        wakes = [
-            moment
-            for moment in (
-                self.session.refresh_due if self.session else None,
-                self.wish.until,
+    async def _async_send(self, request: SessionRequest) -> None:
+        """Send one request of the keeper's to Graph."""
+        if isinstance(request, SetSession):
+            await self.client.set_presence(
+                self.session_id, request.presence, request.expiration
             )
-            if moment is not None
-        ]
-        self._schedule(min(wakes) if wakes else None)
+            return
+        try:
+            await self.client.clear_presence(self.session_id)
+        except GraphNotFoundError:
+            LOGGER.debug("App session was already gone")
 
     def _schedule(self, when: datetime | None) -> None:
         self._cancel_timer()
-        self.next_sync = None if self._closed else when
+        self.next_sync = None if self.keeper.closed else when
         if self.next_sync is not None:
             self._timer = async_track_point_in_utc_time(
                 self.hass, self._handle_timer, self.next_sync
@@ -541,14 +374,10 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             ):
                 self._schedule(dt_util.utcnow() + REFUSED_RETRY)
 
-    def _is_blocked(self) -> bool:
-        return self.blocked_until is not None and dt_util.utcnow() < self.blocked_until
-
-    def _block(self, err: GraphThrottledError) -> None:
-        """Honour Retry-After for every request of this account."""
+    def _throttle(self, err: GraphThrottledError) -> datetime:
+        """Honour Retry-After for every request of this account; return until when."""
         self._record_error(err)
-        wait = err.retry_after if err.retry_after is not None else RETRY_DELAYS[-1]
-        self.blocked_until = dt_util.utcnow() + timedelta(seconds=wait)
+        return self.keeper.throttle(err.retry_after, dt_util.utcnow())
 
     def _record_error(self, err: Exception) -> None:
         """Keep recent errors for diagnostics; raise a repair for what the user can fix."""
@@ -637,11 +466,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self._store.async_delay_save(self._stored_data, 1)
 
     def _stored_data(self) -> dict[str, Any]:
-        return {
-            "wish": self.wish.as_dict(),
-            "session": self.session.as_dict() if self.session else None,
-            "preferred": self.preferred.as_dict() if self.preferred else None,
-        }
+        return self.keeper.as_dict()
 
 
 def issue_id(kind: str, entry: ConfigEntry) -> str:
@@ -659,13 +484,6 @@ def async_delete_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
 def wish_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
     """Where an entry's wish, session and preferred presence outlive restarts."""
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
-
-
-def _parse_datetime(text: str) -> datetime:
-    parsed = dt_util.parse_datetime(text)
-    if parsed is None:
-        raise ValueError(f"Not a datetime: {text!r}")
-    return parsed
 
 
 def _reason(err: Exception) -> str:

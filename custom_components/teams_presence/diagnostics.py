@@ -35,7 +35,8 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return the entry's configuration and the keeper's state."""
     coordinator = entry.runtime_data
-    session = coordinator.session
+    keeper = coordinator.keeper
+    session = keeper.session
     return async_redact_data(
         {
             "entry": {
@@ -44,14 +45,12 @@ async def async_get_config_entry_diagnostics(
                 "data": dict(entry.data),
                 "options": dict(entry.options),
             },
-            "wish": coordinator.wish.as_dict(),
+            "wish": keeper.wish.as_dict(),
             "app_session": session.as_dict() if session else None,
-            "preferred": (
-                coordinator.preferred.as_dict() if coordinator.preferred else None
-            ),
+            "preferred": keeper.preferred.as_dict() if keeper.preferred else None,
             "next_sync": _iso(coordinator.next_sync),
             "last_write": _iso(coordinator.last_write),
-            "blocked_until": _iso(coordinator.blocked_until),
+            "throttled_until": _iso(keeper.throttled_until),
             "last_read_success": coordinator.last_update_success,
             "presence": asdict(coordinator.data) if coordinator.data else None,
             "recent_errors": list(coordinator.recent_errors),

@@ -1,0 +1,182 @@
+"""The keeper's rules without Home Assistant: which request is due, and when to wake.
+
+Each case is a short script of moments and events against a fresh keeper; the
+end-to-end runs through Home Assistant are in ``test_keep_alive.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from custom_components.teams_presence.const import REFRESH_MARGIN
+from custom_components.teams_presence.graph import AppPresence, PreferredPresence
+from custom_components.teams_presence.keeper import (
+    EndSession,
+    SessionKeeper,
+    SessionRequest,
+    SetSession,
+    Wish,
+)
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+AVAILABLE = AppPresence.AVAILABLE
+BUSY = AppPresence.BUSY_IN_A_CALL
+AWAY = AppPresence.AWAY
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def keeper_holding(
+    presence: AppPresence, expiration: timedelta = HOUR
+) -> SessionKeeper:
+    """A keeper whose wish Graph accepted at T0."""
+    keeper = SessionKeeper(expiration)
+    keeper.want(presence, T0)
+    request = keeper.due(T0)
+    assert request == SetSession(presence, expiration)
+    keeper.accepted(request, T0)
+    return keeper
+
+
+def run_for(
+    keeper: SessionKeeper, duration: timedelta
+) -> list[tuple[datetime, SessionRequest]]:
+    """Wake when the keeper says, send what is due, Graph accepting every request."""
+    sent = []
+    now = T0
+    while (wake := keeper.next_wake(now)) is not None and wake <= T0 + duration:
+        now = wake
+        if (request := keeper.due(now)) is not None:
+            keeper.accepted(request, now)
+            sent.append((now, request))
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("presence", "expiration", "calls"),
+    [
+        # Available fades 5 min after a set: the first set, then one every 4:40
+        # (the 20 s margin leaves room for a slow request), 103 in all (96 at best).
+        (AVAILABLE, HOUR, 103),
+        # Others last until expiry: one refresh 20 s before each (8 and 2 at best).
+        (BUSY, HOUR, 9),
+        (BUSY, 4 * HOUR, 3),
+    ],
+)
+def test_eight_hours_take_one_refresh_per_lapse(
+    presence: AppPresence, expiration: timedelta, calls: int
+) -> None:
+    keeper = keeper_holding(presence, expiration)
+    sent = run_for(keeper, 8 * HOUR)
+    assert 1 + len(sent) == calls
+    lifetime = timedelta(minutes=5) if presence is AVAILABLE else expiration
+    previous = T0
+    for moment, request in sent:
+        assert request == SetSession(presence, expiration)
+        assert moment - previous == lifetime - REFRESH_MARGIN
+        previous = moment
+
+
+def test_nothing_is_due_while_graph_holds_the_session() -> None:
+    keeper = keeper_holding(BUSY)
+    assert keeper.due(at(30)) is None
+    assert keeper.due(at(30), force=True) == SetSession(BUSY, HOUR)
+
+
+def test_a_shorter_expiration_is_sent_at_once() -> None:
+    keeper = keeper_holding(BUSY, 4 * HOUR)
+    keeper.want(BUSY, at(1), expiration=timedelta(minutes=5))
+    assert keeper.due(at(1)) == SetSession(BUSY, timedelta(minutes=5))
+
+
+def test_a_burst_of_wishes_sends_only_the_last() -> None:
+    keeper = keeper_holding(AVAILABLE)
+    for presence in (AWAY, BUSY, AVAILABLE, AppPresence.DO_NOT_DISTURB_PRESENTING):
+        keeper.want(presence, at(1))
+    assert keeper.due(at(1)) == SetSession(AppPresence.DO_NOT_DISTURB_PRESENTING, HOUR)
+
+
+@pytest.mark.parametrize(
+    ("before", "after_deadline"),
+    [(None, EndSession()), (AVAILABLE, SetSession(AVAILABLE, HOUR))],
+)
+def test_a_hold_returns_to_what_was_wanted_before(
+    before: AppPresence | None, after_deadline: SessionRequest
+) -> None:
+    keeper = SessionKeeper(HOUR)
+    if before is not None:
+        keeper.want(before, T0)
+        keeper.accepted(SetSession(before, HOUR), T0)
+    keeper.want(BUSY, at(1), until=at(46))
+    request = keeper.due(at(1))
+    # The session outlives the hold only a little, should Home Assistant stop.
+    assert request == SetSession(BUSY, timedelta(minutes=46))
+    keeper.accepted(request, at(1))
+    assert keeper.next_wake(at(1)) == at(46)
+    assert keeper.due(at(46)) == after_deadline
+    assert keeper.wish == Wish(before)
+
+
+def test_throttling_holds_every_request_until_retry_after() -> None:
+    keeper = SessionKeeper(HOUR)
+    keeper.want(BUSY, T0)
+    assert keeper.throttle(90, T0) == T0 + timedelta(seconds=90)
+    assert keeper.is_throttled(at(1))
+    assert keeper.due(at(1)) is None
+    assert keeper.next_wake(at(1)) == T0 + timedelta(seconds=90)
+    assert keeper.due(T0 + timedelta(seconds=90)) == SetSession(BUSY, HOUR)
+
+
+def test_throttling_without_retry_after_waits_the_longest_retry() -> None:
+    keeper = SessionKeeper(HOUR)
+    assert keeper.throttle(None, T0) == T0 + timedelta(seconds=30)
+
+
+def test_an_unreachable_graph_is_retried_ever_more_slowly() -> None:
+    keeper = SessionKeeper(HOUR)
+    keeper.want(BUSY, T0)
+    waits = [(keeper.unreachable(T0) - T0).total_seconds() for _ in range(6)]
+    assert waits == [5, 10, 20, 30, 30, 30]
+    keeper.accepted(SetSession(BUSY, HOUR), at(1))
+    assert keeper.failures == 0
+
+
+def test_a_closed_keeper_asks_for_nothing() -> None:
+    keeper = keeper_holding(AVAILABLE)
+    keeper.close()
+    assert keeper.due(at(10), force=True) is None
+    assert keeper.next_wake(at(10)) is None
+
+
+def test_a_restart_keeps_the_wish_but_not_a_finished_hold() -> None:
+    keeper = keeper_holding(AVAILABLE)
+    keeper.want(BUSY, at(1), until=at(11))
+    keeper.prefer(PreferredPresence.DO_NOT_DISTURB, None, at(1))
+    stored = keeper.as_dict()
+
+    restarted = SessionKeeper(HOUR)
+    restarted.restore(stored, at(5))
+    assert restarted.wish == keeper.wish
+    assert restarted.session == keeper.session
+    assert restarted.preferred_presence(at(5)) is PreferredPresence.DO_NOT_DISTURB
+
+    after_the_hold = SessionKeeper(HOUR)
+    after_the_hold.restore(stored, at(20))
+    assert after_the_hold.wish == Wish(AVAILABLE)
+
+
+def test_a_wish_stored_by_version_0_1_0_is_read() -> None:
+    stored = {"presence": "busy_in_a_call", "until": at(30).isoformat(), "then": "away"}
+    assert Wish.from_dict(stored) == Wish(BUSY, until=at(30), after_hold=AWAY)
+
+
+def test_the_preferred_presence_lasts_its_default_expiration() -> None:
+    keeper = SessionKeeper(HOUR)
+    keeper.prefer(PreferredPresence.BUSY, None, T0)
+    assert keeper.preferred_presence(T0 + timedelta(hours=23)) is PreferredPresence.BUSY
+    assert keeper.preferred_presence(T0 + timedelta(hours=24)) is None
