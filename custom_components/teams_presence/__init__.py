@@ -22,7 +22,8 @@ from .coordinator import (
     async_delete_issues,
     wish_store,
 )
-from .graph import GraphError, GraphNotFoundError, GraphPresenceClient
+from .failures import FAILURES, Failure, classify, reason
+from .graph import GraphPresenceClient
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -68,12 +69,11 @@ async def async_remove_entry(
     try:
         client, session_id = await _async_client(hass, entry)
         await client.clear_presence(session_id)
-    except GraphNotFoundError:
-        LOGGER.debug("No app session to clear")
-    except GraphError as err:
-        LOGGER.warning("Could not clear the Teams app presence: %s", err.reason)
-    except HomeAssistantError as err:
-        LOGGER.warning("Could not clear the Teams app presence: %s", err)
+    except (*FAILURES, HomeAssistantError) as err:
+        if classify(err) is Failure.NOT_FOUND:
+            LOGGER.debug("No app session to clear")
+        else:
+            LOGGER.warning("Could not clear the Teams app presence: %s", reason(err))
 
 
 async def _async_client(

@@ -85,16 +85,12 @@ from .const import (
     OIDC_SCOPES,
 )
 from .coordinator import TeamsPresenceConfigEntry
+from .failures import Failure, classify
 from .graph import (
     ME,
     Cloud,
-    GraphConnectionError,
     GraphError,
-    GraphNotFoundError,
-    GraphPermissionError,
     GraphPresenceClient,
-    GraphServerError,
-    GraphThrottledError,
     endpoint_url_problem,
     tenant_problem,
 )
@@ -181,6 +177,13 @@ OPTIONS_SCHEMA: Final = vol.Schema(
     }
 )
 
+_CHECK_ERRORS: Final = {
+    Failure.MISSING_PERMISSION: "missing_permission",
+    Failure.NOT_FOUND: "user_not_found",
+    Failure.TRANSIENT: "cannot_connect",
+    Failure.THROTTLED: "cannot_connect",
+}
+"""The form error when reading the account fails, by kind; any other is unexpected."""
 _PLACEHOLDERS: Final = {"entra_url": ENTRA_URL, "redirect_uri": REDIRECT_URI}
 
 
@@ -505,17 +508,12 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             await client.get_presence()
             if target == ME:
                 self._data[CONF_TENANT_ID] = await client.get_tenant_id()
-        except GraphPermissionError as err:
-            LOGGER.debug("Graph refused the account: %s", err)
-            return "missing_permission"
-        except GraphNotFoundError:
-            return "user_not_found"
-        except (GraphConnectionError, GraphServerError, GraphThrottledError) as err:
-            LOGGER.debug("Graph is unreachable: %s", err)
-            return "cannot_connect"
-        except GraphError:
-            LOGGER.exception("Unexpected answer from Graph")
-            return "unknown"
+        except GraphError as err:
+            if (error := _CHECK_ERRORS.get(classify(err))) is None:
+                LOGGER.exception("Unexpected answer from Graph")
+                return "unknown"
+            LOGGER.debug("Graph refused to read the account: %s", err)
+            return error
         self._data[CONF_USER_ID] = user.id
         if target != ME:
             self._data[CONF_TARGET_USER] = user.id

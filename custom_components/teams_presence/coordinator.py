@@ -25,7 +25,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .auth import AppRegistrationError, SignInRequiredError, SignInUnavailableError
+from .auth import AppRegistrationError
 from .const import (
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
@@ -35,18 +35,13 @@ from .const import (
     LOGGER,
     STORAGE_VERSION,
 )
+from .failures import FAILURES, Failure, classify, reason, retry_after
 from .graph import (
     Activity,
     AppPresence,
     Availability,
-    GraphAuthenticationError,
-    GraphConnectionError,
-    GraphError,
     GraphNotFoundError,
-    GraphPermissionError,
     GraphPresenceClient,
-    GraphServerError,
-    GraphThrottledError,
     PreferredPresence,
     PresenceSnapshot,
 )
@@ -185,13 +180,12 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 return
             try:
                 await self.client.clear_presence(self.session_id)
-            except GraphNotFoundError:
-                LOGGER.debug("App session was already gone")
-            except (GraphError, SignInRequiredError, SignInUnavailableError) as err:
-                LOGGER.warning(
-                    "Could not end the old app's Teams presence session: %s", err
-                )
-                return
+            except FAILURES as err:
+                if classify(err) is not Failure.NOT_FOUND:
+                    LOGGER.warning(
+                        "Could not end the old app's Teams presence session: %s", err
+                    )
+                    return
             self.keeper.session_ended()
             self._save()
 
@@ -232,11 +226,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             raise self._throttled_error()
         try:
             await request()
-        except GraphThrottledError as err:
-            self._throttle(err)
-            raise self._throttled_error() from err
-        except (GraphError, SignInRequiredError, SignInUnavailableError) as err:
-            self._record_error(err)
+        except FAILURES as err:
+            if self._record_error(err) is Failure.THROTTLED:
+                raise self._throttled_error() from err
             raise self._caller_error(err) from err
 
     def _throttled_error(self) -> HomeAssistantError:
@@ -255,23 +247,22 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             return self.data
         try:
             snapshot = await self.client.get_presence()
-        except GraphThrottledError as err:
-            self._throttle(err)
-            if self.data is not None:
-                return self.data
-            raise UpdateFailed(
-                translation_domain=DOMAIN, translation_key="throttled"
-            ) from err
-        except (GraphAuthenticationError, SignInRequiredError) as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="sign_in_required"
-            ) from err
-        except (GraphError, SignInUnavailableError) as err:
-            self._record_error(err)
+        except FAILURES as err:
+            failure = self._record_error(err)
+            if failure is Failure.THROTTLED:
+                if self.data is not None:
+                    return self.data
+                raise UpdateFailed(
+                    translation_domain=DOMAIN, translation_key="throttled"
+                ) from err
+            if failure is Failure.SIGN_IN:
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN, translation_key="sign_in_required"
+                ) from err
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="read_failed",
-                translation_placeholders={"reason": _reason(err)},
+                translation_placeholders={"reason": reason(err)},
             ) from err
         self._record_success()
         self._log_unknown_values(snapshot)
@@ -297,26 +288,20 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 return
             try:
                 await self._async_send(request)
-            except GraphThrottledError as err:
-                self._schedule(self._throttle(err))
-                return
-            except (
-                GraphConnectionError,
-                GraphServerError,
-                SignInUnavailableError,
-            ) as err:
-                self._record_error(err)
-                # From the failure, not the attempt: a timeout takes 20 s.
-                self._schedule(self.keeper.unreachable(dt_util.utcnow()))
-                return
-            except (GraphAuthenticationError, SignInRequiredError) as err:
-                self._record_error(err)
-                self.config_entry.async_start_reauth(self.hass)
-                raise self._caller_error(err) from err
-            except GraphError as err:
-                # Refused: Graph keeps the session it had, and so does the keep-alive.
-                self._record_error(err)
-                self._schedule(self.keeper.next_wake(now))
+            except FAILURES as err:
+                failure = self._record_error(err)
+                if failure is Failure.THROTTLED:
+                    self._schedule(self.keeper.throttled_until)
+                    return
+                if failure in (Failure.TRANSIENT, Failure.APP_REGISTRATION):
+                    # From the failure, not the attempt: a timeout takes 20 s.
+                    self._schedule(self.keeper.unreachable(dt_util.utcnow()))
+                    return
+                if failure is Failure.SIGN_IN:
+                    self.config_entry.async_start_reauth(self.hass)
+                else:
+                    # Refused: Graph keeps the session it had, and so the keep-alive.
+                    self._schedule(self.keeper.next_wake(now))
                 raise self._caller_error(err) from err
             changed = self.keeper.accepted(request, now)
             self.last_write = now
@@ -336,7 +321,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             return
         try:
             await self.client.clear_presence(self.session_id)
-        except GraphNotFoundError:
+        except GraphNotFoundError:  # ended already: what was wanted
             LOGGER.debug("App session was already gone")
 
     def _schedule(self, when: datetime | None) -> None:
@@ -369,27 +354,27 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             if not self._refusal_logged:
                 LOGGER.warning("Could not keep the Teams app presence: %s", err)
                 self._refusal_logged = True
-            if not isinstance(
-                err.__cause__, (GraphAuthenticationError, SignInRequiredError)
-            ):
+            if classify(err.__cause__ or err) is not Failure.SIGN_IN:
                 self._schedule(dt_util.utcnow() + REFUSED_RETRY)
 
-    def _throttle(self, err: GraphThrottledError) -> datetime:
-        """Honour Retry-After for every request of this account; return until when."""
-        self._record_error(err)
-        return self.keeper.throttle(err.retry_after, dt_util.utcnow())
+    def _record_error(self, err: Exception) -> Failure:
+        """Note a failure: for diagnostics, Graph's throttle, and repair issues.
 
-    def _record_error(self, err: Exception) -> None:
-        """Keep recent errors for diagnostics; raise a repair for what the user can fix."""
+        Returns its kind. A repair is raised only for what the user can fix.
+        """
+        failure = classify(err)
         self.recent_errors.append(
-            f"{dt_util.utcnow().isoformat()} {type(err).__name__}: {_reason(err)}"
+            f"{dt_util.utcnow().isoformat()} {type(err).__name__}: {reason(err)}"
         )
-        if isinstance(err, GraphPermissionError):
+        if failure is Failure.THROTTLED:
+            self.keeper.throttle(retry_after(err), dt_util.utcnow())
+        elif failure is Failure.MISSING_PERMISSION:
             self._raise_issue(ISSUE_MISSING_PERMISSION, ISSUE_MISSING_PERMISSION)
         elif isinstance(err, AppRegistrationError):
             self._raise_issue(
                 ISSUE_APP_REGISTRATION, err.problem, client_id=self.session_id
             )
+        return failure
 
     def _raise_issue(
         self, kind: str, translation_key: str, **placeholders: str
@@ -427,24 +412,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     def _caller_error(self, err: Exception) -> HomeAssistantError:
         """Translate a failure for whoever asked."""
-        if isinstance(err, (GraphAuthenticationError, SignInRequiredError)):
-            key = "sign_in_required"
-        elif isinstance(
-            err,
-            (
-                GraphConnectionError,
-                GraphServerError,
-                GraphThrottledError,
-                SignInUnavailableError,
-            ),
-        ):
-            key = "graph_unreachable"
-        else:
-            key = "graph_rejected"
+        key = _CALLER_ERRORS.get(classify(err), "graph_rejected")
         return HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key=key,
-            translation_placeholders={"reason": _reason(err)},
+            translation_placeholders={"reason": reason(err)},
         )
 
     def _log_unknown_values(self, snapshot: PresenceSnapshot) -> None:
@@ -486,5 +458,10 @@ def wish_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
 
 
-def _reason(err: Exception) -> str:
-    return err.reason if isinstance(err, GraphError) else str(err)
+_CALLER_ERRORS = {
+    Failure.SIGN_IN: "sign_in_required",
+    Failure.THROTTLED: "graph_unreachable",
+    Failure.TRANSIENT: "graph_unreachable",
+    Failure.APP_REGISTRATION: "graph_unreachable",
+}
+"""The translated error a caller sees, by kind; any other is Graph's refusal."""
