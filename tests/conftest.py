@@ -31,7 +31,7 @@ from custom_components.teams_presence.const import (
     CONF_TENANT_ID,
     CONF_USER_ID,
     DEFAULT_CLEAR_ON_REMOVE,
-    DEFAULT_EXPIRATION,
+    DEFAULT_EXPIRATION_MINUTES,
     DEFAULT_READ_INTERVAL,
     DOMAIN,
 )
@@ -82,7 +82,7 @@ def options() -> dict[str, Any]:
     """Options of the account; tests override this fixture to change them."""
     return {
         CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
-        CONF_EXPIRATION: DEFAULT_EXPIRATION,
+        CONF_EXPIRATION: DEFAULT_EXPIRATION_MINUTES,
         CONF_CLEAR_ON_REMOVE: DEFAULT_CLEAR_ON_REMOVE,
     }
 

@@ -29,11 +29,11 @@ from custom_components.teams_presence.const import (
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
     DOMAIN,
-    MAX_EXPIRATION,
-    MIN_EXPIRATION,
 )
 from custom_components.teams_presence.graph import (
+    MAX_EXPIRATION_MINUTES,
     MAX_STATUS_MESSAGE_LENGTH,
+    MIN_EXPIRATION_MINUTES,
     AppPresence,
     PreferredPresence,
 )
@@ -91,17 +91,22 @@ LIMITS = {
         inside={
             "presence": [p.value for p in AppPresence],
             "expiration": [
-                MIN_EXPIRATION,
-                MIN_EXPIRATION + 1,
-                MAX_EXPIRATION - 1,
-                MAX_EXPIRATION,
+                MIN_EXPIRATION_MINUTES,
+                MIN_EXPIRATION_MINUTES + 1,
+                MAX_EXPIRATION_MINUTES - 1,
+                MAX_EXPIRATION_MINUTES,
             ],
             "hold_for": [{"seconds": 1}, {"minutes": 30}, {"days": MAX_AHEAD.days}],
             "until": FUTURE_INSIDE,
         },
         outside={
             "presence": ["none", "Busy", "", "busy-in-a-call"],
-            "expiration": [MIN_EXPIRATION - 1, MAX_EXPIRATION + 1, 0, -MIN_EXPIRATION],
+            "expiration": [
+                MIN_EXPIRATION_MINUTES - 1,
+                MAX_EXPIRATION_MINUTES + 1,
+                0,
+                -MIN_EXPIRATION_MINUTES,
+            ],
             "hold_for": [
                 {"seconds": 0},
                 {"seconds": -1},
@@ -116,7 +121,7 @@ LIMITS = {
         inside={
             "presence": [p.value for p in PreferredPresence],
             "expiration": [
-                {"minutes": MIN_EXPIRATION},
+                {"minutes": MIN_EXPIRATION_MINUTES},
                 {"hours": 8},
                 {"days": MAX_AHEAD.days},
             ],
@@ -124,7 +129,7 @@ LIMITS = {
         outside={
             "presence": ["offwork", "Busy", "available_inactive"],
             "expiration": [
-                {"minutes": MIN_EXPIRATION - 1, "seconds": 59},
+                {"minutes": MIN_EXPIRATION_MINUTES - 1, "seconds": 59},
                 {"days": MAX_AHEAD.days, "seconds": 1},
                 {"seconds": 0},
             ],

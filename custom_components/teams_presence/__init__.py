@@ -43,7 +43,6 @@ async def async_setup_entry(
     coordinator = TeamsPresenceCoordinator(
         hass, entry, *await _async_client(hass, entry)
     )
-    await coordinator.async_restore()
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     coordinator.async_start()

@@ -73,21 +73,21 @@ from .const import (
     CONF_TOKEN_CACHE,
     CONF_USER_ID,
     DEFAULT_CLEAR_ON_REMOVE,
-    DEFAULT_EXPIRATION,
+    DEFAULT_EXPIRATION_MINUTES,
     DEFAULT_READ_INTERVAL,
     DEFAULT_TENANT,
     DOMAIN,
     LOGGER,
-    MAX_EXPIRATION,
     MAX_READ_INTERVAL,
-    MIN_EXPIRATION,
     MIN_READ_INTERVAL,
     OIDC_SCOPES,
 )
 from .coordinator import TeamsPresenceConfigEntry
 from .failures import Failure, classify
 from .graph import (
+    MAX_EXPIRATION_MINUTES,
     ME,
+    MIN_EXPIRATION_MINUTES,
     Cloud,
     GraphError,
     GraphPresenceClient,
@@ -100,7 +100,7 @@ ENTRA_URL: Final = "https://entra.microsoft.com/"
 
 DEFAULT_OPTIONS: Final = {
     CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
-    CONF_EXPIRATION: DEFAULT_EXPIRATION,
+    CONF_EXPIRATION: DEFAULT_EXPIRATION_MINUTES,
     CONF_CLEAR_ON_REMOVE: DEFAULT_CLEAR_ON_REMOVE,
 }
 
@@ -168,9 +168,9 @@ OPTIONS_SCHEMA: Final = vol.Schema(
         vol.Required(CONF_READ_INTERVAL, default=DEFAULT_READ_INTERVAL): _whole_number(
             MIN_READ_INTERVAL, MAX_READ_INTERVAL, "s"
         ),
-        vol.Required(CONF_EXPIRATION, default=DEFAULT_EXPIRATION): _whole_number(
-            MIN_EXPIRATION, MAX_EXPIRATION, "min"
-        ),
+        vol.Required(
+            CONF_EXPIRATION, default=DEFAULT_EXPIRATION_MINUTES
+        ): _whole_number(MIN_EXPIRATION_MINUTES, MAX_EXPIRATION_MINUTES, "min"),
         vol.Required(
             CONF_CLEAR_ON_REMOVE, default=DEFAULT_CLEAR_ON_REMOVE
         ): BooleanSelector(),

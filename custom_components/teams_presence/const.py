@@ -42,11 +42,10 @@ DEFAULT_READ_INTERVAL: Final = 30
 """Seconds between presence reads: a busy light settles within one read."""
 MIN_READ_INTERVAL: Final = 10
 MAX_READ_INTERVAL: Final = 3600
-DEFAULT_EXPIRATION: Final = 60
-"""Minutes an app session lives without a refresh: the longest a stale state could
-linger in Teams if Home Assistant stops, against one refresh an hour when it runs."""
-MIN_EXPIRATION: Final = 5
-MAX_EXPIRATION: Final = 240
+DEFAULT_EXPIRATION_MINUTES: Final = 60
+"""How long an app session lives without a refresh: the longest a stale state could
+linger in Teams if Home Assistant stops, against one refresh an hour when it runs.
+Graph's limits (5 to 240 minutes) live with its other rules, in ``graph/models.py``."""
 DEFAULT_CLEAR_ON_REMOVE: Final = True
 
 STORAGE_VERSION: Final = 1

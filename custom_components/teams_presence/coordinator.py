@@ -29,7 +29,7 @@ from .auth import AppRegistrationError
 from .const import (
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
-    DEFAULT_EXPIRATION,
+    DEFAULT_EXPIRATION_MINUTES,
     DEFAULT_READ_INTERVAL,
     DOMAIN,
     LOGGER,
@@ -91,7 +91,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self.client = client
         self.session_id = session_id
         self.keeper = SessionKeeper(
-            timedelta(minutes=entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION))
+            timedelta(
+                minutes=entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION_MINUTES)
+            )
         )
         self.next_sync: datetime | None = None
         self.last_write: datetime | None = None
@@ -117,7 +119,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """The user-preferred presence set from here, while it lasts."""
         return self.keeper.preferred_presence(dt_util.utcnow())
 
-    async def async_restore(self) -> None:
+    async def _async_setup(self) -> None:
         """Load the wish kept across restarts; a hold that ended while down is over."""
         self.keeper.restore(await self._store.async_load() or {}, dt_util.utcnow())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -22,7 +24,8 @@ class TeamsPresenceEntity(CoordinatorEntity[TeamsPresenceCoordinator]):
         super().__init__(coordinator)
         self.entity_description = description
         entry = coordinator.config_entry
-        account_id = entry.unique_id or entry.entry_id
+        # The flow always gives the entry its account's id: tenant and user.
+        account_id = cast(str, entry.unique_id)
         self._attr_unique_id = f"{account_id}_{description.key}"
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, account_id)},

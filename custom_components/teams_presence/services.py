@@ -23,9 +23,15 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .const import DOMAIN, MAX_EXPIRATION, MIN_EXPIRATION
+from .const import DOMAIN
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
-from .graph import MAX_STATUS_MESSAGE_LENGTH, AppPresence, PreferredPresence
+from .graph import (
+    MAX_EXPIRATION_MINUTES,
+    MAX_STATUS_MESSAGE_LENGTH,
+    MIN_EXPIRATION_MINUTES,
+    AppPresence,
+    PreferredPresence,
+)
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_PRESENCE = "presence"
@@ -142,12 +148,12 @@ async def _async_set_presence(call: ServiceCall) -> None:
     presence = _choice(AppPresence, call.data[ATTR_PRESENCE])
     expiration: timedelta | None = None
     if (minutes := call.data.get(ATTR_EXPIRATION)) is not None:
-        if not MIN_EXPIRATION <= minutes <= MAX_EXPIRATION:
+        if not MIN_EXPIRATION_MINUTES <= minutes <= MAX_EXPIRATION_MINUTES:
             raise _invalid(
                 "expiration_out_of_range",
                 value=minutes,
-                min=MIN_EXPIRATION,
-                max=MAX_EXPIRATION,
+                min=MIN_EXPIRATION_MINUTES,
+                max=MAX_EXPIRATION_MINUTES,
             )
         expiration = timedelta(minutes=minutes)
     hold_for: timedelta | None = call.data.get(ATTR_HOLD_FOR)
@@ -175,9 +181,13 @@ async def _async_set_preferred_presence(call: ServiceCall) -> None:
     coordinator = _coordinator(call)
     presence = _choice(PreferredPresence, call.data[ATTR_PRESENCE])
     expiration: timedelta | None = call.data.get(ATTR_EXPIRATION)
-    if expiration is not None and expiration < timedelta(minutes=MIN_EXPIRATION):
+    if expiration is not None and expiration < timedelta(
+        minutes=MIN_EXPIRATION_MINUTES
+    ):
         raise _invalid(
-            "preferred_expiration_too_short", value=expiration, min=MIN_EXPIRATION
+            "preferred_expiration_too_short",
+            value=expiration,
+            min=MIN_EXPIRATION_MINUTES,
         )
     if expiration is not None and expiration > MAX_AHEAD:
         raise _invalid(

@@ -36,11 +36,6 @@ class GraphAuthenticationError(GraphError):
 class GraphPermissionError(GraphError):
     """403: the token lacks a permission (often Presence.ReadWrite, with no message)."""
 
-    @property
-    def missing_presence_permission(self) -> bool:
-        """Graph answers an empty 403 when the Presence permission was not granted."""
-        return not self.message
-
 
 class GraphNotFoundError(GraphError):
     """404: unknown user, or no such presence session."""

@@ -16,6 +16,9 @@ from .timezones import UTC_NAME
 
 MIN_EXPIRATION = timedelta(minutes=5)
 MAX_EXPIRATION = timedelta(hours=4)
+MIN_EXPIRATION_MINUTES = 5
+MAX_EXPIRATION_MINUTES = 240
+"""The same limits in whole minutes, as forms and actions take them."""
 AVAILABLE_TIMEOUT = timedelta(minutes=5)
 """An Available app session fades to AvailableInactive this long after its last set."""
 DEFAULT_EXPIRATION = timedelta(minutes=5)
