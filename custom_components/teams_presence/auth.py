@@ -256,6 +256,119 @@ def confidential_client(
     )
 
 
+class SignInRefused(Exception):  # noqa: N818 - a refusal, not an error of ours
+    """A sign-in did not give a token: ``error`` is the flow's error key for why.
+
+    ``entra_error`` holds Entra ID's own words where no translation says more.
+    """
+
+    def __init__(self, error: str, entra_error: str = "") -> None:
+        """Keep the error key and Entra's words."""
+        super().__init__(error)
+        self.error = error
+        self.entra_error = entra_error
+
+    @classmethod
+    def from_answer(cls, answer: Mapping[str, Any]) -> SignInRefused:
+        """Build from Entra ID's error answer."""
+        return cls(sign_in_error(answer), entra_error_text(answer))
+
+
+class DeviceCodeSignIn:
+    """msal's device-code sign-in: a code to show, then a wait while the user signs in."""
+
+    def __init__(
+        self,
+        app: msal.PublicClientApplication,
+        code: dict[str, Any],
+        cache: msal.SerializableTokenCache,
+    ) -> None:
+        """Keep msal's client, its device code and the cache the sign-in fills."""
+        self._app = app
+        self._code = code
+        self.cache = cache
+
+    @classmethod
+    async def async_start(
+        cls, hass: HomeAssistant, endpoints: CloudEndpoints, tenant: str, client_id: str
+    ) -> DeviceCodeSignIn:
+        """Ask Entra ID for a code; raise ``SignInRefused`` if it gives none."""
+        cache = msal.SerializableTokenCache()
+
+        def start() -> tuple[msal.PublicClientApplication, dict[str, Any]]:
+            app = public_client(endpoints, tenant, client_id, cache)
+            return app, app.initiate_device_flow(scopes=delegated_scopes(endpoints))
+
+        app, code = await _async_msal_sign_in(hass, start)
+        if "user_code" not in code:
+            raise SignInRefused.from_answer(code)
+        return cls(app, code, cache)
+
+    @property
+    def url(self) -> str:
+        """Where the user enters the code."""
+        return str(self._code["verification_uri"])
+
+    @property
+    def user_code(self) -> str:
+        """The code to enter."""
+        return str(self._code["user_code"])
+
+    async def async_wait(self, hass: HomeAssistant) -> str:
+        """Wait for the sign-in and return its access token, or raise why not."""
+        try:
+            # msal blocks its thread while it polls, until sign-in or expiry.
+            result: dict[str, Any] = await hass.async_add_executor_job(
+                self._app.acquire_token_by_device_flow, self._code
+            )
+        except (*MSAL_CONNECTION_ERRORS, ValueError) as err:
+            raise SignInRefused("cannot_connect") from err
+        if "access_token" not in result:
+            raise SignInRefused.from_answer(result)
+        return str(result["access_token"])
+
+    def cancel(self) -> None:
+        """Stop msal's polling thread (it checks this every second)."""
+        self._code["expires_at"] = 0
+
+
+async def _async_msal_sign_in[T](hass: HomeAssistant, start: Callable[[], T]) -> T:
+    """Run the start of a sign-in in the executor; its failures become refusals."""
+    try:
+        return await hass.async_add_executor_job(start)
+    except MSAL_CONNECTION_ERRORS as err:
+        raise SignInRefused("cannot_connect") from err
+    except ValueError as err:
+        # msal could not read the tenant's OpenID configuration.
+        raise SignInRefused("tenant_not_found") from err
+
+
+async def async_sign_in_application(
+    hass: HomeAssistant,
+    endpoints: CloudEndpoints,
+    tenant: str,
+    client_id: str,
+    secret: str,
+) -> tuple[str, str]:
+    """Sign in as the app itself; return the tenant's id and an access token.
+
+    msal reads the tenant's id from its OpenID configuration (the token endpoint
+    names it), also when the user typed a domain.
+    """
+
+    def sign_in() -> tuple[str, dict[str, Any]]:
+        app = confidential_client(endpoints, tenant, client_id, secret)
+        result = app.acquire_token_for_client(
+            scopes=[endpoints.scope(APPLICATION_SCOPE)]
+        )
+        return app.authority.tenant, result
+
+    tenant_id, result = await _async_msal_sign_in(hass, sign_in)
+    if "access_token" not in result:
+        raise SignInRefused.from_answer(result)
+    return tenant_id, str(result["access_token"])
+
+
 async def async_get_account_access(
     hass: HomeAssistant, entry: ConfigEntry
 ) -> AccountAccess:

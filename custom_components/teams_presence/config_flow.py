@@ -41,21 +41,17 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import msal
 import voluptuous as vol
 
 from .application_credentials import authority_context
 from .auth import (
-    MSAL_CONNECTION_ERRORS,
-    confidential_client,
+    DeviceCodeSignIn,
+    SignInRefused,
+    async_sign_in_application,
     delegated_scopes,
     endpoints_from_data,
-    entra_error_text,
-    public_client,
-    sign_in_error,
 )
 from .const import (
-    APPLICATION_SCOPE,
     AUTH_METHOD_APPLICATION,
     AUTH_METHOD_BROWSER,
     AUTH_METHOD_DEVICE_CODE,
@@ -194,16 +190,15 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     VERSION = 1
 
     # Set with each new device code.
-    _device_code_cache: msal.SerializableTokenCache
-    _device_code_task: asyncio.Task[dict[str, Any]]
-    """msal waiting for the device-code sign-in."""
+    _device_code: DeviceCodeSignIn
+    _device_code_task: asyncio.Task[str]
+    """Waiting for the device-code sign-in."""
 
     def __init__(self) -> None:
         """Start with nothing chosen."""
         super().__init__()
         self._data: dict[str, Any] = {}
         self._title = ""
-        self._device_code: dict[str, Any] = {}
         self._entra_error = ""
         """Entra ID's words for the last refusal that has no translation of its own."""
 
@@ -312,7 +307,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Name why Entra ID sent the user back, in Entra's words if not in ours."""
         return self.async_abort(
-            reason=self._sign_in_error(self.external_data),
+            reason=self._refused(SignInRefused.from_answer(self.external_data)),
             description_placeholders=self._placeholders,
         )
 
@@ -346,35 +341,18 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     async def _async_start_device_code(self) -> str | None:
         """Get a device code and start waiting for its sign-in; or return an error."""
-        endpoints = endpoints_from_data(self._data)
-        cache = msal.SerializableTokenCache()
-
-        def start() -> tuple[msal.PublicClientApplication, dict[str, Any]]:
-            app = public_client(
-                endpoints, self._data[CONF_TENANT], self._data[CONF_CLIENT_ID], cache
-            )
-            return app, app.initiate_device_flow(scopes=delegated_scopes(endpoints))
-
         try:
-            app, device_code = await self.hass.async_add_executor_job(start)
-        except MSAL_CONNECTION_ERRORS:
-            return "cannot_connect"
-        except ValueError:
-            # msal could not read the tenant's OpenID configuration.
-            return "tenant_not_found"
-        if "user_code" not in device_code:
-            return self._sign_in_error(device_code)
-
-        async def async_wait() -> dict[str, Any]:
-            # msal blocks its thread while it polls, until sign-in or expiry.
-            result: dict[str, Any] = await self.hass.async_add_executor_job(
-                app.acquire_token_by_device_flow, device_code
+            self._device_code = await DeviceCodeSignIn.async_start(
+                self.hass,
+                endpoints_from_data(self._data),
+                self._data[CONF_TENANT],
+                self._data[CONF_CLIENT_ID],
             )
-            return result
-
-        self._device_code = device_code
-        self._device_code_cache = cache
-        self._device_code_task = self.hass.async_create_task(async_wait())
+        except SignInRefused as err:
+            return self._refused(err)
+        self._device_code_task = self.hass.async_create_task(
+            self._device_code.async_wait(self.hass)
+        )
         return None
 
     async def async_step_device_code_wait(
@@ -388,8 +366,8 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
                 step_id="device_code_wait",
                 progress_action="device_code",
                 description_placeholders={
-                    "url": self._device_code["verification_uri"],
-                    "code": self._device_code["user_code"],
+                    "url": self._device_code.url,
+                    "code": self._device_code.user_code,
                 },
                 progress_task=self._device_code_task,
             )
@@ -400,23 +378,19 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Save the signed-in account, or show why not so the user can retry."""
         try:
-            result = self._device_code_task.result()
-        except (*MSAL_CONNECTION_ERRORS, ValueError):
-            return self._async_show_device_code_form({"base": "cannot_connect"})
-        if "access_token" not in result:
-            return self._async_show_device_code_form(
-                {"base": self._sign_in_error(result)}
-            )
-        if error := await self._async_check_account(result["access_token"]):
+            access_token = self._device_code_task.result()
+        except SignInRefused as err:
+            return self._async_show_device_code_form({"base": self._refused(err)})
+        if error := await self._async_check_account(access_token):
             return self._async_show_device_code_form({"base": error})
-        self._data[CONF_TOKEN_CACHE] = self._device_code_cache.serialize()
+        self._data[CONF_TOKEN_CACHE] = self._device_code.cache.serialize()
         return await self._async_save()
 
     @callback
     def async_remove(self) -> None:
         """Stop msal's polling thread when the user closes the flow."""
-        # msal checks this every second while it polls; without a code it is unused.
-        self._device_code["expires_at"] = 0
+        if (device_code := getattr(self, "_device_code", None)) is not None:
+            device_code.cancel()
 
     # Application permission: client credentials for a target user
 
@@ -444,40 +418,25 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     async def _async_sign_in_application(self) -> str | None:
         """Get an app-only token and check the target user; return an error key."""
-        tenant = self._data[CONF_TENANT]
-        endpoints = endpoints_from_data(self._data)
-
-        def sign_in() -> tuple[str, dict[str, Any]]:
-            app = confidential_client(
-                endpoints,
-                tenant,
+        try:
+            tenant_id, access_token = await async_sign_in_application(
+                self.hass,
+                endpoints_from_data(self._data),
+                self._data[CONF_TENANT],
                 self._data[CONF_CLIENT_ID],
                 self._data[CONF_CLIENT_SECRET],
             )
-            result = app.acquire_token_for_client(
-                scopes=[endpoints.scope(APPLICATION_SCOPE)]
-            )
-            # msal reads the tenant's id from its OpenID configuration (the token
-            # endpoint names it), also when the user typed a domain.
-            return app.authority.tenant, result
-
-        try:
-            tenant_id, result = await self.hass.async_add_executor_job(sign_in)
-        except MSAL_CONNECTION_ERRORS:
-            return "cannot_connect"
-        except ValueError:
-            return "tenant_not_found"
-        if "access_token" not in result:
-            return self._sign_in_error(result)
+        except SignInRefused as err:
+            return self._refused(err)
         self._data[CONF_TENANT_ID] = tenant_id
-        return await self._async_check_account(result["access_token"])
+        return await self._async_check_account(access_token)
 
     # Shared by every method
 
-    def _sign_in_error(self, answer: Mapping[str, Any]) -> str:
-        """Return the form error for Entra ID's refusal, keeping its words to show."""
-        self._entra_error = entra_error_text(answer)
-        return sign_in_error(answer)
+    def _refused(self, err: SignInRefused) -> str:
+        """Return the form error for a refused sign-in, keeping Entra's words to show."""
+        self._entra_error = err.entra_error
+        return err.error
 
     @property
     def _placeholders(self) -> dict[str, str]:
