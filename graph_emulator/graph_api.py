@@ -321,7 +321,7 @@ class GraphApi:
                 401, "InvalidAuthenticationToken", "Access token is empty."
             )
         token = self._directory.access_token(value.strip())
-        if token is None:
+        if token is None or self._directory.access_token_revoked(value.strip()):
             raise GraphError(
                 401, "InvalidAuthenticationToken", "Access token validation failure."
             )

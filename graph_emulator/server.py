@@ -440,6 +440,10 @@ class GraphEmulator:
         """Every token, code and client secret issued, so tests can look for leaks."""
         return self.directory.issued_secrets()
 
+    def revoke_access_tokens(self, user: User | None = None) -> None:
+        """Revoke a user's access tokens before they expire, as an administrator can."""
+        self.directory.revoke_access_tokens(user or self.default_user)
+
     def revoke_refresh_tokens(self, user: User | None = None) -> None:
         """Revoke a user's refresh tokens, as an administrator can."""
         self.directory.revoke_refresh_tokens(user or self.default_user)

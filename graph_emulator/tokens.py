@@ -217,6 +217,7 @@ class Directory:
         self.users: list[User] = []
         self.apps: dict[str, AppRegistration] = {}
         self._access_tokens: dict[str, AccessToken] = {}
+        self._revoked_access_tokens: set[str] = set()
         self._refresh_tokens: dict[str, _RefreshToken] = {}
         self._auth_codes: dict[str, _AuthCode] = {}
         self._device_codes: dict[str, DeviceCode] = {}
@@ -532,6 +533,16 @@ class Directory:
             *self._device_codes,
             *(app.secret for app in self.apps.values() if app.secret),
         }
+
+    def revoke_access_tokens(self, user: User) -> None:
+        """Revoke a user's access tokens before they expire (Graph then answers 401)."""
+        self._revoked_access_tokens.update(
+            value for value, token in self._access_tokens.items() if token.user is user
+        )
+
+    def access_token_revoked(self, value: str) -> bool:
+        """Whether an access token was revoked."""
+        return value in self._revoked_access_tokens
 
     def revoke_refresh_tokens(self, user: User) -> None:
         """Revoke every refresh token of a user, as an administrator can."""

@@ -18,7 +18,12 @@ from homeassistant.components.application_credentials import (
     ClientCredential,
     async_import_client_credential,
 )
-from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigFlowResult
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigFlowResult,
+)
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -210,6 +215,15 @@ async def async_start_flow(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == method
     return result
+
+
+async def async_start_reconfigure(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> ConfigFlowResult:
+    """Start reconfiguring an entry; the method's form comes first."""
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
 
 
 async def async_authorize(result: ConfigFlowResult) -> str:

@@ -11,7 +11,6 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import (
-    SOURCE_RECONFIGURE,
     SOURCE_USER,
     ConfigEntry,
     ConfigFlowResult,
@@ -55,6 +54,7 @@ from tests.sign_in_helpers import (
     async_device_code_entry,
     async_setup_credentials,
     async_start_flow,
+    async_start_reconfigure,
     async_wait_for_device_code,
     emulator_urls,
     entry_of,
@@ -853,15 +853,6 @@ async def test_application_reauth_with_a_new_secret(
 
 
 # Reconfigure
-
-
-async def async_start_reconfigure(
-    hass: HomeAssistant, entry: ConfigEntry
-) -> ConfigFlowResult:
-    """Start reconfiguring an entry; the method's form comes first."""
-    return await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
 
 
 @pytest.mark.usefixtures("browser_ready")

@@ -337,11 +337,6 @@ async def test_one_off_action_waits_out_a_throttle_raised_by_a_read(
     assert graph_requests(emulator, throttled) == []
 
 
-def reject_issued_access_tokens(emulator: GraphEmulator) -> None:
-    """Graph stops accepting the tokens it gave, before they expire (say, revoked)."""
-    emulator.directory._access_tokens.clear()
-
-
 @pytest.mark.usefixtures("refreshable_token")
 async def test_rejected_token_is_refreshed_before_asking_to_sign_in(
     hass: HomeAssistant,
@@ -352,7 +347,7 @@ async def test_rejected_token_is_refreshed_before_asking_to_sign_in(
     """One 401 means "get a new token", not "sign in again": only a refusal after it."""
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await select(hass, "busy_in_a_call")
-    reject_issued_access_tokens(emulator)
+    emulator.revoke_access_tokens()
     await select(hass, "away")
     assert emulator.presence() == ("Away", "Away")
     await advance(hass, freezer, timedelta(minutes=1))
@@ -361,7 +356,7 @@ async def test_rejected_token_is_refreshed_before_asking_to_sign_in(
 
     # With the refresh token gone too, the new sign-in is what is needed.
     emulator.revoke_refresh_tokens()
-    reject_issued_access_tokens(emulator)
+    emulator.revoke_access_tokens()
     await advance(hass, freezer, timedelta(minutes=1))
     assert reauth_flows(hass)
 
@@ -374,7 +369,7 @@ async def test_rejected_token_is_refreshed_by_msal_too(
     await async_device_code_entry(hass, emulator)
     await hass.async_block_till_done()
     await select(hass, "busy_in_a_call")
-    reject_issued_access_tokens(emulator)
+    emulator.revoke_access_tokens()
     await select(hass, "away")
     assert emulator.presence() == ("Away", "Away")
     assert reauth_flows(hass) == []

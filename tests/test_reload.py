@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from homeassistant.config_entries import (
-    SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigEntryState,
 )
@@ -25,7 +24,6 @@ from custom_components.teams_presence.const import (
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
     CONF_TENANT,
-    DOMAIN,
 )
 from graph_emulator import GraphEmulator
 from tests.common import APP_PRESENCE, select, state_of
@@ -33,6 +31,7 @@ from tests.sign_in_helpers import (
     CLIENT_ID,
     SIGN_IN_GUARDS,
     async_device_code_entry,
+    async_start_reconfigure,
     async_wait_for_device_code,
     sign_in_guards,
 )
@@ -121,9 +120,7 @@ async def test_reconfigure_reloads_once(
     hass: HomeAssistant, emulator: GraphEmulator
 ) -> None:
     entry, states = await async_loaded_entry(hass, emulator)
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
+    result = await async_start_reconfigure(hass, entry)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {CONF_TENANT: emulator.default_tenant_id, CONF_CLIENT_ID: CLIENT_ID},
@@ -146,9 +143,7 @@ async def test_reconfigure_to_another_app_ends_the_old_session(
     assert emulator.app_session(CLIENT_ID) is not None
     emulator.add_app(client_id=OTHER_CLIENT_ID)
 
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
+    result = await async_start_reconfigure(hass, entry)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {CONF_TENANT: emulator.default_tenant_id, CONF_CLIENT_ID: OTHER_CLIENT_ID},

@@ -45,7 +45,14 @@ from .graph import (
     PreferredPresence,
     PresenceSnapshot,
 )
-from .keeper import AppSession, SessionKeeper, SessionRequest, SetSession, Wish
+from .keeper import (
+    AppSession,
+    EndSession,
+    SessionKeeper,
+    SessionRequest,
+    SetSession,
+    Wish,
+)
 
 type TeamsPresenceConfigEntry = ConfigEntry[TeamsPresenceCoordinator]
 
@@ -141,7 +148,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """
         self.keeper.close()
         self._cancel_timer()
-        await self._store.async_save(self._stored_data())
+        await self._store.async_save(self.keeper.as_dict())
         await super().async_shutdown()
 
     async def async_set_app_presence(
@@ -181,13 +188,12 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             if self.session is None:
                 return
             try:
-                await self.client.clear_presence(self.session_id)
+                await self._async_send(EndSession())
             except FAILURES as err:
-                if classify(err) is not Failure.NOT_FOUND:
-                    LOGGER.warning(
-                        "Could not end the old app's Teams presence session: %s", err
-                    )
-                    return
+                LOGGER.warning(
+                    "Could not end the old app's Teams presence session: %s", err
+                )
+                return
             self.keeper.session_ended()
             self._save()
 
@@ -437,10 +443,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     def _save(self) -> None:
         """Store the wish soon; a burst of changes writes once."""
-        self._store.async_delay_save(self._stored_data, 1)
-
-    def _stored_data(self) -> dict[str, Any]:
-        return self.keeper.as_dict()
+        self._store.async_delay_save(self.keeper.as_dict, 1)
 
 
 def issue_id(kind: str, entry: ConfigEntry) -> str:

@@ -344,6 +344,22 @@ async def test_unknown_token(graph: GraphClient) -> None:
     assert answer.body["error"]["code"] == "InvalidAuthenticationToken"
 
 
+async def test_revoked_token(graph: GraphClient, emulator: GraphEmulator) -> None:
+    """Revoked before it expires: refused like an unknown token, others still work."""
+    graph.token = emulator.issue_token()
+    other_user = emulator.add_user(
+        display_name="Megan Bowen", upn="meganb@contoso.example"
+    )
+    others = emulator.issue_token(other_user)
+    assert (await graph.get("/me")).status == 200
+    emulator.revoke_access_tokens()
+    answer = await graph.get("/me")
+    assert answer.status == 401
+    assert answer.body["error"]["code"] == "InvalidAuthenticationToken"
+    graph.token = others
+    assert (await graph.get("/me")).status == 200
+
+
 async def test_expired_token(
     graph: GraphClient, emulator: GraphEmulator, clock: FakeClock
 ) -> None:

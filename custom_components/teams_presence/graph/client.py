@@ -79,6 +79,8 @@ class GraphPresenceClient:
         self._session = session
         self._token_provider = token_provider
         self._token_refresher = token_refresher
+        self._zones: dict[str, tzinfo | None] = {UTC_NAME: UTC}
+        """Zones resolved so far; ``None`` for a name this machine doesn't know."""
         self._user_path = "/me" if user == ME else f"/users/{quote(user, safe='')}"
         self._base = f"{base_url.rstrip('/')}/v1.0"
         self._timeout = ClientTimeout(total=timeout)
@@ -98,15 +100,10 @@ class GraphPresenceClient:
     async def get_presence(self) -> PresenceSnapshot:
         """Return the user's aggregated presence."""
         data = await self._request("GET", f"{self._user_path}/presence")
-        zone_name = expiry_zone_name(data)
-        zone: tzinfo | None = UTC
-        if zone_name != UTC_NAME:
-            try:
-                zone = await asyncio.to_thread(zone_info, zone_name)
-            except ValueError:
-                zone = None  # a zone this machine doesn't know: no expiry shown
         try:
-            return PresenceSnapshot.from_graph(data, zone)
+            return PresenceSnapshot.from_graph(
+                data, await self._zone(expiry_zone_name(data))
+            )
         except MalformedPresenceError as err:
             raise GraphServerError(
                 "malformed_presence", f"Graph sent a presence of the wrong shape: {err}"
@@ -199,6 +196,17 @@ class GraphPresenceClient:
             f"{self._user_path}/presence/setStatusMessage",
             {"statusMessage": status},
         )
+
+    async def _zone(self, name: str) -> tzinfo | None:
+        """Resolve a zone once, off the event loop: loading one reads the disk."""
+        if name not in self._zones:
+            try:
+                self._zones[name] = await asyncio.to_thread(zone_info, name)
+            except ValueError:
+                self._zones[name] = (
+                    None  # unknown here: no expiry rather than a wrong one
+                )
+        return self._zones[name]
 
     async def _request(
         self, method: str, path: str, body: dict[str, Any] | None = None
