@@ -16,14 +16,10 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import (
-    TeamsPresenceConfigEntry,
-    TeamsPresenceCoordinator,
-    async_delete_issues,
-    wish_store,
-)
+from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator, wish_store
 from .failures import FAILURES, Failure, classify, reason
 from .graph import GraphPresenceClient
+from .problems import async_delete_issues
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -45,7 +41,7 @@ async def async_setup_entry(
     )
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
-    coordinator.async_start()
+    coordinator.writer.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

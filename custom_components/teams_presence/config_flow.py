@@ -498,7 +498,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             if coordinator is not None and entry.data.get(
                 CONF_CLIENT_ID
             ) != self._data.get(CONF_CLIENT_ID):
-                await coordinator.async_end_app_session()
+                await coordinator.writer.async_end_session()
             return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(

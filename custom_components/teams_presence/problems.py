@@ -1,0 +1,129 @@
+"""What a user sees of a failure: a translated error, or a repair issue.
+
+A translated error goes to whoever asked; a repair issue is raised only for what the
+user alone can fix (a missing permission, an app registration setting).
+
+``failures.classify()`` says what kind a failure is; this module says it to the user.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+
+from .auth import AppRegistrationError
+from .const import DOMAIN
+from .failures import Failure, classify, reason
+
+RECENT_ERRORS = 10
+ISSUE_MISSING_PERMISSION = "missing_permission"
+ISSUE_APP_REGISTRATION = "app_registration"
+ISSUE_LEARN_MORE = {
+    ISSUE_MISSING_PERMISSION: (
+        "https://learn.microsoft.com/graph/api/presence-setpresence#permissions"
+    ),
+    "public_client_disabled": (
+        "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code"
+    ),
+}
+"""Microsoft's page on each repair issue's fix, by the issue's translation key."""
+
+_CALLER_ERRORS = {
+    Failure.SIGN_IN: "sign_in_required",
+    Failure.THROTTLED: "graph_unreachable",
+    Failure.TRANSIENT: "graph_unreachable",
+    Failure.APP_REGISTRATION: "graph_unreachable",
+}
+"""The translated error a caller sees, by kind; any other is Graph's refusal."""
+
+
+class AccountProblems:
+    """One account's recent failures and the repair issues they raised."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, client_id: str) -> None:
+        """Track failures of ``entry``, whose app registration is ``client_id``."""
+        self.hass = hass
+        self.entry = entry
+        self.client_id = client_id
+        self.recent: deque[str] = deque(maxlen=RECENT_ERRORS)
+        """The last failures, for diagnostics."""
+
+    def record(self, err: Exception) -> Failure:
+        """Note a failure and return its kind; raise a repair if the user can fix it."""
+        failure = classify(err)
+        self.recent.append(
+            f"{dt_util.utcnow().isoformat()} {type(err).__name__}: {reason(err)}"
+        )
+        if failure is Failure.MISSING_PERMISSION:
+            self._raise_issue(ISSUE_MISSING_PERMISSION, ISSUE_MISSING_PERMISSION)
+        elif isinstance(err, AppRegistrationError):
+            self._raise_issue(
+                ISSUE_APP_REGISTRATION, err.problem, client_id=self.client_id
+            )
+        return failure
+
+    @callback
+    def resolved(self, *, wrote: bool) -> None:
+        """Graph accepted a request, so sign-in works: its repair is fixed.
+
+        The missing permission is fixed only when Graph accepts a write: a read
+        needs less. Deleted even if another coordinator (before a reload or a
+        retried setup) raised them.
+        """
+        kinds = [ISSUE_APP_REGISTRATION]
+        if wrote:
+            kinds.append(ISSUE_MISSING_PERMISSION)
+        for kind in kinds:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id(kind, self.entry))
+
+    def _raise_issue(
+        self, kind: str, translation_key: str, **placeholders: str
+    ) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id(kind, self.entry),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=translation_key,
+            translation_placeholders={"account": self.entry.title, **placeholders},
+            learn_more_url=ISSUE_LEARN_MORE[translation_key],
+        )
+
+
+def caller_error(err: Exception) -> HomeAssistantError:
+    """Translate a failure for whoever asked."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=_CALLER_ERRORS.get(classify(err), "graph_rejected"),
+        translation_placeholders={"reason": reason(err)},
+    )
+
+
+def throttled_error(until: datetime | None) -> HomeAssistantError:
+    """Tell whoever asked that Graph asked to wait, and until when."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="throttled_until",
+        translation_placeholders={
+            "time": dt_util.as_local(until or dt_util.utcnow()).strftime("%H:%M:%S")
+        },
+    )
+
+
+def issue_id(kind: str, entry: ConfigEntry) -> str:
+    """Name an entry's repair issue of one kind."""
+    return f"{kind}_{entry.entry_id}"
+
+
+@callback
+def async_delete_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Remove an entry's repair issues: a removed account has nothing to fix."""
+    for kind in (ISSUE_MISSING_PERMISSION, ISSUE_APP_REGISTRATION):
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry))

@@ -1,0 +1,201 @@
+"""The single writer of an account's app session: runs the keeper on Home Assistant.
+
+The keeper (``keeper.py``) says which request is due and when to wake; the writer
+sends it, tells the keeper how it ended, and keeps one timer for the next wake-up.
+Every wish is recorded (and stored) before it is sent, so throttling, outages and
+sign-in failures never drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from homeassistant.core import CALLBACK_TYPE, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER
+from .failures import FAILURES, Failure
+from .graph import AppPresence, GraphNotFoundError
+from .keeper import EndSession, SessionRequest, SetSession
+from .problems import caller_error
+
+if TYPE_CHECKING:
+    from .coordinator import TeamsPresenceCoordinator
+
+REFUSED_RETRY = timedelta(minutes=5)
+"""When Graph refuses a keep-alive (say, a permission was removed), ask again this late."""
+
+
+class AppSessionWriter:
+    """Sends what the keeper says is due, one request at a time, and sets its timer."""
+
+    def __init__(self, coordinator: TeamsPresenceCoordinator, session_id: str) -> None:
+        """Write the app session ``session_id`` (the app's client id) of an account."""
+        self.coordinator = coordinator
+        self.keeper = coordinator.keeper
+        self.session_id = session_id
+        self.next_sync: datetime | None = None
+        self.last_write: datetime | None = None
+        self._refusal_logged = False
+        self._lock = asyncio.Lock()
+        self._timer: CALLBACK_TYPE | None = None
+
+    @callback
+    def async_start(self) -> None:
+        """Re-assert the wish in the background, without clearing first (no flicker).
+
+        Setup does not wait for it: a slow Graph must not hold up Home Assistant.
+        """
+        self.sync_in_background(force=True, name="start")
+
+    @callback
+    def async_stop(self) -> None:
+        """Schedule nothing more: the keeper is closed and the timer cancelled."""
+        self.keeper.close()
+        self._cancel_timer()
+
+    async def async_want(
+        self,
+        presence: AppPresence | None,
+        *,
+        until: datetime | None = None,
+        expiration: timedelta | None = None,
+    ) -> None:
+        """Record a wish and send it.
+
+        Graph's refusal restores the previous wish and raises; an unreachable or
+        throttling Graph keeps the new wish and the writer retries on its own.
+        """
+        keeper = self.keeper
+        previous = keeper.want(
+            presence, dt_util.utcnow(), until=until, expiration=expiration
+        )
+        wish = keeper.wish
+        self.coordinator.async_update_listeners()
+        try:
+            await self.async_sync()
+        except HomeAssistantError:
+            if keeper.wish is wish:
+                keeper.wish = previous
+                self.coordinator.async_update_listeners()
+            raise
+        finally:
+            self.coordinator.save()
+
+    async def async_end_session(self) -> None:
+        """End the app session in Graph, keeping the wish for whoever writes next.
+
+        For a change of app: the session id is the app's, and only this app's token
+        may end it. A failure is logged, not raised: Graph ends it at expiry anyway.
+        """
+        async with self._lock:
+            if self.keeper.session is None:
+                return
+            try:
+                await self._async_send(EndSession())
+            except FAILURES as err:
+                LOGGER.warning(
+                    "Could not end the old app's Teams presence session: %s", err
+                )
+                return
+            self.keeper.session_ended()
+            self.coordinator.save()
+
+    async def async_sync(self, *, force: bool = False) -> None:
+        """Make Graph's app session match the wish.
+
+        ``force`` sets the wished state even if Graph should still hold it. Raises a
+        translated error only for refusals a retry cannot fix.
+        """
+        async with self._lock:
+            self._cancel_timer()
+            now = dt_util.utcnow()
+            request = self.keeper.due(now, force=force)
+            if request is None:
+                self._schedule(self.keeper.next_wake(now))
+                return
+            try:
+                await self._async_send(request)
+            except FAILURES as err:
+                failure = self.coordinator.note_failure(err)
+                if failure is Failure.THROTTLED:
+                    self._schedule(self.keeper.throttled_until)
+                    return
+                if failure in (Failure.TRANSIENT, Failure.APP_REGISTRATION):
+                    # From the failure, not the attempt: a timeout takes 20 s.
+                    self._schedule(self.keeper.unreachable(dt_util.utcnow()))
+                    return
+                if failure is Failure.SIGN_IN:
+                    self.coordinator.config_entry.async_start_reauth(
+                        self.coordinator.hass
+                    )
+                else:
+                    # Refused: Graph keeps the session it had, and so the keep-alive;
+                    # a refused keep-alive is asked again later, not at once.
+                    wake = self.keeper.next_wake(now)
+                    self._schedule(wake if wake and wake > now else now + REFUSED_RETRY)
+                raise caller_error(err) from err
+            changed = self.keeper.accepted(request, now)
+            self.last_write = now
+            self.coordinator.save()
+            self.coordinator.problems.resolved(wrote=True)
+            if self._refusal_logged:
+                LOGGER.info("Graph accepts the Teams app presence again")
+                self._refusal_logged = False
+            self._schedule(self.keeper.next_wake(now))
+        self.coordinator.async_update_listeners()
+        if changed:
+            await self.coordinator.async_refresh()
+
+    @callback
+    def sync_in_background(self, *, force: bool = False, name: str) -> None:
+        """Sync where no caller waits (start, timer, reconnect)."""
+        coordinator = self.coordinator
+        coordinator.config_entry.async_create_background_task(
+            coordinator.hass, self._async_sync_logged(force), f"{DOMAIN} {name}"
+        )
+
+    async def _async_sync_logged(self, force: bool) -> None:
+        """Sync; a refusal is logged once (it repeats every retry), the wish is kept."""
+        try:
+            await self.async_sync(force=force)
+        except HomeAssistantError as err:
+            if not self._refusal_logged:
+                LOGGER.warning("Could not keep the Teams app presence: %s", err)
+                self._refusal_logged = True
+
+    async def _async_send(self, request: SessionRequest) -> None:
+        """Send one request of the keeper's to Graph."""
+        client = self.coordinator.client
+        if isinstance(request, SetSession):
+            await client.set_presence(
+                self.session_id, request.presence, request.expiration
+            )
+            return
+        try:
+            await client.clear_presence(self.session_id)
+        except GraphNotFoundError:  # ended already: what was wanted
+            LOGGER.debug("App session was already gone")
+
+    def _schedule(self, when: datetime | None) -> None:
+        self._cancel_timer()
+        self.next_sync = None if self.keeper.closed else when
+        if self.next_sync is not None:
+            self._timer = async_track_point_in_utc_time(
+                self.coordinator.hass, self._handle_timer, self.next_sync
+            )
+
+    @callback
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer()
+            self._timer = None
+
+    @callback
+    def _handle_timer(self, _now: datetime) -> None:
+        self._timer = None
+        self.sync_in_background(name="keep-alive")
