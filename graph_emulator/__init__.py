@@ -8,6 +8,7 @@ from .presence import (
     StatusMessage,
     User,
     UserPresence,
+    WorkLocation,
 )
 from .server import GraphEmulator, RecordedRequest
 from .tokens import AppRegistration, Tenant
@@ -24,4 +25,5 @@ __all__ = [
     "Tenant",
     "User",
     "UserPresence",
+    "WorkLocation",
 ]

@@ -13,6 +13,7 @@ from aiohttp.typedefs import Handler
 from yarl import URL
 
 from ._http import read_form
+from .notification_crypto import SigningKey
 from .presence import Clock, User
 from .tokens import (
     DEVICE_CODE_LIFETIME,
@@ -69,6 +70,7 @@ class EntraHost(Protocol):
         """Return the token endpoint's next queued refusal, if any."""
 
     login_down: bool
+    signing_key: SigningKey
     authorize_as: User | None
     auto_approve_device_codes: User | None
     auto_approve_delay: timedelta
@@ -204,8 +206,8 @@ class EntraApi:
         )
 
     async def _keys(self, request: web.Request) -> web.StreamResponse:
-        """Publish no keys: id_tokens are unsigned."""
-        return web.json_response({"keys": []})
+        """Publish the key validation tokens are signed with (id_tokens are unsigned)."""
+        return web.json_response(self._host.signing_key.jwks())
 
     async def _logout(self, request: web.Request) -> web.StreamResponse:
         target = request.query.get("post_logout_redirect_uri")

@@ -29,6 +29,19 @@ class Fault:
     delay: float = 0.0
 
 
+@dataclass(frozen=True)
+class NotificationFault:
+    """One change notification's fault: lost, sent twice, sent after the next, late.
+
+    `delay` is in real seconds on top of the delivery's own (see `delivery`).
+    """
+
+    drop: bool = False
+    duplicate: bool = False
+    overtaken: bool = False
+    delay: float = 0.0
+
+
 def _status_message_as_text(body: dict[str, Any]) -> Any:
     body["statusMessage"] = "In a meeting"
     return body

@@ -19,6 +19,7 @@ from .presence import (
     SessionNotFoundError,
     StatusMessage,
     User,
+    WorkLocation,
     parse_duration,
 )
 from .tokens import AccessToken, Directory
@@ -29,6 +30,22 @@ USER_PATHS = ("/v1.0/me", "/v1.0/users/{user}")
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 _REQUEST_ID = "request-id"
 _CLIENT_REQUEST_ID = "client-request-id"
+CLOUDS = frozenset({"global", "us_government", "us_government_dod", "china"})
+"""The Microsoft clouds a Graph deployment can be, as the integration names them."""
+# Where Graph offers writing each work-location layer; elsewhere the action does
+# not exist, and Graph answers as for any unknown segment.
+_WORK_LOCATION_CLOUDS = {
+    "setManualLocation": frozenset({"global", "us_government", "us_government_dod"}),
+    "setAutomaticLocation": frozenset({"global"}),
+    "clearAutomaticLocation": frozenset({"global"}),
+    "clearLocation": frozenset({"global", "us_government", "us_government_dod"}),
+}
+# Graph's documented throttling answer carries these beside the request ids.
+_THROTTLED_INNER_ERROR = {
+    "code": "429",
+    "message": "Please retry after",
+    "status": "429",
+}
 
 
 class GraphHost(Protocol):
@@ -45,6 +62,10 @@ class GraphHost(Protocol):
     @property
     def read_time_zone(self) -> str | None:
         """The zone presence reads answer times in; None: the zone each was set in."""
+
+    @property
+    def cloud(self) -> str:
+        """The Microsoft cloud this Graph is (one of `CLOUDS`)."""
 
 
 def graph_error(
@@ -69,17 +90,14 @@ def graph_error(
             f'Bearer realm="", authorization_uri="{request.scheme}://{request.host}'
             f'/common/oauth2/authorize", client_id="{GRAPH_APP_ID}"'
         )
-    body = {
-        "error": {
-            "code": code,
-            "message": message,
-            "innerError": {
-                "date": f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%S}",
-                _REQUEST_ID: request_id,
-                _CLIENT_REQUEST_ID: client_request_id,
-            },
-        }
+    inner_error = {
+        "date": f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%S}",
+        _REQUEST_ID: request_id,
+        _CLIENT_REQUEST_ID: client_request_id,
     }
+    if status == 429:
+        inner_error |= _THROTTLED_INNER_ERROR
+    body = {"error": {"code": code, "message": message, "innerError": inner_error}}
     return web.json_response(body, status=status, headers=all_headers)
 
 
@@ -161,6 +179,8 @@ READ_PRESENCE = Permission(
 WRITE_PRESENCE = Permission(
     frozenset({"Presence.ReadWrite"}), frozenset({"Presence.ReadWrite.All"})
 )
+WRITE_OWN_PRESENCE = Permission(frozenset({"Presence.ReadWrite"}), frozenset())
+"""Delegated only: no application permission grants it (work location)."""
 READ_USER = Permission(frozenset({"User.Read"}), frozenset({"User.Read.All"}))
 
 
@@ -246,11 +266,20 @@ def _status_message_json(
     }
 
 
+def _work_location(body: dict[str, Any]) -> WorkLocation:
+    """Read the body of setManualLocation or setAutomaticLocation."""
+    place_id = body.get("placeId")
+    if place_id is not None and not isinstance(place_id, str):
+        raise PresenceError("The property 'placeId' must be a string.")
+    return WorkLocation(_text(body, "workLocationType"), place_id)
+
+
 def presence_json(user: User, read_time_zone: str | None = None) -> dict[str, Any]:
     """Render a user's presence as GET .../presence answers."""
     availability, activity = user.presence.aggregate()
     message = user.presence.status_message
     out_of_office = user.presence.out_of_office
+    shown = user.presence.work_location()
     return {
         "id": user.id,
         "availability": availability,
@@ -261,6 +290,12 @@ def presence_json(user: User, read_time_zone: str | None = None) -> dict[str, An
         "outOfOfficeSettings": {
             "message": out_of_office.message,
             "isOutOfOffice": out_of_office.is_out_of_office,
+        },
+        "sequenceNumber": user.presence.sequence_number(),
+        "workLocation": {
+            "placeId": shown.location.place_id,
+            "source": shown.source,
+            "workLocationType": shown.location.location_type,
         },
     }
 
@@ -290,6 +325,14 @@ class GraphApi:
 
         return answer
 
+    def answering(self, handler: Handler) -> Handler:
+        """Answer refusals as Graph does, for routes defined in other modules."""
+        return self._answering_errors(handler)
+
+    def authorize(self, request: web.Request, permission: Permission) -> AccessToken:
+        """Return the caller's token if it grants `permission` (else 401 or 403)."""
+        return self._token(request, permission)
+
     def routes(self) -> list[web.RouteDef]:
         """Route definitions, for each app that serves Graph."""
         actions: dict[str, Handler] = {
@@ -298,6 +341,10 @@ class GraphApi:
             "setUserPreferredPresence": self._set_preferred,
             "clearUserPreferredPresence": self._clear_preferred,
             "setStatusMessage": self._set_status_message,
+            "setManualLocation": self._set_manual_location,
+            "setAutomaticLocation": self._set_automatic_location,
+            "clearAutomaticLocation": self._clear_automatic_location,
+            "clearLocation": self._clear_location,
         }
         routes = [
             web.get("/v1.0/organization", self._answering_errors(self._organization))
@@ -443,4 +490,33 @@ class GraphApi:
         user.presence.set_status_message(
             content, str(message.get("contentType") or "text"), expiry, zone
         )
+        return web.Response()
+
+    def _location_writer(self, request: web.Request) -> User:
+        """Return the signed-in user, if this cloud's Graph has the action at all."""
+        action = request.path.rpartition("/")[2]
+        if self._host.cloud not in _WORK_LOCATION_CLOUDS[action]:
+            raise web.HTTPNotFound  # Graph's 400 for an unknown segment
+        return self._subject(request, WRITE_OWN_PRESENCE)
+
+    async def _set_manual_location(self, request: web.Request) -> web.StreamResponse:
+        user = self._location_writer(request)
+        location = _work_location(await self._json_object(request))
+        user.presence.manual_location = location
+        return web.Response()
+
+    async def _set_automatic_location(self, request: web.Request) -> web.StreamResponse:
+        user = self._location_writer(request)
+        location = _work_location(await self._json_object(request))
+        user.presence.automatic_location = location
+        return web.Response()
+
+    async def _clear_automatic_location(
+        self, request: web.Request
+    ) -> web.StreamResponse:
+        self._location_writer(request).presence.automatic_location = None
+        return web.Response()
+
+    async def _clear_location(self, request: web.Request) -> web.StreamResponse:
+        self._location_writer(request).presence.clear_locations()
         return web.Response()

@@ -43,6 +43,8 @@ PREFERRED_EXPIRY_SHORT = timedelta(days=1)
 PREFERRED_EXPIRY_LONG = timedelta(days=7)
 STATUS_MESSAGE_MAX_LENGTH = 280
 OFFLINE = ("Offline", "Offline")
+WORK_LOCATION_TYPES = frozenset({"unspecified", "office", "remote", "timeOff"})
+"""The types a client may write (Graph's enum also has unknownFutureValue)."""
 
 # Aggregation precedence by availability; idle and "be right back" variants rank
 # with their base state, anything else (Offline, PresenceUnknown) ranks lowest.
@@ -133,6 +135,36 @@ class Lapse:
     at: datetime
 
 
+@dataclass(frozen=True)
+class WorkLocation:
+    """One layer's work location, in Graph's spelling ("timeOff")."""
+
+    location_type: str
+    place_id: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse what Graph refuses, whichever layer it is for."""
+        if self.location_type not in WORK_LOCATION_TYPES:
+            raise PresenceError(
+                f"The value '{self.location_type}' is not a valid workLocationType;"
+                f" use one of {', '.join(sorted(WORK_LOCATION_TYPES))}."
+            )
+        if self.place_id is not None and not self.place_id.strip():
+            raise PresenceError("placeId must not be empty.")
+
+
+@dataclass(frozen=True)
+class WorkLocationShown:
+    """The work location Graph reports: the winning layer's, and which layer won."""
+
+    location: WorkLocation
+    source: str
+    """none, manual, automatic or scheduled."""
+
+
+_NO_WORK_LOCATION = WorkLocationShown(WorkLocation("unspecified"), "none")
+
+
 @dataclass
 class OutOfOffice:
     """Out-of-office settings as Graph reports them next to presence."""
@@ -156,6 +188,12 @@ class UserPresence:
         """How long after it is sent a write takes effect (network and Graph's work)."""
         self.lapses: list[Lapse] = []
         """Sessions set again only after their state faded or expired."""
+        self.manual_location: WorkLocation | None = None
+        self.automatic_location: WorkLocation | None = None
+        self.scheduled_location: WorkLocation | None = None
+        """What the user's working-hours plan says for now; tests set it."""
+        self._version = 0
+        self._versioned: object = None
 
     @property
     def preferred(self) -> PreferredPresence | None:
@@ -267,6 +305,39 @@ class UserPresence:
             if content
             else None
         )
+
+    def work_location(self) -> WorkLocationShown:
+        """Return the layer that wins: manual, then automatic, then scheduled."""
+        for source, location in (
+            ("manual", self.manual_location),
+            ("automatic", self.automatic_location),
+            ("scheduled", self.scheduled_location),
+        ):
+            if location is not None:
+                return WorkLocationShown(location, source)
+        return _NO_WORK_LOCATION
+
+    def clear_locations(self) -> None:
+        """Drop the manual and the automatic layer; the plan stays."""
+        self.manual_location = self.automatic_location = None
+
+    def sequence_number(self) -> str:
+        """Return Graph's version stamp: it grows whenever what a read shows changed.
+
+        Compared at each call with what the last call saw, so that changes the
+        clock makes (a session fading, a message expiring) count as well as writes.
+        Zero-padded, so that stamps sort as strings, as Graph's do.
+        """
+        seen = (
+            self.aggregate(),
+            self.status_message,
+            (self.out_of_office.is_out_of_office, self.out_of_office.message),
+            self.work_location(),
+        )
+        if seen != self._versioned:
+            self._version += 1
+            self._versioned = seen
+        return f"{self._version:016d}"
 
     def live_states(self) -> list[tuple[str, str]]:
         """Return the shown state of every live session, app sessions first."""

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
+from pathlib import Path
 import ssl
 import threading
 from time import perf_counter
@@ -21,8 +22,10 @@ from ._http import read_body
 from ._timezones import zone_info
 from .entra import EntraApi
 from .faults import MALFORMATION_NAMES, Fault, malformed
-from .graph_api import GRAPH_PREFIX, GraphApi, graph_error, graph_middleware
-from .presence import AppSession, Clock, Lapse, OutOfOffice, User
+from .graph_api import CLOUDS, GRAPH_PREFIX, GraphApi, graph_error, graph_middleware
+from .notification_crypto import SigningKey
+from .presence import AppSession, Clock, Lapse, OutOfOffice, User, WorkLocation
+from .subscriptions import Subscriptions
 from .tls import Certificates
 from .tokens import AppRegistration, Directory, EntraError, Grant
 
@@ -140,8 +143,13 @@ class GraphEmulator:
     - `read_time_zone`: presence reads answer status message expiries in this
       zone (a Windows name, as Graph does for many tenants) instead of the zone
       each was set in.
+    - `cloud`: which Microsoft cloud this Graph is ("global" by default); the
+      work-location writes exist only where Graph offers them.
+    - `set_scheduled_location(...)`: what the user's working-hours plan says.
     - `login_down`, `throttle_sign_in(count, retry_after, status)`: the token
       endpoint answers 503 / 429 with Retry-After.
+    - `subscriptions`: change-notification subscriptions and their deliveries,
+      with knobs of their own (see `Subscriptions` and `Deliveries`).
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -173,7 +181,13 @@ class GraphEmulator:
         self._malformed_count = 0
         self._sign_in_faults: deque[EntraError] = deque()
         self._read_time_zone: str | None = None
+        self._cloud = "global"
         self._stopping = False
+        self.signing_key = SigningKey()
+        """Entra ID's token-signing key, published at /{tenant}/discovery/v2.0/keys."""
+        self.subscriptions = Subscriptions(
+            self.clock, self.directory, self.signing_key, self._sleep
+        )
         # Real-time waits run in threads (see _sleep); each can be woken early.
         self._sleepers = ThreadPoolExecutor(
             _MAX_SLEEPERS, thread_name_prefix="graph-emulator-latency"
@@ -186,12 +200,22 @@ class GraphEmulator:
     # Lifecycle
 
     async def start(
-        self, host: str = "127.0.0.1", graph_port: int = 0, login_port: int = 0
+        self,
+        host: str = "127.0.0.1",
+        graph_port: int = 0,
+        login_port: int = 0,
+        *,
+        tls_folder: Path | None = None,
     ) -> None:
-        """Start both listeners; port 0 picks a free port."""
-        self._certificates = Certificates(host)
+        """Start both listeners; port 0 picks a free port.
+
+        The sign-in listener's certificates are kept in `tls_folder` when given
+        (reused at the next start), else in a temporary folder `stop` deletes.
+        """
+        self._certificates = Certificates(host, tls_folder)
         entra_routes = EntraApi(self).routes()
-        graph_routes = GraphApi(self).routes()
+        graph_api = GraphApi(self)
+        graph_routes = [*graph_api.routes(), *self.subscriptions.routes(graph_api)]
         self._graph = _Listener(
             self._application("graph", [*graph_routes, *entra_routes])
         )
@@ -205,6 +229,7 @@ class GraphEmulator:
     async def stop(self) -> None:
         """Stop both listeners and delete the certificate files."""
         self._stopping = True
+        await self.subscriptions.stop()
         for waker in self._wakers:
             waker.set()
         for listener in (self._graph, self._login):
@@ -292,7 +317,9 @@ class GraphEmulator:
             is_write = request.method == "POST" and _WRITE_MARKER in request.path
             fault = self._write_outage if is_write else None
         if fault is None or fault.status is None:
-            return self._maybe_malformed(request, await handler(request))
+            response = await handler(request)
+            self.subscriptions.notice_changes()
+            return self._maybe_malformed(request, response)
         if fault.status == 0:
             return _hang_up(request)
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
@@ -466,10 +493,12 @@ class GraphEmulator:
             availability,
             activity,
         )
+        self.subscriptions.notice_changes()
 
     def remove_client_session(self, name: str, user: User | None = None) -> None:
         """End a simulated Teams client's session, if it exists."""
         (user or self.default_user).presence.client_sessions.pop(name, None)
+        self.subscriptions.notice_changes()
 
     def presence(self, user: User | None = None) -> tuple[str, str]:
         """Return the aggregated (availability, activity) now."""
@@ -509,6 +538,20 @@ class GraphEmulator:
         """Set the out-of-office settings reported with presence."""
         (user or self.default_user).presence.out_of_office = OutOfOffice(
             is_out, message
+        )
+
+    def set_scheduled_location(
+        self,
+        location_type: str | None,
+        place_id: str | None = None,
+        user: User | None = None,
+    ) -> None:
+        """Set where the user's plan puts them now ("office", "timeOff"; None: nowhere).
+
+        The lowest layer: a manual or automatic location wins over it.
+        """
+        (user or self.default_user).presence.scheduled_location = (
+            None if location_type is None else WorkLocation(location_type, place_id)
         )
 
     # Faults
@@ -591,6 +634,22 @@ class GraphEmulator:
         if name is not None:
             zone_info(name)  # ValueError now, rather than a failing read later.
         self._read_time_zone = name
+
+    @property
+    def cloud(self) -> str:
+        """The Microsoft cloud this Graph is: "global", "us_government", ...
+
+        Graph offers setManualLocation and clearLocation in the global and US
+        Government clouds, setAutomaticLocation and clearAutomaticLocation only
+        in the global one.
+        """
+        return self._cloud
+
+    @cloud.setter
+    def cloud(self, name: str) -> None:
+        if name not in CLOUDS:
+            raise ValueError(f"Choose a cloud among {sorted(CLOUDS)}: {name}")
+        self._cloud = name
 
     def throttle_sign_in(
         self, count: int, retry_after: int = 1, status: int = 429

@@ -14,14 +14,17 @@ from homeassistant.components.select import (
 )
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import ATTR_ENTITY_ID
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator, RecordedRequest
 
-APP_PRESENCE = "select.adele_vance_app_presence"
+CLIENT_ID = "11111111-1111-1111-1111-111111111111"
+CLIENT_SECRET = "s3cret-value"
+APP_PRESENCE = "select.adele_vance_presence_from_home_assistant"
+PREFERRED_PRESENCE = "select.adele_vance_presence_override"
 PRESENCE = "sensor.adele_vance_presence"
 
 
@@ -79,13 +82,19 @@ def state_of(hass: HomeAssistant, entity_id: str) -> str:
     return state.state
 
 
-async def select(hass: HomeAssistant, option: str) -> None:
-    """Choose an app presence the way a user does."""
+async def select(
+    hass: HomeAssistant,
+    option: str,
+    entity_id: str = APP_PRESENCE,
+    context: Context | None = None,
+) -> None:
+    """Choose a presence the way a user does (by default, the app presence)."""
     await hass.services.async_call(
         SELECT_DOMAIN,
         SERVICE_SELECT_OPTION,
-        {ATTR_ENTITY_ID: APP_PRESENCE, ATTR_OPTION: option},
+        {ATTR_ENTITY_ID: entity_id, ATTR_OPTION: option},
         blocking=True,
+        context=context,
     )
 
 

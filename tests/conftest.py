@@ -36,6 +36,7 @@ from custom_components.teams_presence.const import (
     DOMAIN,
 )
 from graph_emulator import GraphEmulator
+from tests.common import CLIENT_ID, CLIENT_SECRET
 
 # Every test fails if Home Assistant reports the integration's use of a deprecated API.
 from tests.deprecation_guard import no_deprecation_reports  # noqa: F401
@@ -43,8 +44,9 @@ from tests.deprecation_guard import no_deprecation_reports  # noqa: F401
 # Every test fails if a token, secret or device code the emulator issued is logged.
 from tests.secrets_guard import no_secrets_in_logs  # noqa: F401
 
-CLIENT_ID = "11111111-1111-1111-1111-111111111111"
-CLIENT_SECRET = "s3cret-value"
+# Sign-in tests (marked SIGN_IN_GUARDS) also fail if msal runs on the event loop.
+from tests.sign_in_guard import sign_in_guards  # noqa: F401
+
 TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
 """Long enough that simulated days never need a refresh in tests that are not about it."""
 

@@ -1,6 +1,6 @@
 """A suite-wide guard: no credential the emulator issued may reach a log line.
 
-Loaded from ``tests/conftest.py`` with ``pytest_plugins = ["tests.secrets_guard"]``.
+Registered from ``tests/conftest.py``, for every test.
 Tokens are random, so a leak can only be caught by knowing every one issued: the
 emulator does.
 """

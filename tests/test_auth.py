@@ -38,17 +38,14 @@ from custom_components.teams_presence.const import (
 )
 from custom_components.teams_presence.graph import CLOUD_ENDPOINTS, Cloud
 from graph_emulator import GraphEmulator
+from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.sign_in_helpers import (
     CLIENT_ID,
-    SIGN_IN_GUARDS,
     async_application_entry,
     async_browser_entry,
     async_device_code_entry,
     async_setup_credentials,
-    sign_in_guards,
 )
-
-__all__ = ["sign_in_guards"]
 
 pytestmark = SIGN_IN_GUARDS
 

@@ -17,7 +17,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.data_entry_flow import FlowResultType
 import msal
 import pytest
 from pytest_homeassistant_custom_component.common import start_reauth_flow
@@ -42,11 +42,10 @@ from custom_components.teams_presence.const import (
     DOMAIN,
 )
 from graph_emulator import GraphEmulator, User
+from tests.sign_in_guard import SIGN_IN_GUARDS, SignInWatch
 from tests.sign_in_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
-    SIGN_IN_GUARDS,
-    SignInWatch,
     async_application_entry,
     async_browser_entry,
     async_browser_sign_in,
@@ -58,10 +57,7 @@ from tests.sign_in_helpers import (
     async_wait_for_device_code,
     emulator_urls,
     entry_of,
-    sign_in_guards,
 )
-
-__all__ = ["sign_in_guards"]
 
 pytestmark = SIGN_IN_GUARDS
 
@@ -258,7 +254,8 @@ async def test_browser_same_account_twice_aborts(
         result = await async_browser_sign_in(hass, hass_client_no_auth, result)
         assert result["type"] is expected
     assert result["reason"] == "already_configured"
-    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert result["description_placeholders"] == {"account": entry.title}
 
 
 async def test_browser_without_credentials_aborts(
@@ -462,6 +459,9 @@ async def test_device_code_same_account_twice_aborts(
         result = await async_wait_for_device_code(hass, result)
         assert result["type"] is expected
     assert result["reason"] == "already_configured"
+    assert result["description_placeholders"] == {
+        "account": emulator.default_user.display_name
+    }
 
 
 @pytest.mark.parametrize(
@@ -874,6 +874,7 @@ async def test_browser_reconfigure_tenant(
     assert entry.data[CONF_TENANT] == emulator.default_tenant_id
 
 
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
 async def test_device_code_reconfigure_client_id(
     hass: HomeAssistant, emulator: GraphEmulator
 ) -> None:
@@ -902,6 +903,7 @@ async def test_device_code_reconfigure_client_id(
         ({CONF_TARGET_USER: "meganb@contoso.example"}, "wrong_account"),
     ],
 )
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
 @pytest.mark.usefixtures("other_user")
 async def test_application_reconfigure(
     hass: HomeAssistant,
@@ -953,19 +955,45 @@ async def test_options(hass: HomeAssistant, emulator: GraphEmulator) -> None:
 
 
 @pytest.mark.parametrize(
-    "user_input",
+    ("user_input", "errors"),
     [
-        {CONF_READ_INTERVAL: 5, CONF_EXPIRATION: 60, CONF_CLEAR_ON_REMOVE: True},
-        {CONF_READ_INTERVAL: 30, CONF_EXPIRATION: 241, CONF_CLEAR_ON_REMOVE: True},
+        (
+            {CONF_READ_INTERVAL: 5, CONF_EXPIRATION: 60, CONF_CLEAR_ON_REMOVE: True},
+            {CONF_READ_INTERVAL: "read_interval_out_of_range"},
+        ),
+        (
+            {CONF_READ_INTERVAL: 30, CONF_EXPIRATION: 241, CONF_CLEAR_ON_REMOVE: True},
+            {CONF_EXPIRATION: "expiration_out_of_range"},
+        ),
     ],
 )
 async def test_options_out_of_range(
-    hass: HomeAssistant, emulator: GraphEmulator, user_input: dict[str, Any]
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    user_input: dict[str, Any],
+    errors: dict[str, str],
 ) -> None:
+    """A number out of range gets a translated sentence in whole units, and is kept."""
     entry = await async_application_entry(hass, emulator)
+    options = dict(entry.options)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    with pytest.raises(InvalidData):
-        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert result["description_placeholders"] == {
+        "read_interval_min": "10",
+        "read_interval_max": "3600",
+        "expiration_min": "5",
+        "expiration_max": "240",
+    }
+    suggested = {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in schema_of(result)
+    }
+    assert suggested == user_input
+    assert dict(entry.options) == options
 
 
 # Guarantees across methods

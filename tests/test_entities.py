@@ -95,7 +95,7 @@ async def test_entities_in_a_call_with_app_presence(
         "select",
         "select_option",
         {
-            "entity_id": "select.adele_vance_app_presence",
+            "entity_id": "select.adele_vance_presence_from_home_assistant",
             "option": "do_not_disturb_presenting",
         },
         blocking=True,

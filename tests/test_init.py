@@ -21,8 +21,7 @@ from custom_components.teams_presence.const import (
 )
 from graph_emulator import GraphEmulator
 
-from .common import advance, select, set_calls, step_until
-from .conftest import CLIENT_ID
+from .common import CLIENT_ID, advance, select, set_calls, step_until
 
 
 async def test_setup_and_unload_keep_the_session(

@@ -23,8 +23,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.teams_presence.const import CONF_EXPIRATION, DOMAIN
 from graph_emulator import GraphEmulator
 
-from .common import APP_PRESENCE, PRESENCE, advance, select, set_calls, state_of
-from .conftest import CLIENT_ID
+from .common import (
+    APP_PRESENCE,
+    CLIENT_ID,
+    PRESENCE,
+    advance,
+    select,
+    set_calls,
+    state_of,
+)
 
 EIGHT_HOURS = timedelta(hours=8)
 WRITE_TRANSIT = timedelta(seconds=5)

@@ -13,9 +13,11 @@ import pytest
 from custom_components.teams_presence.const import REFRESH_MARGIN
 from custom_components.teams_presence.graph import AppPresence, PreferredPresence
 from custom_components.teams_presence.keeper import (
+    ClearPreferred,
     EndSession,
     SessionKeeper,
     SessionRequest,
+    SetPreferred,
     SetSession,
     Wish,
 )
@@ -180,3 +182,64 @@ def test_the_preferred_presence_lasts_its_default_expiration() -> None:
     keeper.prefer(PreferredPresence.BUSY, None, T0)
     assert keeper.preferred_presence(T0 + timedelta(hours=23)) is PreferredPresence.BUSY
     assert keeper.preferred_presence(T0 + timedelta(hours=24)) is None
+
+
+def test_a_preferred_presence_goes_first_and_ends_when_wished() -> None:
+    """Sent late (an outage), it is sent for what is left, so it ends on time."""
+    keeper = SessionKeeper(HOUR)
+    keeper.want(BUSY, T0)
+    keeper.prefer(PreferredPresence.DO_NOT_DISTURB, 2 * HOUR, T0)
+    request = keeper.due(at(30))
+    assert isinstance(request, SetPreferred)
+    assert request.presence is PreferredPresence.DO_NOT_DISTURB
+    assert request.expiration == timedelta(minutes=90)
+    assert keeper.accepted(request, at(30))
+    assert keeper.preferred_wish is None
+    assert keeper.preferred_expires_at(at(31)) == at(120)
+    assert isinstance(keeper.due(at(30)), SetSession)
+
+
+def test_a_preferred_presence_that_ended_unsent_is_dropped() -> None:
+    keeper = SessionKeeper(HOUR)
+    keeper.prefer(PreferredPresence.BUSY, timedelta(minutes=10), T0)
+    assert keeper.due(at(9.5)) is None
+    assert keeper.preferred_wish is None
+    assert keeper.preferred_presence(at(9.5)) is None
+
+
+def test_a_newer_preferred_wish_is_not_met_by_an_older_request() -> None:
+    keeper = SessionKeeper(HOUR)
+    keeper.prefer(PreferredPresence.BUSY, None, T0)
+    sent = keeper.due(T0)
+    assert isinstance(sent, SetPreferred)
+    keeper.prefer(None, None, at(1))  # chosen while the first was on its way
+    keeper.accepted(sent, at(1))
+    newer = keeper.preferred_wish
+    assert newer is not None
+    assert keeper.due(at(1)) == ClearPreferred(newer)
+    assert keeper.preferred_presence(at(1)) is None
+
+
+def test_undo_restores_a_wish_only_if_no_other_replaced_it() -> None:
+    keeper = keeper_holding(AVAILABLE)
+    undo = keeper.want(BUSY, at(1))
+    undo()
+    assert keeper.wish == Wish(AVAILABLE)
+    undo = keeper.want(BUSY, at(2))
+    keeper.want(AWAY, at(3))
+    undo()
+    assert keeper.wish == Wish(AWAY)
+    undo_preferred = keeper.prefer(PreferredPresence.AWAY, None, at(4))
+    undo_preferred()
+    assert keeper.preferred_wish is None
+
+
+def test_applied_follows_what_graph_accepted() -> None:
+    keeper = keeper_holding(AVAILABLE)
+    assert keeper.app_presence_applied(at(1))
+    keeper.want(BUSY, at(1))
+    assert not keeper.app_presence_applied(at(1))
+    request = keeper.due(at(1))
+    assert request is not None
+    keeper.accepted(request, at(1))
+    assert keeper.app_presence_applied(at(1))

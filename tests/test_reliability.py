@@ -26,10 +26,9 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.teams_presence.const import DOMAIN
 from custom_components.teams_presence.graph.client import DEFAULT_TIMEOUT
 from graph_emulator import GraphEmulator, RecordedRequest
+from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.sign_in_helpers import (
-    SIGN_IN_GUARDS,
     async_device_code_entry,
-    sign_in_guards,
 )
 
 from .common import (
@@ -42,8 +41,6 @@ from .common import (
     state_of,
     step_until,
 )
-
-__all__ = ["sign_in_guards"]
 
 BUSY = ("Busy", "InACall")
 
@@ -269,21 +266,13 @@ async def test_sign_in_down_during_refresh_is_transient(
     assert_no_crash(caplog)
 
 
-@pytest.mark.parametrize(
-    ("service", "data"),
-    [
-        ("set_status_message", {"message": "In the lab"}),
-        ("set_preferred_presence", {"presence": "do_not_disturb"}),
-    ],
-)
 async def test_retry_after_on_a_one_off_action_holds_every_request(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     setup_integration: MockConfigEntry,
-    service: str,
-    data: dict[str, str],
 ) -> None:
+    service, data = "set_status_message", {"message": "In the lab"}
     emulator.throttle(1, retry_after=90)
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call(

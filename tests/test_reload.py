@@ -27,16 +27,13 @@ from custom_components.teams_presence.const import (
 )
 from graph_emulator import GraphEmulator
 from tests.common import APP_PRESENCE, select, state_of
+from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.sign_in_helpers import (
     CLIENT_ID,
-    SIGN_IN_GUARDS,
     async_device_code_entry,
     async_start_reconfigure,
     async_wait_for_device_code,
-    sign_in_guards,
 )
-
-__all__ = ["sign_in_guards"]
 
 OTHER_CLIENT_ID = "22222222-2222-2222-2222-222222222222"
 

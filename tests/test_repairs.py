@@ -17,14 +17,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator
+from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.sign_in_helpers import (
-    SIGN_IN_GUARDS,
     async_device_code_entry,
-    sign_in_guards,
 )
 
 from .common import (
     APP_PRESENCE,
+    CLIENT_ID,
     PRESENCE,
     advance,
     reauth_flows,
@@ -32,9 +32,6 @@ from .common import (
     set_calls,
     state_of,
 )
-from .conftest import CLIENT_ID
-
-__all__ = ["sign_in_guards"]
 
 
 def issue(hass: HomeAssistant, kind: str, entry_id: str) -> ir.IssueEntry | None:
@@ -184,7 +181,7 @@ async def test_missing_permission_repair_stays_up_and_logs_once(
     refusals = [
         record
         for record in caplog.records
-        if record.getMessage().startswith("Could not keep the Teams app presence")
+        if record.getMessage().startswith("Could not keep the Teams presence")
     ]
     assert len(refusals) == 1
 

@@ -16,11 +16,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator
 
-from .common import advance, state_of
-from .conftest import CLIENT_ID
+from .common import (
+    APP_PRESENCE,
+    CLIENT_ID,
+    PREFERRED_PRESENCE,
+    PRESENCE,
+    advance,
+    state_of,
+)
 
-APP_PRESENCE = "select.adele_vance_app_presence"
-PREFERRED_PRESENCE = "select.adele_vance_preferred_presence"
 STATUS_MESSAGE = "sensor.adele_vance_status_message"
 
 
@@ -124,7 +128,8 @@ async def test_status_message(
     }
     assert state_of(hass, STATUS_MESSAGE) == "Focus time"
     await call(hass, setup_integration, "clear_status_message")
-    assert state_of(hass, STATUS_MESSAGE) == "unknown"
+    # No message is an empty message, not an unknown one.
+    assert state_of(hass, STATUS_MESSAGE) == ""
 
 
 async def test_get_presence(
@@ -133,9 +138,11 @@ async def test_get_presence(
     emulator.set_out_of_office(True, "Back Monday")
     await call(hass, setup_integration, "set_presence", presence="busy_in_a_call")
     response = await call(hass, setup_integration, "get_presence")
+    # The sensors' values, so templates need no mapping.
+    assert response["availability"] == state_of(hass, PRESENCE)
     assert response == {
-        "availability": "Busy",
-        "activity": "InACall",
+        "availability": "busy",
+        "activity": "in_a_call",
         "status_message": None,
         "status_message_expires": None,
         "out_of_office": True,

@@ -9,12 +9,14 @@ executor.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 import logging
 import re
+import ssl
 from typing import Any, Final, cast
+from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientResponseError
 from homeassistant import exceptions as ha_exceptions
@@ -30,6 +32,7 @@ from homeassistant.helpers import config_entry_oauth2_flow
 import msal
 from msal.exceptions import MsalServiceError
 from requests import RequestException
+from requests.exceptions import SSLError
 
 from .application_credentials import authority_context
 from .const import (
@@ -48,7 +51,14 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .graph import CLOUD_ENDPOINTS, ME, Cloud, CloudEndpoints
+from .graph import (
+    CLOUD_ENDPOINTS,
+    ME,
+    Cloud,
+    CloudEndpoints,
+    certificate_problem,
+    certificate_refusal,
+)
 
 
 def _ha_error(name: str) -> tuple[type[Exception], ...]:
@@ -174,6 +184,58 @@ class SignInUnavailableError(HomeAssistantError):
     """The sign-in service could not issue a token now; try again later."""
 
 
+class SignInCertificateError(SignInUnavailableError):
+    """The sign-in service's TLS certificate was refused (often a re-signing proxy).
+
+    Retried like an outage; the user is told which host, and why.
+    """
+
+    def __init__(self, host: str, reason: str) -> None:
+        """Refuse for ``host``'s certificate, OpenSSL's ``reason`` given."""
+        super().__init__(
+            translation_domain=DOMAIN,
+            translation_key="certificate_refused",
+            translation_placeholders={"host": host, "reason": reason},
+        )
+        self.host = host
+        self.reason = reason
+
+
+def refused_certificate(err: BaseException) -> tuple[str, str] | None:
+    """Return the host whose TLS certificate was refused and why, if that is ``err``.
+
+    aiohttp (Graph, Home Assistant's OAuth2 helper) and requests (msal) say it
+    differently, and wrap it in their own errors; a proxy that re-signs the
+    network's traffic makes both say it.
+    """
+    msal_request: SSLError | None = None
+    for inner in _nested(err):
+        if (refusal := certificate_refusal(inner)) is not None:
+            return refusal.host, refusal.reason
+        if isinstance(inner, SSLError):
+            msal_request = inner
+        elif isinstance(inner, ssl.SSLCertVerificationError) and msal_request:
+            host = urlsplit(str(getattr(msal_request.request, "url", ""))).hostname
+            return host or "", certificate_problem(inner)
+    return None
+
+
+def _nested(err: BaseException) -> Iterator[BaseException]:
+    """Yield ``err``, then the errors it wraps (causes, arguments, urllib3's reason)."""
+    pending: list[object] = [err]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseException) and id(current) not in seen:
+            seen.add(id(current))
+            yield current
+            pending += [
+                *current.args,
+                current.__cause__,
+                getattr(current, "reason", None),
+            ]
+
+
 class AppRegistrationError(SignInUnavailableError):
     """The app registration no longer allows this sign-in method.
 
@@ -262,16 +324,24 @@ class SignInRefused(Exception):  # noqa: N818 - a refusal, not an error of ours
     ``entra_error`` holds Entra ID's own words where no translation says more.
     """
 
-    def __init__(self, error: str, entra_error: str = "") -> None:
-        """Keep the error key and Entra's words."""
+    def __init__(self, error: str, entra_error: str = "", *, host: str = "") -> None:
+        """Keep the error key, Entra's words, and the host a refusal names."""
         super().__init__(error)
         self.error = error
         self.entra_error = entra_error
+        self.host = host
 
     @classmethod
     def from_answer(cls, answer: Mapping[str, Any]) -> SignInRefused:
         """Build from Entra ID's error answer."""
         return cls(sign_in_error(answer), entra_error_text(answer))
+
+    @classmethod
+    def unreachable(cls, err: BaseException) -> SignInRefused:
+        """Build for a service that could not be reached, naming a refused certificate."""
+        if (refusal := refused_certificate(err)) is not None:
+            return cls("certificate_refused", host=refusal[0])
+        return cls("cannot_connect")
 
 
 class DeviceCodeSignIn:
@@ -322,7 +392,7 @@ class DeviceCodeSignIn:
                 self._app.acquire_token_by_device_flow, self._code
             )
         except (*MSAL_CONNECTION_ERRORS, ValueError) as err:
-            raise SignInRefused("cannot_connect") from err
+            raise SignInRefused.unreachable(err) from err
         if "access_token" not in result:
             raise SignInRefused.from_answer(result)
         return str(result["access_token"])
@@ -337,7 +407,7 @@ async def _async_msal_sign_in[T](hass: HomeAssistant, start: Callable[[], T]) ->
     try:
         return await hass.async_add_executor_job(start)
     except MSAL_CONNECTION_ERRORS as err:
-        raise SignInRefused("cannot_connect") from err
+        raise SignInRefused.unreachable(err) from err
     except ValueError as err:
         # msal could not read the tenant's OpenID configuration.
         raise SignInRefused("tenant_not_found") from err
@@ -424,7 +494,7 @@ async def _async_browser_access(
                 raise _sign_in_required() from err
             raise _sign_in_unavailable() from err
         except (ClientError, TimeoutError) as err:
-            raise _sign_in_unavailable() from err
+            raise _sign_in_unavailable(err) from err
         return cast(str, session.token[CONF_ACCESS_TOKEN])
 
     return AccountAccess(
@@ -553,7 +623,7 @@ class _MsalTokens[AppT]:
                 result = await self._hass.async_add_executor_job(self._get_token, force)
             except (*MSAL_CONNECTION_ERRORS, ValueError) as err:
                 # Unreachable, a 5xx, or an answer that is not JSON.
-                raise _sign_in_unavailable() from err
+                raise _sign_in_unavailable(err) from err
         if result and "access_token" in result:
             return str(result["access_token"])
         if result is not None:
@@ -577,7 +647,10 @@ def _sign_in_required() -> SignInRequiredError:
     )
 
 
-def _sign_in_unavailable() -> SignInUnavailableError:
+def _sign_in_unavailable(cause: BaseException | None = None) -> SignInUnavailableError:
+    """Say the sign-in service could not give a token; name a refused certificate."""
+    if cause is not None and (refusal := refused_certificate(cause)) is not None:
+        return SignInCertificateError(*refusal)
     return SignInUnavailableError(
         translation_domain=DOMAIN, translation_key="sign_in_unavailable"
     )

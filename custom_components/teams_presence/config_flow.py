@@ -16,9 +16,9 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlowResult,
     OptionsFlow,
-    OptionsFlowWithReload,
 )
 from homeassistant.const import (
     CONF_ACCESS_TOKEN,
@@ -27,13 +27,8 @@ from homeassistant.const import (
     CONF_TOKEN,
 )
 from homeassistant.core import callback
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
 from homeassistant.helpers.selector import (
-    BooleanSelector,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -43,6 +38,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .account import async_read_account
 from .application_credentials import authority_context
 from .auth import (
     DeviceCodeSignIn,
@@ -57,48 +53,29 @@ from .const import (
     AUTH_METHOD_DEVICE_CODE,
     CLOUD_CUSTOM,
     CONF_AUTH_METHOD,
-    CONF_CLEAR_ON_REMOVE,
     CONF_CLOUD,
-    CONF_EXPIRATION,
     CONF_GRAPH_URL,
     CONF_LOGIN_URL,
-    CONF_READ_INTERVAL,
     CONF_TARGET_USER,
     CONF_TENANT,
     CONF_TENANT_ID,
     CONF_TOKEN_CACHE,
     CONF_USER_ID,
-    DEFAULT_CLEAR_ON_REMOVE,
-    DEFAULT_EXPIRATION_MINUTES,
-    DEFAULT_READ_INTERVAL,
     DEFAULT_TENANT,
     DOMAIN,
     LOGGER,
-    MAX_READ_INTERVAL,
-    MIN_READ_INTERVAL,
     OIDC_SCOPES,
 )
 from .coordinator import TeamsPresenceConfigEntry
-from .failures import Failure, classify
 from .graph import (
-    MAX_EXPIRATION_MINUTES,
-    ME,
-    MIN_EXPIRATION_MINUTES,
     Cloud,
-    GraphError,
-    GraphPresenceClient,
     endpoint_url_problem,
     tenant_problem,
 )
+from .options_flow import DEFAULT_OPTIONS, TeamsPresenceOptionsFlow
 
 REDIRECT_URI: Final = "https://my.home-assistant.io/redirect/oauth"
 ENTRA_URL: Final = "https://entra.microsoft.com/"
-
-DEFAULT_OPTIONS: Final = {
-    CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
-    CONF_EXPIRATION: DEFAULT_EXPIRATION_MINUTES,
-    CONF_CLEAR_ON_REMOVE: DEFAULT_CLEAR_ON_REMOVE,
-}
 
 _TEXT = TextSelector()
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -143,43 +120,6 @@ APPLICATION_SCHEMA: Final = vol.Schema(
 )
 
 
-def _whole_number(minimum: int, maximum: int, unit: str) -> vol.All:
-    """Return a box for whole units; the selector alone would give a float."""
-    return vol.All(
-        NumberSelector(
-            NumberSelectorConfig(
-                min=minimum,
-                max=maximum,
-                step=1,
-                unit_of_measurement=unit,
-                mode=NumberSelectorMode.BOX,
-            )
-        ),
-        vol.Coerce(int),
-    )
-
-
-OPTIONS_SCHEMA: Final = vol.Schema(
-    {
-        vol.Required(CONF_READ_INTERVAL, default=DEFAULT_READ_INTERVAL): _whole_number(
-            MIN_READ_INTERVAL, MAX_READ_INTERVAL, "s"
-        ),
-        vol.Required(
-            CONF_EXPIRATION, default=DEFAULT_EXPIRATION_MINUTES
-        ): _whole_number(MIN_EXPIRATION_MINUTES, MAX_EXPIRATION_MINUTES, "min"),
-        vol.Required(
-            CONF_CLEAR_ON_REMOVE, default=DEFAULT_CLEAR_ON_REMOVE
-        ): BooleanSelector(),
-    }
-)
-
-_CHECK_ERRORS: Final = {
-    Failure.MISSING_PERMISSION: "missing_permission",
-    Failure.NOT_FOUND: "user_not_found",
-    Failure.TRANSIENT: "cannot_connect",
-    Failure.THROTTLED: "cannot_connect",
-}
-"""The form error when reading the account fails, by kind; any other is unexpected."""
 _PLACEHOLDERS: Final = {"entra_url": ENTRA_URL, "redirect_uri": REDIRECT_URI}
 
 
@@ -201,6 +141,8 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         self._title = ""
         self._entra_error = ""
         """Entra ID's words for the last refusal that has no translation of its own."""
+        self._refused_host = ""
+        """The host whose TLS certificate the last refusal was about."""
 
     @property
     def logger(self) -> logging.Logger:
@@ -299,7 +241,9 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         if error := await self._async_check_account(
             data[CONF_TOKEN][CONF_ACCESS_TOKEN]
         ):
-            return self.async_abort(reason=error)
+            return self.async_abort(
+                reason=error, description_placeholders=self._placeholders
+            )
         return await self._async_save()
 
     async def async_step_authorize_rejected(
@@ -436,11 +380,16 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     def _refused(self, err: SignInRefused) -> str:
         """Return the form error for a refused sign-in, keeping Entra's words to show."""
         self._entra_error = err.entra_error
+        self._refused_host = err.host
         return err.error
 
     @property
     def _placeholders(self) -> dict[str, str]:
-        return {**_PLACEHOLDERS, "entra_error": self._entra_error}
+        return {
+            **_PLACEHOLDERS,
+            "entra_error": self._entra_error,
+            "host": self._refused_host,
+        }
 
     def _tenant_error(self) -> str | None:
         """Refuse tenants that cannot work for the method, before asking Entra ID."""
@@ -450,33 +399,17 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         )
 
     async def _async_check_account(self, access_token: str) -> str | None:
-        """Read the user and their presence as the entry will; return an error key."""
-
-        async def get_access_token() -> str:
-            return access_token
-
-        target = self._data.get(CONF_TARGET_USER, ME)
-        client = GraphPresenceClient(
-            async_get_clientsession(self.hass),
-            get_access_token,
-            base_url=endpoints_from_data(self._data).graph_url,
-            user=target,
-        )
+        """Read the account as the entry will; return an error key."""
         try:
-            user = await client.get_user()
-            await client.get_presence()
-            if target == ME:
-                self._data[CONF_TENANT_ID] = await client.get_tenant_id()
-        except GraphError as err:
-            if (error := _CHECK_ERRORS.get(classify(err))) is None:
-                LOGGER.exception("Unexpected answer from Graph")
-                return "unknown"
-            LOGGER.debug("Graph refused to read the account: %s", err)
-            return error
-        self._data[CONF_USER_ID] = user.id
-        if target != ME:
-            self._data[CONF_TARGET_USER] = user.id
-        self._title = user.display_name or user.user_principal_name or user.id
+            account = await async_read_account(self.hass, self._data, access_token)
+        except SignInRefused as err:
+            return self._refused(err)
+        self._data[CONF_USER_ID] = account.user_id
+        if account.tenant_id is not None:
+            self._data[CONF_TENANT_ID] = account.tenant_id
+        if CONF_TARGET_USER in self._data:
+            self._data[CONF_TARGET_USER] = account.user_id
+        self._title = account.name
         return None
 
     async def _async_save(self) -> ConfigFlowResult:
@@ -494,13 +427,14 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             entry: TeamsPresenceConfigEntry = self._get_reconfigure_entry()
             # The app session belongs to the old app: the new one can't end it.
             # Only a running account has it (and its coordinator).
-            coordinator = getattr(entry, "runtime_data", None)
-            if coordinator is not None and entry.data.get(
+            if entry.state is ConfigEntryState.LOADED and entry.data.get(
                 CONF_CLIENT_ID
             ) != self._data.get(CONF_CLIENT_ID):
-                await coordinator.writer.async_end_session()
+                await entry.runtime_data.writer.async_end_session()
             return self.async_update_reload_and_abort(entry, data=self._data)
-        self._abort_if_unique_id_configured()
+        self._abort_if_unique_id_configured(
+            description_placeholders={"account": self._title}
+        )
         return self.async_create_entry(
             title=self._title, data=self._data, options=DEFAULT_OPTIONS
         )
@@ -531,24 +465,3 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         """Change the tenant or the app of the same account."""
         self._data = dict(self._get_reconfigure_entry().data)
         return await self._async_step_method()
-
-
-class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
-    """How often presence is read and how the app's session is kept.
-
-    Home Assistant reloads the entry when the options change; the app session
-    survives the reload. Token refreshes, which update the entry's data, don't reload.
-    """
-
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Show the options, with the entry's current values."""
-        if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        return self.async_show_form(
-            step_id="init",
-            data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA, self.config_entry.options
-            ),
-        )

@@ -7,13 +7,14 @@ Home Assistant side: the read schedule, the Store and the one-off requests.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -28,7 +29,7 @@ from .const import (
     LOGGER,
     STORAGE_VERSION,
 )
-from .failures import FAILURES, Failure, reason, retry_after
+from .failures import FAILURES, Failure, message, retry_after
 from .graph import (
     Activity,
     AppPresence,
@@ -75,6 +76,8 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         )
         self.problems = AccountProblems(hass, entry, client_id)
         self.writer = AppSessionWriter(self, client_id)
+        self.context: Context | None = None
+        """The context of the action or choice being carried out, if any."""
         self._unknown_values_logged: set[str] = set()
         self._store = wish_store(hass, entry)
 
@@ -90,7 +93,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     @property
     def preferred_presence(self) -> PreferredPresence | None:
-        """The user-preferred presence set from here, while it lasts."""
+        """The user-preferred presence wished from here, while it lasts."""
         return self.keeper.preferred_presence(dt_util.utcnow())
 
     async def _async_setup(self) -> None:
@@ -113,36 +116,56 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         *,
         until: datetime | None = None,
         expiration: timedelta | None = None,
+        context: Context | None = None,
     ) -> None:
-        """Want ``presence`` (``None``: no app session), optionally until a deadline."""
-        await self.writer.async_want(presence, until=until, expiration=expiration)
+        """Want ``presence`` (``None``: no app session), optionally until a deadline.
+
+        ``context`` is the caller's, so the logbook names who changed the state.
+        """
+        undo = self.keeper.want(
+            presence, dt_util.utcnow(), until=until, expiration=expiration
+        )
+        with self._acting_for(context):
+            await self.writer.async_apply(undo)
 
     async def async_set_preferred_presence(
-        self, presence: PreferredPresence | None, expiration: timedelta | None = None
+        self,
+        presence: PreferredPresence | None,
+        expiration: timedelta | None = None,
+        context: Context | None = None,
     ) -> None:
-        """Set or clear the user-level presence that overrides every session."""
-        if presence is None:
-            await self._async_call(self.client.clear_preferred_presence)
-        else:
-            await self._async_call(
-                partial(self.client.set_preferred_presence, presence, expiration)
-            )
-        self.keeper.prefer(presence, expiration, dt_util.utcnow())
-        self.save()
-        self.async_update_listeners()
-        await self.async_refresh()
+        """Set or clear the user-level presence that overrides every session.
+
+        Kept and sent like the app presence: an outage leaves it pending, not lost.
+        """
+        undo = self.keeper.prefer(presence, expiration, dt_util.utcnow())
+        with self._acting_for(context):
+            await self.writer.async_apply(undo)
 
     async def async_set_status_message(
-        self, message: str | None, expires_at: datetime | None = None
+        self,
+        message: str | None,
+        expires_at: datetime | None = None,
+        context: Context | None = None,
     ) -> None:
         """Publish or (``None``) clear the status message."""
-        if message is None:
-            await self._async_call(self.client.clear_status_message)
-        else:
-            await self._async_call(
-                partial(self.client.set_status_message, message, expires_at)
-            )
-        await self.async_refresh()
+        with self._acting_for(context):
+            if message is None:
+                await self._async_call(self.client.clear_status_message)
+            else:
+                await self._async_call(
+                    partial(self.client.set_status_message, message, expires_at)
+                )
+            await self.async_refresh()
+
+    @contextmanager
+    def _acting_for(self, context: Context | None) -> Iterator[None]:
+        """Let the states changed meanwhile carry the caller's context."""
+        self.context = context
+        try:
+            yield
+        finally:
+            self.context = None
 
     async def _async_call(self, request: Callable[[], Awaitable[None]]) -> None:
         """Send a one-off request; any failure is the caller's to see, translated.
@@ -177,10 +200,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 raise ConfigEntryAuthFailed(
                     translation_domain=DOMAIN, translation_key="sign_in_required"
                 ) from err
+            key, placeholders = message(err, "read_failed")
             raise UpdateFailed(
                 translation_domain=DOMAIN,
-                translation_key="read_failed",
-                translation_placeholders={"reason": reason(err)},
+                translation_key=key,
+                translation_placeholders=placeholders,
             ) from err
         self.problems.resolved(wrote=False)
         self._log_unknown_values(snapshot)

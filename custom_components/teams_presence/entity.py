@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from typing import cast
 
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import (
+    DeviceEntry,
+    DeviceEntryType,
+    DeviceInfo,
+)
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import TeamsPresenceCoordinator
+
+
+def entity_unique_id(account_id: str, key: str) -> str:
+    """Name an entity of an account by the account (tenant and user) and its key.
+
+    Users rename entity ids; this stays, so device triggers find entities by it.
+    """
+    return f"{account_id}_{key}"
+
+
+def account_id_of(device: DeviceEntry) -> str | None:
+    """Return the account (the entry's unique id) a device stands for, if ours."""
+    return next(
+        (identifier for domain, identifier in device.identifiers if domain == DOMAIN),
+        None,
+    )
 
 
 class TeamsPresenceEntity(CoordinatorEntity[TeamsPresenceCoordinator]):
@@ -26,12 +47,26 @@ class TeamsPresenceEntity(CoordinatorEntity[TeamsPresenceCoordinator]):
         entry = coordinator.config_entry
         # The flow always gives the entry its account's id: tenant and user.
         account_id = cast(str, entry.unique_id)
-        self._attr_unique_id = f"{account_id}_{description.key}"
+        self._attr_unique_id = entity_unique_id(account_id, description.key)
+        # The device is the person's account, named after them. Its model is the
+        # product, a name Microsoft does not translate (nor does Home Assistant
+        # translate models).
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, account_id)},
             name=entry.title,
             manufacturer="Microsoft",
-            model="Teams presence",
+            model="Microsoft Teams",
             entry_type=DeviceEntryType.SERVICE,
             configuration_url="https://teams.microsoft.com",
         )
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state under the context of the action or choice that changed it.
+
+        So the logbook names who did it; Home Assistant forgets a context after a
+        few seconds, so a later read's change is not attributed to it.
+        """
+        if self.coordinator.context is not None:
+            self.async_set_context(self.coordinator.context)
+        super()._handle_coordinator_update()

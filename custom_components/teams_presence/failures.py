@@ -1,16 +1,22 @@
 """One answer to "what kind of failure is this?", for reads, writes, actions and flows.
 
 Each kind has one remedy: wait as Graph asked, retry, sign in again, raise a repair
-the user can act on, or give up and say why.
+the user can act on, or give up and say why. ``message()`` says why to the user.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from .auth import AppRegistrationError, SignInRequiredError, SignInUnavailableError
+from .auth import (
+    AppRegistrationError,
+    SignInCertificateError,
+    SignInRequiredError,
+    SignInUnavailableError,
+)
 from .graph import (
     GraphAuthenticationError,
+    GraphCertificateError,
     GraphConnectionError,
     GraphError,
     GraphNotFoundError,
@@ -29,7 +35,8 @@ class Failure(StrEnum):
     THROTTLED = "throttled"
     """Graph asked to wait (429): every request waits for its Retry-After."""
     TRANSIENT = "transient"
-    """Unreachable, a timeout, a 5xx, the sign-in service down: retry later."""
+    """Unreachable, a timeout, a 5xx, the sign-in service down, a refused TLS
+    certificate (a proxy until the machine trusts it): retry later."""
     SIGN_IN = "sign_in"
     """The sign-in is gone for good (a 401 after a fresh token, a refused refresh)."""
     APP_REGISTRATION = "app_registration"
@@ -69,3 +76,15 @@ def retry_after(err: BaseException) -> float | None:
 def reason(err: BaseException) -> str:
     """Graph's own words for a failure, or the sign-in's."""
     return err.reason if isinstance(err, GraphError) else str(err)
+
+
+def message(err: BaseException, key: str) -> tuple[str, dict[str, str]]:
+    """Return the translation key and placeholders that tell a user about ``err``.
+
+    ``key`` is what the caller says of a failure of its kind, with Graph's
+    ``reason``; a refused TLS certificate says so instead, naming the host, to
+    whoever asks (a read, an action, a write).
+    """
+    if isinstance(err, (GraphCertificateError, SignInCertificateError)):
+        return "certificate_refused", {"host": err.host, "reason": err.reason}
+    return key, {"reason": reason(err)}

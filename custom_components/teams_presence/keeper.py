@@ -2,15 +2,16 @@
 
 Graph lets an Available session fade 5 minutes after its last set and expires every
 session 5 to 240 minutes after it; a 429 asks every request of the account to wait.
-The keeper holds what the user wants (the wish), the session Graph accepted, the
-user-preferred presence set from here and how long Graph asked to wait. It answers
-the two questions of whoever runs it: which request is due now, and when to wake
-next; and it learns how each request ended. A closed keeper (its entry unloaded)
-has nothing due and nothing to wake for, ever.
+The keeper holds what the user wants (the wish for the app session, and a
+user-preferred presence not yet sent), what Graph accepted of each, and how long
+Graph asked to wait. It answers the two questions of whoever runs it: which request
+is due now, and when to wake next; and it learns how each request ended. A closed
+keeper (its entry unloaded) has nothing due and nothing to wake for, ever.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
@@ -135,6 +136,32 @@ class PreferredState:
 
 
 @dataclass(frozen=True, slots=True)
+class PreferredWish:
+    """A user-preferred presence (``None``: its clearing) Graph has not accepted yet."""
+
+    presence: PreferredPresence | None
+    expires_at: datetime | None = None
+    """When the wished presence ends: fixed when wished, so a late send ends on time."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serialize for the store."""
+        return {
+            "presence": self.presence,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreferredWish:
+        """Deserialize from the store."""
+        return cls(
+            PreferredPresence(data["presence"]) if data.get("presence") else None,
+            datetime.fromisoformat(data["expires_at"])
+            if data.get("expires_at")
+            else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class SetSession:
     """Send setPresence: create or refresh the app session."""
 
@@ -147,7 +174,24 @@ class EndSession:
     """Send clearPresence: end the app session."""
 
 
-type SessionRequest = SetSession | EndSession
+@dataclass(frozen=True, slots=True)
+class SetPreferred:
+    """Send setUserPreferredPresence."""
+
+    presence: PreferredPresence
+    expiration: timedelta
+    wish: PreferredWish
+    """The wish this request sends; met once Graph accepts, unless replaced."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClearPreferred:
+    """Send clearUserPreferredPresence."""
+
+    wish: PreferredWish
+
+
+type SessionRequest = SetSession | EndSession | SetPreferred | ClearPreferred
 
 
 class SessionKeeper:
@@ -159,6 +203,8 @@ class SessionKeeper:
         self.wish = Wish()
         self.session: AppSession | None = None
         self.preferred: PreferredState | None = None
+        self.preferred_wish: PreferredWish | None = None
+        """A user-preferred presence to send; ``None`` once Graph accepted it."""
         self.throttled_until: datetime | None = None
         self.failures = 0
         """Writes that failed in a row because Graph was unreachable."""
@@ -177,41 +223,76 @@ class SessionKeeper:
         *,
         until: datetime | None = None,
         expiration: timedelta | None = None,
-    ) -> Wish:
-        """Record a new wish and return the one it replaces.
+    ) -> Callable[[], None]:
+        """Record a new wish; return what undoes it, unless another replaced it.
 
         A hold (``until``) remembers what was wanted before it, to return to.
         """
         previous = self.wish.settled(now)
         after_hold = previous.after_hold if previous.until else previous.presence
-        self.wish = Wish(
+        self.wish = wish = Wish(
             presence,
             until=until if presence is not None else None,
             after_hold=after_hold if until is not None else None,
             expiration=expiration,
         )
-        return previous
+
+        def undo() -> None:
+            if self.wish is wish:
+                self.wish = previous
+
+        return undo
 
     def prefer(
         self,
         presence: PreferredPresence | None,
         expiration: timedelta | None,
         now: datetime,
-    ) -> None:
-        """Record the user-preferred presence Graph accepted (``None``: cleared)."""
-        self.preferred = (
+    ) -> Callable[[], None]:
+        """Record a user-preferred presence to send (``None``: clear it).
+
+        Returns what undoes it, unless another replaced it.
+        """
+        previous = self.preferred_wish
+        self.preferred_wish = wish = PreferredWish(
+            presence,
             None
             if presence is None
-            else PreferredState(
-                presence, now + (expiration or presence.default_expiration)
-            )
+            else now + (expiration or presence.default_expiration),
         )
 
+        def undo() -> None:
+            if self.preferred_wish is wish:
+                self.preferred_wish = previous
+
+        return undo
+
+    def app_presence_applied(self, now: datetime) -> bool:
+        """Whether Graph holds the app session as wished (as far as we know)."""
+        wished = self.wish.settled(now).presence
+        if wished is None:
+            return self.session is None
+        return self.session is not None and self.session.presence is wished
+
     def preferred_presence(self, now: datetime) -> PreferredPresence | None:
-        """Return the user-preferred presence set from here, while it lasts."""
+        """Return the user-preferred presence wished from here, while it lasts.
+
+        A wish not sent yet counts: Home Assistant shows what it will hold.
+        """
+        if (wish := self.preferred_wish) is not None:
+            lasts = wish.expires_at is not None and wish.expires_at > now
+            return wish.presence if lasts else None
         if self.preferred is None or self.preferred.expires_at <= now:
             return None
         return self.preferred.presence
+
+    def preferred_expires_at(self, now: datetime) -> datetime | None:
+        """When the user-preferred presence wished from here ends, if it lasts."""
+        if self.preferred_presence(now) is None:
+            return None
+        if self.preferred_wish is not None:
+            return self.preferred_wish.expires_at
+        return self.preferred.expires_at if self.preferred else None
 
     # What is due, and when to wake
 
@@ -219,10 +300,13 @@ class SessionKeeper:
         """Return the one request the wish needs now, if any.
 
         ``force`` sets the wished state even if Graph should still hold it (at
-        start-up, when what Graph holds is not known for sure).
+        start-up, when what Graph holds is not known for sure). A user-preferred
+        presence goes first: it overrides every session.
         """
         if self.closed or self.is_throttled(now):
             return None
+        if (preferred := self._preferred_due(now)) is not None:
+            return preferred
         self.wish = wish = self.wish.settled(now)
         if wish.presence is None:
             return EndSession() if self.session is not None else None
@@ -239,6 +323,23 @@ class SessionKeeper:
         ):
             return None
         return SetSession(wish.presence, expiration)
+
+    def _preferred_due(self, now: datetime) -> SetPreferred | ClearPreferred | None:
+        """Return the preferred presence to send, if any; one ended unsent is dropped."""
+        wish = self.preferred_wish
+        if wish is None:
+            return None
+        if wish.presence is None or wish.expires_at is None:
+            return ClearPreferred(wish)
+        remaining = wish.expires_at - now
+        if remaining < EXPIRATION_ROUNDING:
+            self.preferred_wish = None
+            return None
+        return SetPreferred(
+            wish.presence,
+            timedelta(minutes=math.ceil(remaining.total_seconds() / 60)),
+            wish,
+        )
 
     def next_wake(self, now: datetime) -> datetime | None:
         """When a request may next be due: a refresh, a hold's end, or a throttle's."""
@@ -273,6 +374,15 @@ class SessionKeeper:
     def accepted(self, request: SessionRequest, now: datetime) -> bool:
         """Graph accepted ``request`` sent at ``now``; return if the state changed."""
         self.failures = 0
+        if isinstance(request, (SetPreferred, ClearPreferred)):
+            self.preferred = (
+                PreferredState(request.presence, now + request.expiration)
+                if isinstance(request, SetPreferred)
+                else None
+            )
+            if self.preferred_wish is request.wish:
+                self.preferred_wish = None
+            return True
         previous = self.session
         if isinstance(request, EndSession):
             self.session = None
@@ -307,11 +417,14 @@ class SessionKeeper:
     # Restarts
 
     def as_dict(self) -> dict[str, Any]:
-        """Return what outlives a restart: wish, session and preferred presence."""
+        """Return what outlives a restart: wishes, session and preferred presence."""
         return {
             "wish": self.wish.as_dict(),
             "session": self.session.as_dict() if self.session else None,
             "preferred": self.preferred.as_dict() if self.preferred else None,
+            "preferred_wish": (
+                self.preferred_wish.as_dict() if self.preferred_wish else None
+            ),
         }
 
     def restore(self, stored: dict[str, Any], now: datetime) -> None:
@@ -319,5 +432,7 @@ class SessionKeeper:
         self.wish = Wish.from_dict(stored.get("wish") or {}).settled(now)
         if preferred := stored.get("preferred"):
             self.preferred = PreferredState.from_dict(preferred)
+        if preferred_wish := stored.get("preferred_wish"):
+            self.preferred_wish = PreferredWish.from_dict(preferred_wish)
         if session := stored.get("session"):
             self.session = AppSession.from_dict(session)

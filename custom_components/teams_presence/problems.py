@@ -19,7 +19,7 @@ from homeassistant.util import dt as dt_util
 
 from .auth import AppRegistrationError
 from .const import DOMAIN
-from .failures import Failure, classify, reason
+from .failures import Failure, classify, message, reason
 
 RECENT_ERRORS = 10
 ISSUE_MISSING_PERMISSION = "missing_permission"
@@ -99,10 +99,13 @@ class AccountProblems:
 
 def caller_error(err: Exception) -> HomeAssistantError:
     """Translate a failure for whoever asked."""
+    key, placeholders = message(
+        err, _CALLER_ERRORS.get(classify(err), "graph_rejected")
+    )
     return HomeAssistantError(
         translation_domain=DOMAIN,
-        translation_key=_CALLER_ERRORS.get(classify(err), "graph_rejected"),
-        translation_placeholders={"reason": reason(err)},
+        translation_key=key,
+        translation_placeholders=placeholders,
     )
 
 

@@ -1,24 +1,37 @@
-"""Selects that choose the app presence and the user-preferred presence."""
+"""Selects that choose the app presence and the user-preferred presence.
+
+The app presence is Home Assistant's own session: one device among the user's
+others, and Teams shows the busiest of them. The user-preferred presence overrides
+every device until it expires, even while Home Assistant is off. Each select shows
+whether Teams has its choice yet.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
 from .entity import TeamsPresenceEntity
 from .graph import AppPresence, PreferredPresence
+from .keeper import SessionKeeper
 
 # Writes are serialised and merged by the coordinator (a burst of choices ends in
 # one write of the last), so Home Assistant must not queue the actions one by one.
 PARALLEL_UPDATES = 0
 NONE_OPTION = "none"
 """No app session, or no preferred presence: the other sessions decide."""
+APPLIED = "applied"
+PENDING = "pending"
+"""Whether Teams has the choice yet (``in_teams``): pending until Graph accepts it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,7 +40,29 @@ class TeamsPresenceSelectDescription(SelectEntityDescription):
 
     choices: type[StrEnum]
     current_fn: Callable[[TeamsPresenceCoordinator], StrEnum | None]
-    select_fn: Callable[[TeamsPresenceCoordinator, str | None], Awaitable[None]]
+    select_fn: Callable[
+        [TeamsPresenceCoordinator, str | None, Context | None], Awaitable[None]
+    ]
+    attributes_fn: Callable[[SessionKeeper, datetime], dict[str, Any]]
+    """What the state alone does not say: whether Teams has it, and until when."""
+
+
+def _app_presence_attributes(keeper: SessionKeeper, now: datetime) -> dict[str, Any]:
+    wish = keeper.wish.settled(now)
+    return {
+        "in_teams": APPLIED if keeper.app_presence_applied(now) else PENDING,
+        "hold_until": wish.until,
+        "after_hold": (wish.after_hold or NONE_OPTION) if wish.until else None,
+    }
+
+
+def _preferred_presence_attributes(
+    keeper: SessionKeeper, now: datetime
+) -> dict[str, Any]:
+    return {
+        "in_teams": PENDING if keeper.preferred_wish is not None else APPLIED,
+        "expires_at": keeper.preferred_expires_at(now),
+    }
 
 
 SELECTS = (
@@ -36,18 +71,24 @@ SELECTS = (
         translation_key="app_presence",
         choices=AppPresence,
         current_fn=lambda coordinator: coordinator.wish.presence,
-        select_fn=lambda coordinator, option: coordinator.async_set_app_presence(
-            AppPresence(option) if option else None
+        select_fn=lambda coordinator, option, context: (
+            coordinator.async_set_app_presence(
+                AppPresence(option) if option else None, context=context
+            )
         ),
+        attributes_fn=_app_presence_attributes,
     ),
     TeamsPresenceSelectDescription(
         key="preferred_presence",
         translation_key="preferred_presence",
         choices=PreferredPresence,
         current_fn=lambda coordinator: coordinator.preferred_presence,
-        select_fn=lambda coordinator, option: coordinator.async_set_preferred_presence(
-            PreferredPresence(option) if option else None
+        select_fn=lambda coordinator, option, context: (
+            coordinator.async_set_preferred_presence(
+                PreferredPresence(option) if option else None, context=context
+            )
         ),
+        attributes_fn=_preferred_presence_attributes,
     ),
 )
 
@@ -91,8 +132,19 @@ class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
         current = self.entity_description.current_fn(self.coordinator)
         return NONE_OPTION if current is None else current.value
 
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Whether Teams has the choice yet, and when it ends."""
+        return self.entity_description.attributes_fn(
+            self.coordinator.keeper, dt_util.utcnow()
+        )
+
     async def async_select_option(self, option: str) -> None:
-        """Hand the wish to the coordinator; Graph's refusal raises and changes nothing."""
+        """Hand the wish to the coordinator; Graph's refusal raises and changes nothing.
+
+        Under the context Home Assistant gave this choice, so the states it changes
+        name who chose.
+        """
         await self.entity_description.select_fn(
-            self.coordinator, None if option == NONE_OPTION else option
+            self.coordinator, None if option == NONE_OPTION else option, self._context
         )

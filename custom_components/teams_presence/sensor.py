@@ -24,14 +24,15 @@ MAX_STATE_LENGTH = 255
 """Home Assistant's limit on a state; Teams allows 280 characters in a message."""
 
 
-def _option(value: Availability | Activity) -> str:
+def option(value: Availability | Activity) -> str:
     """State of an enum sensor: the member name in snake case (``do_not_disturb``)."""
     return value.name.lower()
 
 
-def _status_message(coordinator: TeamsPresenceCoordinator) -> str | None:
-    message = coordinator.data.status_message
-    if message is None or len(message) <= MAX_STATE_LENGTH:
+def _status_message(coordinator: TeamsPresenceCoordinator) -> str:
+    """Return the message, or empty when there is none (no message is not unknown)."""
+    message = coordinator.data.status_message or ""
+    if len(message) <= MAX_STATE_LENGTH:
         return message
     return message[: MAX_STATE_LENGTH - 1] + "…"
 
@@ -55,15 +56,15 @@ SENSORS = (
         key="presence",
         translation_key="presence",
         device_class=SensorDeviceClass.ENUM,
-        options=[_option(value) for value in Availability],
-        value_fn=lambda coordinator: _option(coordinator.data.availability),
+        options=[option(value) for value in Availability],
+        value_fn=lambda coordinator: option(coordinator.data.availability),
     ),
     TeamsPresenceSensorDescription(
         key="activity",
         translation_key="activity",
         device_class=SensorDeviceClass.ENUM,
-        options=[_option(value) for value in Activity],
-        value_fn=lambda coordinator: _option(coordinator.data.activity),
+        options=[option(value) for value in Activity],
+        value_fn=lambda coordinator: option(coordinator.data.activity),
     ),
     TeamsPresenceSensorDescription(
         key="status_message",

@@ -32,6 +32,7 @@ from .graph import (
     AppPresence,
     PreferredPresence,
 )
+from .sensor import option
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_PRESENCE = "presence"
@@ -169,12 +170,12 @@ async def _async_set_presence(call: ServiceCall) -> None:
     elif until is not None:
         until = _future(until, ATTR_UNTIL)
     await coordinator.async_set_app_presence(
-        presence, until=until, expiration=expiration
+        presence, until=until, expiration=expiration, context=call.context
     )
 
 
 async def _async_clear_presence(call: ServiceCall) -> None:
-    await _coordinator(call).async_set_app_presence(None)
+    await _coordinator(call).async_set_app_presence(None, context=call.context)
 
 
 async def _async_set_preferred_presence(call: ServiceCall) -> None:
@@ -193,11 +194,13 @@ async def _async_set_preferred_presence(call: ServiceCall) -> None:
         raise _invalid(
             "preferred_expiration_too_long", value=expiration, max_days=MAX_AHEAD.days
         )
-    await coordinator.async_set_preferred_presence(presence, expiration)
+    await coordinator.async_set_preferred_presence(
+        presence, expiration, context=call.context
+    )
 
 
 async def _async_clear_preferred_presence(call: ServiceCall) -> None:
-    await _coordinator(call).async_set_preferred_presence(None)
+    await _coordinator(call).async_set_preferred_presence(None, context=call.context)
 
 
 async def _async_set_status_message(call: ServiceCall) -> None:
@@ -212,11 +215,13 @@ async def _async_set_status_message(call: ServiceCall) -> None:
     expires_at = call.data.get(ATTR_EXPIRES_AT)
     if expires_at is not None:
         expires_at = _future(expires_at, ATTR_EXPIRES_AT)
-    await coordinator.async_set_status_message(message, expires_at)
+    await coordinator.async_set_status_message(
+        message, expires_at, context=call.context
+    )
 
 
 async def _async_clear_status_message(call: ServiceCall) -> None:
-    await _coordinator(call).async_set_status_message(None)
+    await _coordinator(call).async_set_status_message(None, context=call.context)
 
 
 async def _async_get_presence(call: ServiceCall) -> ServiceResponse:
@@ -224,8 +229,8 @@ async def _async_get_presence(call: ServiceCall) -> ServiceResponse:
     presence = coordinator.data
     wish = coordinator.wish
     return {
-        "availability": presence.raw_availability,
-        "activity": presence.raw_activity,
+        "availability": option(presence.availability),
+        "activity": option(presence.activity),
         "status_message": presence.status_message,
         "status_message_expires": (
             presence.status_message_expires.isoformat()

@@ -1,14 +1,15 @@
-"""The single writer of an account's app session: runs the keeper on Home Assistant.
+"""The single writer of an account's presence: runs the keeper on Home Assistant.
 
 The keeper (``keeper.py``) says which request is due and when to wake; the writer
 sends it, tells the keeper how it ended, and keeps one timer for the next wake-up.
-Every wish is recorded (and stored) before it is sent, so throttling, outages and
-sign-in failures never drop it.
+Every wish (app session or user-preferred presence) is recorded and stored before
+it is sent, so throttling, outages and sign-in failures never drop it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,8 +20,8 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
 from .failures import FAILURES, Failure
-from .graph import AppPresence, GraphNotFoundError
-from .keeper import EndSession, SessionRequest, SetSession
+from .graph import GraphNotFoundError
+from .keeper import ClearPreferred, EndSession, SessionRequest, SetPreferred, SetSession
 from .problems import caller_error
 
 if TYPE_CHECKING:
@@ -58,30 +59,18 @@ class AppSessionWriter:
         self.keeper.close()
         self._cancel_timer()
 
-    async def async_want(
-        self,
-        presence: AppPresence | None,
-        *,
-        until: datetime | None = None,
-        expiration: timedelta | None = None,
-    ) -> None:
-        """Record a wish and send it.
+    async def async_apply(self, undo: Callable[[], None]) -> None:
+        """Send a wish the keeper just recorded.
 
-        Graph's refusal restores the previous wish and raises; an unreachable or
-        throttling Graph keeps the new wish and the writer retries on its own.
+        Graph's refusal undoes it (``undo``) and raises; an unreachable or throttling
+        Graph keeps the wish, shown as pending, and the writer retries on its own.
         """
-        keeper = self.keeper
-        previous = keeper.want(
-            presence, dt_util.utcnow(), until=until, expiration=expiration
-        )
-        wish = keeper.wish
         self.coordinator.async_update_listeners()
         try:
             await self.async_sync()
         except HomeAssistantError:
-            if keeper.wish is wish:
-                keeper.wish = previous
-                self.coordinator.async_update_listeners()
+            undo()
+            self.coordinator.async_update_listeners()
             raise
         finally:
             self.coordinator.save()
@@ -106,50 +95,53 @@ class AppSessionWriter:
             self.coordinator.save()
 
     async def async_sync(self, *, force: bool = False) -> None:
-        """Make Graph's app session match the wish.
+        """Make Graph match the wishes, one due request after another.
 
-        ``force`` sets the wished state even if Graph should still hold it. Raises a
-        translated error only for refusals a retry cannot fix.
+        ``force`` sets the wished session even if Graph should still hold it. Raises
+        a translated error only for refusals a retry cannot fix.
         """
+        changed = False
         async with self._lock:
             self._cancel_timer()
-            now = dt_util.utcnow()
-            request = self.keeper.due(now, force=force)
-            if request is None:
-                self._schedule(self.keeper.next_wake(now))
-                return
-            try:
-                await self._async_send(request)
-            except FAILURES as err:
-                failure = self.coordinator.note_failure(err)
-                if failure is Failure.THROTTLED:
-                    self._schedule(self.keeper.throttled_until)
-                    return
-                if failure in (Failure.TRANSIENT, Failure.APP_REGISTRATION):
-                    # From the failure, not the attempt: a timeout takes 20 s.
-                    self._schedule(self.keeper.unreachable(dt_util.utcnow()))
-                    return
-                if failure is Failure.SIGN_IN:
-                    self.coordinator.config_entry.async_start_reauth(
-                        self.coordinator.hass
-                    )
-                else:
-                    # Refused: Graph keeps the session it had, and so the keep-alive;
-                    # a refused keep-alive is asked again later, not at once.
-                    wake = self.keeper.next_wake(now)
-                    self._schedule(wake if wake and wake > now else now + REFUSED_RETRY)
-                raise caller_error(err) from err
-            changed = self.keeper.accepted(request, now)
-            self.last_write = now
-            self.coordinator.save()
-            self.coordinator.problems.resolved(wrote=True)
-            if self._refusal_logged:
-                LOGGER.info("Graph accepts the Teams app presence again")
-                self._refusal_logged = False
-            self._schedule(self.keeper.next_wake(now))
+            retry: datetime | None = None
+            while request := self.keeper.due(now := dt_util.utcnow(), force=force):
+                try:
+                    await self._async_send(request)
+                except FAILURES as err:
+                    retry = self._retry_after_failure(err, now)
+                    break
+                changed |= self.keeper.accepted(request, now)
+                force = force and isinstance(request, (SetPreferred, ClearPreferred))
+                self.last_write = now
+                self.coordinator.save()
+                self.coordinator.problems.resolved(wrote=True)
+                if self._refusal_logged:
+                    LOGGER.info("Graph accepts the Teams presence again")
+                    self._refusal_logged = False
+            self._schedule(retry or self.keeper.next_wake(now))
         self.coordinator.async_update_listeners()
         if changed:
             await self.coordinator.async_refresh()
+
+    def _retry_after_failure(self, err: Exception, now: datetime) -> datetime | None:
+        """Note a failed write and return when to try again.
+
+        Raises the caller's translated error where a retry cannot help by itself.
+        """
+        failure = self.coordinator.note_failure(err)
+        if failure is Failure.THROTTLED:
+            return self.keeper.throttled_until
+        if failure in (Failure.TRANSIENT, Failure.APP_REGISTRATION):
+            # From the failure, not the attempt: a timeout takes 20 s.
+            return self.keeper.unreachable(dt_util.utcnow())
+        if failure is Failure.SIGN_IN:
+            self.coordinator.config_entry.async_start_reauth(self.coordinator.hass)
+        else:
+            # Refused: Graph keeps the session it had, and so the keep-alive;
+            # a refused keep-alive is asked again later, not at once.
+            wake = self.keeper.next_wake(now)
+            self._schedule(wake if wake and wake > now else now + REFUSED_RETRY)
+        raise caller_error(err) from err
 
     @callback
     def sync_in_background(self, *, force: bool = False, name: str) -> None:
@@ -165,21 +157,24 @@ class AppSessionWriter:
             await self.async_sync(force=force)
         except HomeAssistantError as err:
             if not self._refusal_logged:
-                LOGGER.warning("Could not keep the Teams app presence: %s", err)
+                LOGGER.warning("Could not keep the Teams presence: %s", err)
                 self._refusal_logged = True
 
     async def _async_send(self, request: SessionRequest) -> None:
         """Send one request of the keeper's to Graph."""
         client = self.coordinator.client
-        if isinstance(request, SetSession):
-            await client.set_presence(
-                self.session_id, request.presence, request.expiration
-            )
-            return
-        try:
-            await client.clear_presence(self.session_id)
-        except GraphNotFoundError:  # ended already: what was wanted
-            LOGGER.debug("App session was already gone")
+        match request:
+            case SetSession(presence, expiration):
+                await client.set_presence(self.session_id, presence, expiration)
+            case SetPreferred(presence, expiration):
+                await client.set_preferred_presence(presence, expiration)
+            case ClearPreferred():
+                await client.clear_preferred_presence()
+            case EndSession():
+                try:
+                    await client.clear_presence(self.session_id)
+                except GraphNotFoundError:  # ended already: what was wanted
+                    LOGGER.debug("App session was already gone")
 
     def _schedule(self, when: datetime | None) -> None:
         self._cancel_timer()

@@ -152,7 +152,8 @@ async def test_discovery_on_the_graph_listener(
     )
     assert document["end_session_endpoint"] == f"{base}/{path}/oauth2/v2.0/logout"
     async with session.get(URL(document["jwks_uri"]).path) as response:
-        assert await response.json() == {"keys": []}
+        # The key of rich notifications' validation tokens; id_tokens are unsigned.
+        assert await response.json() == emulator.signing_key.jwks()
 
 
 async def test_discovery_on_the_login_listener(emulator: GraphEmulator) -> None:

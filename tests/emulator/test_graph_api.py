@@ -80,6 +80,12 @@ async def test_get_presence_offline(
         "activity": "Offline",
         "statusMessage": None,
         "outOfOfficeSettings": {"message": None, "isOutOfOffice": False},
+        "sequenceNumber": "0000000000000001",
+        "workLocation": {
+            "placeId": None,
+            "source": "none",
+            "workLocationType": "unspecified",
+        },
     }
     assert [entry.path for entry in emulator.graph_calls("presence")] == [
         "/v1.0/me/presence"

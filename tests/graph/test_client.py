@@ -22,16 +22,24 @@ from custom_components.teams_presence.graph import (
     GraphThrottledError,
     GraphValidationError,
     PreferredPresence,
+    WorkLocation,
+    WorkLocationLayer,
+    WorkLocationSource,
+    WorkLocationType,
+    WorkLocationUpdate,
 )
 from custom_components.teams_presence.graph.client import parse_retry_after
+from custom_components.teams_presence.graph.clouds import Cloud
 from custom_components.teams_presence.graph.models import (
     Activity,
+    MalformedPresenceError,
     PresenceSnapshot,
     iso8601_duration,
 )
 from graph_emulator import GraphEmulator
 
 APP_ID = "11111111-1111-1111-1111-111111111111"
+PLACE = "eb706f15-137e-4722-b4d1-b601481d9251"
 
 
 @pytest.fixture
@@ -179,6 +187,173 @@ async def test_out_of_office_is_read(
     snapshot = await client.get_presence()
     assert snapshot.out_of_office is True
     assert snapshot.out_of_office_message == "Back Monday"
+
+
+async def test_newer_presence_properties_are_read(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    emulator.set_out_of_office(True, "Back Monday")
+    before = await client.get_presence()
+    await client.set_status_message("Focus time")
+    after = await client.get_presence()
+    assert after.status_message_published is not None
+    assert after.status_message_published.tzinfo is not None
+    assert after.out_of_office_message == "Back Monday"
+    assert after.work_location == WorkLocation(
+        WorkLocationType.UNSPECIFIED, WorkLocationSource.NONE
+    )
+    assert before.sequence_number is not None
+    assert after.sequence_number is not None
+    assert before.is_older_than(after)
+    assert not after.is_older_than(before)
+    assert not after.is_older_than(after)
+
+
+def test_a_read_without_stamps_is_never_older() -> None:
+    stamped = PresenceSnapshot.from_graph(
+        {"availability": "Away", "activity": "Away", "sequenceNumber": "A2"}
+    )
+    unstamped = PresenceSnapshot.from_graph(
+        {"availability": "Away", "activity": "Away"}
+    )
+    assert unstamped.sequence_number is None
+    assert unstamped.work_location is None
+    assert unstamped.status_message_published is None
+    assert not unstamped.is_older_than(stamped)
+    assert not stamped.is_older_than(unstamped)
+
+
+async def test_manual_location_sends_the_documented_body(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    emulator.set_scheduled_location("remote")
+    await client.set_manual_location(WorkLocationUpdate(WorkLocationType.OFFICE, PLACE))
+    [call] = emulator.graph_calls("setManualLocation")
+    assert (call.path, call.body) == (
+        "/v1.0/me/presence/setManualLocation",
+        {"workLocationType": "office", "placeId": PLACE},
+    )
+    assert (await client.get_presence()).work_location == WorkLocation(
+        WorkLocationType.OFFICE, WorkLocationSource.MANUAL, PLACE
+    )
+
+
+async def test_automatic_location_loses_to_the_manual_one(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    await client.set_automatic_location(WorkLocationUpdate(WorkLocationType.TIME_OFF))
+    assert emulator.graph_calls("setAutomaticLocation")[-1].body == {
+        "workLocationType": "timeOff"
+    }
+    assert (await client.get_presence()).work_location == WorkLocation(
+        WorkLocationType.TIME_OFF, WorkLocationSource.AUTOMATIC
+    )
+    await client.set_manual_location(WorkLocationUpdate(WorkLocationType.REMOTE))
+    await client.clear_automatic_location()
+    [clear] = emulator.graph_calls("clearAutomaticLocation")
+    assert (clear.body, clear.status) == (None, 200)
+    assert (await client.get_presence()).work_location == WorkLocation(
+        WorkLocationType.REMOTE, WorkLocationSource.MANUAL
+    )
+
+
+async def test_clear_location_shows_the_plan_again(
+    client: GraphPresenceClient, emulator: GraphEmulator
+) -> None:
+    emulator.set_scheduled_location("timeOff")
+    await client.set_manual_location(WorkLocationUpdate(WorkLocationType.OFFICE))
+    await client.set_automatic_location(WorkLocationUpdate(WorkLocationType.REMOTE))
+    await client.clear_location()
+    [clear] = emulator.graph_calls("clearLocation")
+    assert (clear.body, clear.status) == (None, 200)
+    assert (await client.get_presence()).work_location == WorkLocation(
+        WorkLocationType.TIME_OFF, WorkLocationSource.SCHEDULED
+    )
+
+
+@pytest.mark.parametrize(
+    ("location_type", "place_id"),
+    [(WorkLocationType.UNKNOWN, None), (WorkLocationType.OFFICE, " ")],
+)
+def test_work_location_update_is_checked_when_built(
+    location_type: WorkLocationType, place_id: str | None
+) -> None:
+    with pytest.raises(GraphValidationError):
+        WorkLocationUpdate(location_type, place_id)
+
+
+@pytest.mark.parametrize("location_type", sorted(WorkLocationType))
+def test_graph_spelling_round_trips(location_type: WorkLocationType) -> None:
+    assert WorkLocationType.parse(location_type.graph_value) is location_type
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("timeOff", WorkLocationType.TIME_OFF),
+        ("unknownFutureValue", WorkLocationType.UNKNOWN),
+        ("home", WorkLocationType.UNKNOWN),
+        (None, WorkLocationType.UNKNOWN),
+    ],
+)
+def test_new_work_location_types_parse_to_unknown(
+    text: str | None, expected: WorkLocationType
+) -> None:
+    assert WorkLocationType.parse(text) is expected
+
+
+def test_new_sources_parse_to_unknown() -> None:
+    assert WorkLocationSource.parse("none") is WorkLocationSource.NONE
+    assert WorkLocationSource.parse("unknownFutureValue") is WorkLocationSource.UNKNOWN
+    assert WorkLocationSource.parse(None) is WorkLocationSource.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"workLocation": "office"},
+        {"workLocation": {"workLocationType": 1}},
+        {"workLocation": {"workLocationType": "office", "placeId": 7}},
+        {"sequenceNumber": 12},
+        {"statusMessage": {"publishedDateTime": "yesterday"}},
+    ],
+)
+def test_newer_properties_of_the_wrong_shape_are_malformed(
+    body: dict[str, object],
+) -> None:
+    with pytest.raises(MalformedPresenceError):
+        PresenceSnapshot.from_graph(
+            {"availability": "Away", "activity": "Away", **body}
+        )
+
+
+def test_which_clouds_offer_each_layer() -> None:
+    assert WorkLocationLayer.MANUAL.clouds == {
+        Cloud.GLOBAL,
+        Cloud.US_GOVERNMENT,
+        Cloud.US_GOVERNMENT_DOD,
+    }
+    assert WorkLocationLayer.AUTOMATIC.clouds == {Cloud.GLOBAL}
+
+
+async def test_work_location_refusals_are_typed(
+    emulator: GraphEmulator, http: ClientSession
+) -> None:
+    office = WorkLocationUpdate(WorkLocationType.OFFICE)
+    app_only = make_client(
+        emulator, http, emulator.issue_app_token(), user=emulator.default_user.id
+    )
+    with pytest.raises(GraphPermissionError):
+        await app_only.set_manual_location(office)
+    emulator.cloud = "us_government"
+    client = make_client(emulator, http, emulator.issue_token())
+    await client.set_manual_location(office)
+    with pytest.raises(GraphValidationError) as err:
+        await client.set_automatic_location(office)
+    assert (
+        err.value.message
+        == "Resource not found for the segment 'setAutomaticLocation'."
+    )
 
 
 async def test_acting_on_a_user_by_upn(

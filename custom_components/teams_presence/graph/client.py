@@ -28,6 +28,7 @@ from .errors import (
     GraphServerError,
     GraphThrottledError,
     GraphValidationError,
+    certificate_refusal,
 )
 from .models import (
     MAX_STATUS_MESSAGE_LENGTH,
@@ -36,6 +37,7 @@ from .models import (
     MalformedPresenceError,
     PreferredPresence,
     PresenceSnapshot,
+    WorkLocationUpdate,
     check_expiration,
     expiry_zone_name,
     iso8601_duration,
@@ -197,6 +199,32 @@ class GraphPresenceClient:
             {"statusMessage": status},
         )
 
+    async def set_manual_location(self, location: WorkLocationUpdate) -> None:
+        """Set the work location the user chose; it wins over every other layer."""
+        await self._request(
+            "POST",
+            f"{self._user_path}/presence/setManualLocation",
+            location.as_graph(),
+        )
+
+    async def set_automatic_location(self, location: WorkLocationUpdate) -> None:
+        """Set the detected work location (global cloud only); manual still wins."""
+        await self._request(
+            "POST",
+            f"{self._user_path}/presence/setAutomaticLocation",
+            location.as_graph(),
+        )
+
+    async def clear_automatic_location(self) -> None:
+        """Drop the detected work location; a manual one stays."""
+        await self._request(
+            "POST", f"{self._user_path}/presence/clearAutomaticLocation"
+        )
+
+    async def clear_location(self) -> None:
+        """Drop the manual and the automatic work location: the plan shows again."""
+        await self._request("POST", f"{self._user_path}/presence/clearLocation")
+
     async def _zone(self, name: str) -> tzinfo | None:
         """Resolve a zone once, off the event loop: loading one reads the disk."""
         if name not in self._zones:
@@ -238,6 +266,8 @@ class GraphPresenceClient:
                 "timeout", f"Graph did not answer {method} {path} in time"
             ) from err
         except ClientError as err:
+            if (refusal := certificate_refusal(err)) is not None:
+                raise refusal from err
             raise GraphConnectionError("connection_error", str(err)) from err
         if not text:
             return {}

@@ -6,6 +6,10 @@ without parsing a response themselves.
 
 from __future__ import annotations
 
+import ssl
+
+from aiohttp import ClientConnectorCertificateError
+
 
 class GraphError(Exception):
     """Base of every error the client raises."""
@@ -63,3 +67,30 @@ class GraphServerError(GraphError):
 
 class GraphConnectionError(GraphError):
     """Graph could not be reached or did not answer in time."""
+
+
+class GraphCertificateError(GraphConnectionError):
+    """A TLS certificate was refused: often a proxy that re-signs the network's traffic.
+
+    Retrying will not help until the machine trusts the proxy's certificate authority
+    (or the clock is set right), so callers name ``host`` to the user.
+    """
+
+    def __init__(self, host: str, message: str) -> None:
+        """Name the host whose certificate was refused, and why."""
+        super().__init__("certificate_refused", message)
+        self.host = host
+
+
+def certificate_refusal(err: BaseException) -> GraphCertificateError | None:
+    """Return what aiohttp's refused certificate means, if ``err`` is one."""
+    if not isinstance(err, ClientConnectorCertificateError):
+        return None
+    return GraphCertificateError(err.host, certificate_problem(err.certificate_error))
+
+
+def certificate_problem(err: BaseException) -> str:
+    """Say why a certificate was refused, in OpenSSL's words where it gives them."""
+    if isinstance(err, ssl.SSLCertVerificationError) and err.verify_message:
+        return str(err.verify_message)
+    return str(err)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
+import re
 from typing import Any, Self
 
+from .clouds import Cloud
 from .errors import GraphValidationError
 from .timezones import UTC_NAME
 
@@ -36,6 +38,33 @@ class _TolerantEnum(StrEnum):
             return cls(str(value))
         except ValueError:
             return cls("PresenceUnknown")
+
+
+class _CamelCaseEnum(StrEnum):
+    """A string enum of Graph's camelCase values, spelled in snake_case.
+
+    Home Assistant's states and translation keys are snake_case; a value Graph
+    adds later parses to ``UNKNOWN``.
+    """
+
+    @classmethod
+    def parse(cls, value: str | None) -> Self:
+        """Return the member for Graph's ``value`` (``timeOff``), else ``UNKNOWN``."""
+        if value is not None:
+            try:
+                return cls(_CAMEL_HUMP.sub("_", value).lower())
+            except ValueError:
+                pass
+        return cls("unknown")
+
+    @property
+    def graph_value(self) -> str:
+        """The value as Graph spells it (``timeOff``)."""
+        head, *rest = self.value.split("_")
+        return head + "".join(part.capitalize() for part in rest)
+
+
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 class Availability(_TolerantEnum):
@@ -157,6 +186,114 @@ _PREFERRED_PAIRS: dict[PreferredPresence, tuple[Availability, Activity]] = {
 }
 
 
+class WorkLocationType(_CamelCaseEnum):
+    """Where the user works, as Graph's ``workLocationType``."""
+
+    UNSPECIFIED = "unspecified"
+    OFFICE = "office"
+    REMOTE = "remote"
+    TIME_OFF = "time_off"
+    UNKNOWN = "unknown"
+    """A value Graph added after this client was written."""
+
+
+class WorkLocationSource(_CamelCaseEnum):
+    """Which layer decided the work location.
+
+    Graph shows manual over automatic over scheduled (the user's working-hours
+    plan), and ``none`` when no layer has one.
+    """
+
+    NONE = "none"
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    AUTOMATIC = "automatic"
+    UNKNOWN = "unknown"
+    """A value Graph added after this client was written."""
+
+
+class WorkLocationLayer(StrEnum):
+    """The two layers a client may write.
+
+    The automatic layer is for agents that detect where the user is (a docking
+    app, a network agent, Home Assistant); a manual choice always wins over it.
+    """
+
+    MANUAL = "manual"
+    AUTOMATIC = "automatic"
+
+    @property
+    def clouds(self) -> frozenset[Cloud]:
+        """The clouds whose Graph offers writing this layer."""
+        return _WORK_LOCATION_CLOUDS[self]
+
+
+_WORK_LOCATION_CLOUDS: dict[WorkLocationLayer, frozenset[Cloud]] = {
+    WorkLocationLayer.MANUAL: frozenset(
+        {Cloud.GLOBAL, Cloud.US_GOVERNMENT, Cloud.US_GOVERNMENT_DOD}
+    ),
+    WorkLocationLayer.AUTOMATIC: frozenset({Cloud.GLOBAL}),
+}
+WRITABLE_WORK_LOCATION_TYPES = frozenset(
+    {
+        WorkLocationType.UNSPECIFIED,
+        WorkLocationType.OFFICE,
+        WorkLocationType.REMOTE,
+        WorkLocationType.TIME_OFF,
+    }
+)
+"""The types setManualLocation and setAutomaticLocation take."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkLocation:
+    """The user's work location as Graph aggregates it from its layers."""
+
+    location_type: WorkLocationType
+    source: WorkLocationSource
+    place_id: str | None = None
+
+    @classmethod
+    def from_graph(cls, data: dict[str, Any]) -> WorkLocation:
+        """Build from a Graph ``userWorkLocation``; raises ``MalformedPresenceError``."""
+        return cls(
+            location_type=WorkLocationType.parse(_typed(data, "workLocationType", str)),
+            source=WorkLocationSource.parse(_typed(data, "source", str)),
+            place_id=_typed(data, "placeId", str) or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkLocationUpdate:
+    """What a work-location write carries: the type and, optionally, the place.
+
+    Checked when built, so a bad value is refused before anything is sent.
+    """
+
+    location_type: WorkLocationType
+    place_id: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse what Graph would refuse."""
+        if self.location_type not in WRITABLE_WORK_LOCATION_TYPES:
+            raise GraphValidationError(
+                "invalid_work_location_type",
+                "A work location is unspecified, office, remote or time off,"
+                f" got {self.location_type!r}",
+            )
+        if self.place_id is not None and not self.place_id.strip():
+            raise GraphValidationError(
+                "invalid_place_id", "A place id, when given, needs some text"
+            )
+
+    def as_graph(self) -> dict[str, str]:
+        """Return the body of setManualLocation and setAutomaticLocation."""
+        body = {"workLocationType": self.location_type.graph_value}
+        if self.place_id is not None:
+            body["placeId"] = self.place_id
+        return body
+
+
 def check_expiration(expiration: timedelta) -> None:
     """Raise before sending when Graph would reject the session expiration."""
     if not MIN_EXPIRATION <= expiration <= MAX_EXPIRATION:
@@ -215,6 +352,20 @@ class PresenceSnapshot:
     status_message_expires: datetime | None = None
     out_of_office: bool = False
     out_of_office_message: str | None = None
+    status_message_published: datetime | None = None
+    work_location: WorkLocation | None = None
+    sequence_number: str | None = None
+    """Graph's stamp of the presence version; stamps sort as strings."""
+
+    def is_older_than(self, other: PresenceSnapshot) -> bool:
+        """Whether Graph stamped this read before ``other``.
+
+        Answers can arrive out of order (a slow read, a push): an older one must
+        not overwrite a newer one. Without both stamps nothing says it is older.
+        """
+        if self.sequence_number is None or other.sequence_number is None:
+            return False
+        return self.sequence_number < other.sequence_number
 
     @classmethod
     def from_graph(
@@ -232,6 +383,7 @@ class PresenceSnapshot:
         status = _typed(data, "statusMessage", dict) or {}
         message = _typed(status, "message", dict) or {}
         out_of_office = _typed(data, "outOfOfficeSettings", dict) or {}
+        work_location = _typed(data, "workLocation", dict)
         return cls(
             availability=Availability.parse(raw_availability),
             activity=Activity.parse(raw_activity),
@@ -243,6 +395,13 @@ class PresenceSnapshot:
             ),
             out_of_office=bool(_typed(out_of_office, "isOutOfOffice", bool)),
             out_of_office_message=_typed(out_of_office, "message", str) or None,
+            status_message_published=_parse_timestamp(
+                _typed(status, "publishedDateTime", str)
+            ),
+            work_location=(
+                WorkLocation.from_graph(work_location) if work_location else None
+            ),
+            sequence_number=_typed(data, "sequenceNumber", str) or None,
         )
 
 
@@ -276,6 +435,17 @@ def expiry_zone_name(data: dict[str, Any]) -> str:
     expiry = status.get("expiryDateTime") if isinstance(status, dict) else None
     zone = expiry.get("timeZone") if isinstance(expiry, dict) else None
     return zone if isinstance(zone, str) and zone else UTC_NAME
+
+
+def _parse_timestamp(text: str | None) -> datetime | None:
+    """Parse a Graph ``DateTimeOffset`` ("2022-10-18T00:07:15.4012511Z")."""
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise MalformedPresenceError(f"timestamp is {text!r}") from err
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _parse_graph_datetime(

@@ -1,0 +1,225 @@
+"""Device triggers on an account's device: presence became X, a call, the status message.
+
+Home Assistant offers no device trigger for an enum sensor, so these are the device's
+own: one type per value the Presence sensor shows (as core's media player and alarm
+panel do, so the editor lists each one, translated), a call starting or ending (the
+In a call sensor's rule), and the status message changing.
+
+Each watches one of the device's entities, found through the entity registry by its
+unique id, never by an entity id a user may rename; a rename while the automation
+runs is followed. A trigger compares each read with the last value read before it:
+Graph being unreachable for a while (the sensors go unavailable) or a reload neither
+fires it again nor hides a change made meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from homeassistant.components.device_automation import DEVICE_TRIGGER_BASE_SCHEMA
+from homeassistant.components.device_automation.exceptions import (
+    InvalidDeviceAutomationConfig,
+)
+from homeassistant.const import (
+    CONF_DEVICE_ID,
+    CONF_DOMAIN,
+    CONF_PLATFORM,
+    CONF_TYPE,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    Platform,
+)
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HassJob,
+    HomeAssistant,
+    State,
+    callback,
+)
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.event import (
+    async_track_entity_registry_updated_event,
+    async_track_state_change_event,
+)
+from homeassistant.helpers.trigger import TriggerActionType, TriggerInfo
+from homeassistant.helpers.typing import ConfigType
+import voluptuous as vol
+
+from .const import DOMAIN
+from .entity import account_id_of, entity_unique_id
+from .graph import Availability
+from .sensor import option
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTrigger:
+    """Which entity of the device a trigger watches, and which changes fire it."""
+
+    platform: Platform
+    key: str
+    """The entity description's key, part of the entity's unique id."""
+    from_states: frozenset[str] | None = None
+    """The last state read must be one of these (``None``: any)."""
+    to_states: frozenset[str] | None = None
+    """The new state must be one of these (``None``: any other than the last)."""
+
+    def fires(self, last: str, new: str) -> bool:
+        """Whether a read that turned ``last`` into ``new`` fires the trigger."""
+        return (
+            last != new
+            and (self.from_states is None or last in self.from_states)
+            and (self.to_states is None or new in self.to_states)
+        )
+
+
+TRIGGERS: Final[dict[str, DeviceTrigger]] = {
+    **{
+        option(availability): DeviceTrigger(
+            Platform.SENSOR, "presence", to_states=frozenset({option(availability)})
+        )
+        for availability in Availability
+    },
+    "call_started": DeviceTrigger(
+        Platform.BINARY_SENSOR,
+        "in_a_call",
+        from_states=frozenset({STATE_OFF}),
+        to_states=frozenset({STATE_ON}),
+    ),
+    "call_ended": DeviceTrigger(
+        Platform.BINARY_SENSOR,
+        "in_a_call",
+        from_states=frozenset({STATE_ON}),
+        to_states=frozenset({STATE_OFF}),
+    ),
+    "status_message_changed": DeviceTrigger(Platform.SENSOR, "status_message"),
+}
+"""Each trigger type: ``busy`` and the other Presence states, then the rest."""
+
+TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
+    {vol.Required(CONF_TYPE): vol.In(TRIGGERS)}
+)
+
+
+def _entity_id(
+    hass: HomeAssistant, device_id: str, trigger: DeviceTrigger
+) -> str | None:
+    """Return the entity id the device's entity has now, if it has that entity."""
+    device = dr.async_get(hass).async_get(device_id)
+    if device is None or (account_id := account_id_of(device)) is None:
+        return None
+    return er.async_get(hass).async_get_entity_id(
+        trigger.platform, DOMAIN, entity_unique_id(account_id, trigger.key)
+    )
+
+
+async def async_get_triggers(
+    hass: HomeAssistant, device_id: str
+) -> list[dict[str, str]]:
+    """List the triggers of an account's device, for the entities it has."""
+    return [
+        {
+            CONF_PLATFORM: "device",
+            CONF_DOMAIN: DOMAIN,
+            CONF_DEVICE_ID: device_id,
+            CONF_TYPE: trigger_type,
+        }
+        for trigger_type, trigger in TRIGGERS.items()
+        if _entity_id(hass, device_id, trigger) is not None
+    ]
+
+
+async def async_attach_trigger(
+    hass: HomeAssistant,
+    config: ConfigType,
+    action: TriggerActionType,
+    trigger_info: TriggerInfo,
+) -> CALLBACK_TYPE:
+    """Watch the device's entity for the trigger's changes."""
+    trigger = TRIGGERS[config[CONF_TYPE]]
+    entity_id = _entity_id(hass, config[CONF_DEVICE_ID], trigger)
+    if entity_id is None:
+        raise InvalidDeviceAutomationConfig(
+            f"Device {config[CONF_DEVICE_ID]} has no {trigger.key} entity"
+        )
+    watch = _Watch(hass, trigger, action, trigger_info)
+    watch.follow(entity_id)
+    return watch.stop
+
+
+class _Watch:
+    """One attached trigger: the entity it follows and the last state read."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        trigger: DeviceTrigger,
+        action: TriggerActionType,
+        trigger_info: TriggerInfo,
+    ) -> None:
+        """Run ``action`` when ``trigger`` fires."""
+        self._hass = hass
+        self._trigger = trigger
+        self._job = HassJob(action, f"device trigger {trigger_info}")
+        self._trigger_data = trigger_info["trigger_data"]
+        self._last: State | None = None
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+
+    @callback
+    def follow(self, entity_id: str) -> None:
+        """Watch ``entity_id``'s states, and its registry entry for a rename."""
+        self.stop()
+        state = self._hass.states.get(entity_id)
+        if self._last is None and state is not None and _was_read(state):
+            self._last = state
+        self._unsubscribe = [
+            async_track_state_change_event(self._hass, entity_id, self._state_changed),
+            async_track_entity_registry_updated_event(
+                self._hass, entity_id, self._registry_updated
+            ),
+        ]
+
+    @callback
+    def stop(self) -> None:
+        """Stop watching."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+
+    @callback
+    def _registry_updated(
+        self, event: Event[er.EventEntityRegistryUpdatedData]
+    ) -> None:
+        if event.data["action"] == "update" and "old_entity_id" in event.data:
+            self.follow(event.data["entity_id"])
+
+    @callback
+    def _state_changed(self, event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is None or not _was_read(new):
+            return
+        last, self._last = self._last, new
+        if last is None or not self._trigger.fires(last.state, new.state):
+            return
+        self._hass.async_run_hass_job(
+            self._job,
+            {
+                "trigger": {
+                    **self._trigger_data,
+                    "platform": "device",
+                    "entity_id": new.entity_id,
+                    "from_state": last,
+                    "to_state": new,
+                    "description": f"state of {new.entity_id}",
+                }
+            },
+            event.context,
+        )
+
+
+def _was_read(state: State) -> bool:
+    """Whether a state comes from a read, not from Graph being unreachable."""
+    return state.state != STATE_UNAVAILABLE

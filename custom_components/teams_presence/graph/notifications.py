@@ -1,0 +1,438 @@
+"""Change notifications as Graph posts them to a webhook: checked first, then typed.
+
+Anyone can post to a public webhook, so nothing in a notification is believed until
+it passes the checks Microsoft documents: the ``clientState`` echoed (compared in
+constant time), and for rich notifications the ``validationTokens`` (signed by Entra
+ID for our app and tenant, issued by Graph's notification publisher, not expired) and
+the encrypted content's signature. A failed check gives a ``Rejected`` with its reason,
+never a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+import hmac
+import json
+import secrets
+from typing import Any, Final
+
+from aiohttp import ClientError, ClientSession, ClientTimeout
+import jwt
+from yarl import URL
+
+from .encryption import (
+    DecryptionError,
+    DecryptionFailure,
+    EncryptedContent,
+    NotificationCertificate,
+)
+from .models import MalformedPresenceError, PresenceSnapshot
+
+type Clock = Callable[[], datetime]
+
+GRAPH_NOTIFICATION_PUBLISHER: Final = "0bf30f3b-4a52-48df-9a82-234910c4a086"
+"""The app id of Graph's change-notification publisher, in every validation token."""
+VALIDATION_PARAMETER: Final = "validationToken"
+CLOCK_SKEW: Final = timedelta(minutes=5)
+"""Tolerated difference between Entra ID's clock and ours (Microsoft's default)."""
+SIGNING_KEYS_MAX_AGE: Final = timedelta(hours=6)
+"""Entra ID rotates its signing keys about daily; a cached set is fetched again after this."""
+KEYS_REFETCH_INTERVAL: Final = timedelta(minutes=5)
+"""The keys are fetched at most this often, whatever tokens name or outages do."""
+_SIGNING_ALGORITHM: Final = "RS256"
+_FETCH_TIMEOUT: Final = 10.0
+
+
+def _utc_now() -> datetime:
+    """Read the time at each call, so that a frozen clock in tests applies."""
+    return datetime.now(UTC)
+
+
+def validation_token(query: Mapping[str, str]) -> str | None:
+    """Return the token to echo when a POST is Graph's validation request, else None.
+
+    Graph checks each notification URL by posting ``?validationToken=...``: answer
+    200 with ``Content-Type: text/plain`` and the token (URL-decoded, as aiohttp's
+    ``request.query`` gives it) as the body, within 10 seconds.
+    """
+    return query.get(VALIDATION_PARAMETER)
+
+
+def new_client_state() -> str:
+    """Return a random ``clientState`` (Graph takes 128 characters): the webhook's secret."""
+    return secrets.token_urlsafe(32)
+
+
+def signing_keys_url(login_url: str) -> str:
+    """Where the sign-in authority at ``login_url`` publishes its signing keys (JWKS)."""
+    return f"{login_url.rstrip('/')}/common/discovery/v2.0/keys"
+
+
+class LifecycleEvent(StrEnum):
+    """What a lifecycle notification asks of the subscriber.
+
+    Presence subscriptions only get ``reauthorizationRequired`` (answer with
+    ``reauthorize_subscription`` or a renewal); the others are parsed because a
+    lifecycle URL may serve other resources too.
+    """
+
+    REAUTHORIZATION_REQUIRED = "reauthorizationRequired"
+    SUBSCRIPTION_REMOVED = "subscriptionRemoved"
+    MISSED = "missed"
+
+
+class RejectionReason(StrEnum):
+    """Why a notification was ignored: each one is a count worth showing."""
+
+    MALFORMED = "malformed"
+    """Not a notification body, or an item without the parts Graph always sends."""
+    CLIENT_STATE = "client_state"
+    """The clientState is not ours: not from our subscription."""
+    JWT_MISSING = "validation_token_missing"
+    """Encrypted content came without validation tokens."""
+    JWT_INVALID = "validation_token_invalid"
+    """A validation token is not an RS256 JWT with the claims Graph puts in it."""
+    JWT_SIGNATURE = "validation_token_signature"
+    """A validation token is not signed by one of Entra ID's keys."""
+    JWT_LIFETIME = "validation_token_lifetime"
+    """A validation token has expired (or is not valid yet)."""
+    JWT_AUDIENCE = "validation_token_audience"
+    """A validation token was issued for another app."""
+    JWT_ISSUER = "validation_token_issuer"
+    """A validation token was issued for another tenant."""
+    JWT_PUBLISHER = "validation_token_publisher"
+    """A validation token was not requested by Graph's notification publisher."""
+    SIGNING_KEYS_UNAVAILABLE = "signing_keys_unavailable"
+    """Entra ID's signing keys could not be fetched, so no token could be checked."""
+    UNKNOWN_CERTIFICATE = "unknown_certificate"
+    """Encrypted for a certificate we don't hold."""
+    DATA_KEY = "data_key"
+    """The wrapped key does not unwrap with our private key."""
+    DATA_SIGNATURE = "data_signature"
+    """The encrypted data's HMAC is wrong: tampered with, so never decrypted."""
+    DECRYPTION = "decryption"
+    """The signed data does not decrypt."""
+    MALFORMED_PRESENCE = "malformed_presence"
+    """The decrypted resource is not a presence of the user the notification names."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChange:
+    """The presence of ``user_id`` changed.
+
+    ``presence`` is the new availability and activity from a rich notification, or
+    None for a basic one (read the presence to learn what changed). A rich
+    notification carries nothing else: its status message, out-of-office and other
+    fields are defaults, not news; ``applied_to`` puts the change on the last read.
+    """
+
+    subscription_id: str
+    user_id: str
+    presence: PresenceSnapshot | None = None
+
+    def applied_to(self, snapshot: PresenceSnapshot) -> PresenceSnapshot:
+        """Return ``snapshot`` with this change's availability and activity."""
+        if self.presence is None:
+            return snapshot
+        return replace(
+            snapshot,
+            availability=self.presence.availability,
+            activity=self.presence.activity,
+            raw_availability=self.presence.raw_availability,
+            raw_activity=self.presence.raw_activity,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleNotice:
+    """Graph asks something of the subscriber (see ``LifecycleEvent``)."""
+
+    subscription_id: str
+    event: LifecycleEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A notification that failed a check; ``subscription_id`` as claimed, if any."""
+
+    reason: RejectionReason
+    subscription_id: str | None = None
+
+
+type Notification = PresenceChange | LifecycleNotice | Rejected
+
+
+class SigningKeysUnavailableError(Exception):
+    """The signing keys could not be fetched and none are cached."""
+
+
+class SigningKeys:
+    """Entra ID's token-signing keys (a JWKS document), fetched when needed.
+
+    Kept for ``max_age``, and fetched again sooner when a token names a key not
+    in the set; never more often than ``KEYS_REFETCH_INTERVAL``, so that neither
+    forged key ids nor an outage make us hammer Entra ID. While a fetch fails the
+    keys already known still serve.
+    """
+
+    def __init__(
+        self,
+        session: ClientSession,
+        url: str,
+        *,
+        max_age: timedelta = SIGNING_KEYS_MAX_AGE,
+        clock: Clock = _utc_now,
+    ) -> None:
+        """Fetch from ``url`` (see ``signing_keys_url``) through ``session``."""
+        self._session = session
+        self._url = url
+        self._max_age = max_age
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: datetime | None = None
+        self._tried_at: datetime | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, key_id: str) -> jwt.PyJWK | None:
+        """Return the key with ``key_id``, or None when Entra ID publishes none.
+
+        Raises ``SigningKeysUnavailableError`` when the keys cannot be fetched and
+        none are cached.
+        """
+        async with self._lock:
+            now = self._clock()
+            if self._fetch_due(key_id, now):
+                await self._fetch(now)
+            elif not self._keys:
+                raise SigningKeysUnavailableError("The last fetch failed moments ago")
+            return self._keys.get(key_id)
+
+    def _fetch_due(self, key_id: str, now: datetime) -> bool:
+        if self._tried_at is not None and now - self._tried_at < KEYS_REFETCH_INTERVAL:
+            return False
+        fetched = self._fetched_at
+        return (
+            fetched is None
+            or now - fetched >= self._max_age
+            or key_id not in self._keys
+        )
+
+    async def _fetch(self, now: datetime) -> None:
+        self._tried_at = now
+        try:
+            async with self._session.get(
+                self._url, timeout=ClientTimeout(total=_FETCH_TIMEOUT)
+            ) as response:
+                response.raise_for_status()
+                document = await response.json(content_type=None)
+        except (ClientError, TimeoutError, ValueError) as err:
+            if not self._keys:
+                raise SigningKeysUnavailableError(str(err)) from err
+            return  # the cached keys stand until a fetch succeeds
+        keys = document.get("keys") if isinstance(document, dict) else None
+        self._keys = {
+            key.key_id: key
+            for key in (_parse_key(item) for item in keys or [])
+            if key is not None and key.key_id
+        }
+        self._fetched_at = now
+
+
+def _parse_key(item: object) -> jwt.PyJWK | None:
+    """Read one RSA signing key; anything else in the set is not for us."""
+    if not isinstance(item, dict) or item.get("kty") != "RSA":
+        return None
+    try:
+        return jwt.PyJWK(item, algorithm=_SIGNING_ALGORITHM)
+    except jwt.PyJWTError:
+        return None
+
+
+class NotificationReceiver:
+    """Checks and reads the notification bodies posted to our webhook.
+
+    One per account: the app (``client_id``) and tenant its validation tokens must
+    name. Decrypting takes about a millisecond of CPU per notification, fine on the
+    event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        tenant_id: str,
+        signing_keys: SigningKeys,
+        clock: Clock = _utc_now,
+    ) -> None:
+        """Check tokens against ``signing_keys`` at the time ``clock`` reads."""
+        self._client_id = client_id
+        self._tenant_id = tenant_id.lower()
+        self._signing_keys = signing_keys
+        self._clock = clock
+
+    async def receive(
+        self,
+        body: bytes | str,
+        *,
+        client_state: str,
+        certificates: Sequence[NotificationCertificate] = (),
+    ) -> list[Notification]:
+        """Return one outcome per item of a notification body, in order.
+
+        ``client_state`` is the subscription's secret; ``certificates`` the ones a
+        rich notification may be encrypted for (old and new while rotating).
+        """
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return [Rejected(RejectionReason.MALFORMED)]
+        items = payload.get("value") if isinstance(payload, dict) else None
+        if not isinstance(items, list) or not items:
+            return [Rejected(RejectionReason.MALFORMED)]
+        token_failure = None
+        if any(isinstance(item, dict) and "encryptedContent" in item for item in items):
+            token_failure = await self._check_tokens(payload.get("validationTokens"))
+        by_id = {certificate.id: certificate for certificate in certificates}
+        return [_read_item(item, client_state, by_id, token_failure) for item in items]
+
+    async def _check_tokens(self, tokens: object) -> RejectionReason | None:
+        """Check every validation token, as Microsoft asks; the first failure wins."""
+        if not isinstance(tokens, list) or not tokens:
+            return RejectionReason.JWT_MISSING
+        for token in tokens:
+            if (failure := await self._check_token(token)) is not None:
+                return failure
+        return None
+
+    async def _check_token(self, token: object) -> RejectionReason | None:
+        if not isinstance(token, str):
+            return RejectionReason.JWT_INVALID
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            return RejectionReason.JWT_INVALID
+        key_id = header.get("kid")
+        if header.get("alg") != _SIGNING_ALGORITHM or not isinstance(key_id, str):
+            return RejectionReason.JWT_INVALID
+        try:
+            key = await self._signing_keys.get(key_id)
+        except SigningKeysUnavailableError:
+            return RejectionReason.SIGNING_KEYS_UNAVAILABLE
+        if key is None:
+            return RejectionReason.JWT_SIGNATURE
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[_SIGNING_ALGORITHM],
+                audience=self._client_id,
+                # The lifetime is checked below, against our clock.
+                options={
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "require": ["exp", "aud", "iss"],
+                },
+            )
+        except jwt.InvalidSignatureError:
+            return RejectionReason.JWT_SIGNATURE
+        except jwt.InvalidAudienceError:
+            return RejectionReason.JWT_AUDIENCE
+        except jwt.PyJWTError:
+            return RejectionReason.JWT_INVALID
+        return self._check_claims(claims)
+
+    def _check_claims(self, claims: dict[str, Any]) -> RejectionReason | None:
+        now = self._clock().timestamp()
+        skew = CLOCK_SKEW.total_seconds()
+        expires, not_before = claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(expires, int | float) or not isinstance(
+            not_before, int | float
+        ):
+            return RejectionReason.JWT_INVALID
+        if not not_before - skew <= now < expires + skew:
+            return RejectionReason.JWT_LIFETIME
+        if _issuer_tenant(claims.get("iss")) != self._tenant_id:
+            return RejectionReason.JWT_ISSUER
+        # Version 1 tokens name the requesting app `appid`, version 2 `azp`.
+        if claims.get("appid", claims.get("azp")) != GRAPH_NOTIFICATION_PUBLISHER:
+            return RejectionReason.JWT_PUBLISHER
+        return None
+
+
+def _issuer_tenant(issuer: object) -> str | None:
+    """Return the tenant an Entra ID issuer names: ``https://{host}/{tenant}/[v2.0]``."""
+    if not isinstance(issuer, str):
+        return None
+    try:
+        url = URL(issuer)
+    except ValueError:
+        return None
+    segments = [segment for segment in url.path.split("/") if segment]
+    if url.scheme != "https" or not segments or segments[1:] not in ([], ["v2.0"]):
+        return None
+    return segments[0].lower()
+
+
+def _read_item(
+    item: object,
+    client_state: str,
+    certificates: Mapping[str, NotificationCertificate],
+    token_failure: RejectionReason | None,
+) -> Notification:
+    """Check one item of ``value`` and say what it means."""
+    if not isinstance(item, dict) or not isinstance(
+        subscription_id := item.get("subscriptionId"), str
+    ):
+        return Rejected(RejectionReason.MALFORMED)
+    state = item.get("clientState")
+    if not isinstance(state, str) or not hmac.compare_digest(
+        state.encode(), client_state.encode()
+    ):
+        return Rejected(RejectionReason.CLIENT_STATE, subscription_id)
+    if "lifecycleEvent" in item:
+        try:
+            return LifecycleNotice(
+                subscription_id, LifecycleEvent(item["lifecycleEvent"])
+            )
+        except ValueError:
+            return Rejected(RejectionReason.MALFORMED, subscription_id)
+    resource = item.get("resourceData")
+    user_id = resource.get("id") if isinstance(resource, dict) else None
+    if not isinstance(user_id, str) or not user_id:
+        return Rejected(RejectionReason.MALFORMED, subscription_id)
+    encrypted = item.get("encryptedContent")
+    if encrypted is None:
+        return PresenceChange(subscription_id, user_id)
+    if token_failure is not None:
+        return Rejected(token_failure, subscription_id)
+    try:
+        content = EncryptedContent.from_graph(encrypted)
+    except ValueError:
+        return Rejected(RejectionReason.MALFORMED, subscription_id)
+    try:
+        presence = _decrypt_presence(content, certificates, user_id)
+    except DecryptionError as err:
+        return Rejected(RejectionReason(err.failure), subscription_id)
+    except (MalformedPresenceError, ValueError):
+        return Rejected(RejectionReason.MALFORMED_PRESENCE, subscription_id)
+    return PresenceChange(subscription_id, user_id, presence)
+
+
+def _decrypt_presence(
+    content: EncryptedContent,
+    certificates: Mapping[str, NotificationCertificate],
+    user_id: str,
+) -> PresenceSnapshot:
+    """Decrypt a rich notification's presence; ``ValueError`` if it is not one."""
+    certificate = certificates.get(content.certificate_id)
+    if certificate is None:
+        raise DecryptionError(DecryptionFailure.UNKNOWN_CERTIFICATE)
+    data = json.loads(certificate.decrypt(content))
+    if not isinstance(data, dict) or str(data.get("id", "")).lower() != user_id.lower():
+        raise ValueError("The decrypted presence is not the notified user's")
+    return PresenceSnapshot.from_graph(data)

@@ -1,0 +1,256 @@
+"""Subscriptions to a user's presence changes: create, renew, reauthorize, list, delete.
+
+Graph's rules for presence ("Get change notifications for presence updates"): the
+delegated ``Presence.Read.All`` permission only, one subscription per user and app
+(a second answers 409), a lifetime of at most 60 minutes (shorter requests are raised
+to 45), and a validation handshake with each URL before creation succeeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import Any, Final
+from urllib.parse import quote
+
+from .client import GraphPresenceClient
+from .encryption import NotificationCertificate
+from .errors import GraphError, GraphServerError, GraphValidationError
+
+SUBSCRIPTION_MAX_LIFETIME: Final = timedelta(minutes=60)
+"""The longest a presence subscription lives; renew before it ends."""
+SUBSCRIPTION_MIN_LIFETIME: Final = timedelta(minutes=45)
+"""Graph raises a shorter requested lifetime to this."""
+DEFAULT_SUBSCRIPTION_LIFETIME: Final = timedelta(minutes=59)
+"""Asked for at creation and renewal: a minute's room under the limit for clock skew."""
+MAX_CLIENT_STATE_LENGTH: Final = 128
+UPDATED: Final = "updated"
+"""The only change type presence subscriptions support."""
+
+
+def presence_resource(user_id: str) -> str:
+    """Return the resource of one user's presence, as a subscription names it."""
+    return f"communications/presences/{user_id}"
+
+
+class SubscriptionConflictError(GraphError):
+    """409 on creation: this user already has a presence subscription for this app.
+
+    ``find_presence_subscription`` returns it: renew it to adopt it, or delete it
+    and create again.
+    """
+
+
+class NotificationUrlError(GraphValidationError):
+    """400: Graph's validation request to a notification URL failed.
+
+    The webhook could not be reached from the internet, answered too late (Graph
+    waits 10 seconds) or answered something else than the token.
+    """
+
+
+_VALIDATION_FAILED = "Subscription validation request"
+"""How Graph's messages begin when a notification URL failed its handshake."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A change-notification subscription as Graph returns it."""
+
+    id: str
+    resource: str
+    change_type: str
+    notification_url: str
+    expires_at: datetime
+    lifecycle_notification_url: str | None = None
+    client_state: str | None = None
+    include_resource_data: bool = False
+    encryption_certificate_id: str | None = None
+    application_id: str | None = None
+    creator_id: str | None = None
+
+    @classmethod
+    def from_graph(cls, body: object) -> Subscription:
+        """Build from a Graph ``subscription``; ``ValueError`` if it isn't one."""
+        data: dict[str, Any] = body if isinstance(body, dict) else {}
+        return cls(
+            id=_text(data, "id"),
+            resource=_text(data, "resource"),
+            change_type=_text(data, "changeType"),
+            notification_url=_text(data, "notificationUrl"),
+            expires_at=datetime.fromisoformat(
+                _text(data, "expirationDateTime")
+            ).astimezone(UTC),
+            lifecycle_notification_url=data.get("lifecycleNotificationUrl"),
+            client_state=data.get("clientState"),
+            include_resource_data=bool(data.get("includeResourceData")),
+            encryption_certificate_id=data.get("encryptionCertificateId"),
+            application_id=data.get("applicationId"),
+            creator_id=data.get("creatorId"),
+        )
+
+    def is_for_presence_of(self, user_id: str) -> bool:
+        """Whether it is the subscription to ``user_id``'s presence."""
+        return self.resource.lstrip("/").lower() == presence_resource(user_id).lower()
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} is missing")
+    return value
+
+
+class GraphSubscriptionClient(GraphPresenceClient):
+    """The presence client, plus subscriptions to presence changes.
+
+    Subscriptions need a delegated token with ``Presence.Read.All``. Failures are
+    the client's typed errors, for ``failures.classify()``: 404 (the subscription
+    has expired or was removed: create it again), 5xx (Graph can answer 500 a few
+    times right after a delete: retry with backoff), 429 with ``retry_after``,
+    ``SubscriptionConflictError`` for a 409 at creation and ``NotificationUrlError``
+    when the webhook failed Graph's validation request.
+    """
+
+    async def create_presence_subscription(
+        self,
+        user_id: str,
+        notification_url: str,
+        *,
+        client_state: str,
+        lifetime: timedelta = DEFAULT_SUBSCRIPTION_LIFETIME,
+        lifecycle_notification_url: str | None = None,
+        certificate: NotificationCertificate | None = None,
+    ) -> Subscription:
+        """Subscribe to the presence of ``user_id`` (an object id, not ``me``).
+
+        Graph validates ``notification_url`` (and ``lifecycle_notification_url``,
+        settable only here) before it answers: the webhook must already answer the
+        handshake (see ``notifications.validation_token``). With ``certificate``,
+        notifications carry the new presence, encrypted for it (rich
+        notifications); without, they only say that it changed.
+        """
+        if not client_state or len(client_state) > MAX_CLIENT_STATE_LENGTH:
+            raise GraphValidationError(
+                "invalid_client_state",
+                f"clientState needs 1 to {MAX_CLIENT_STATE_LENGTH} characters",
+            )
+        body: dict[str, Any] = {
+            "changeType": UPDATED,
+            "notificationUrl": notification_url,
+            "resource": presence_resource(user_id),
+            "expirationDateTime": _expiry(lifetime),
+            "clientState": client_state,
+        }
+        if lifecycle_notification_url is not None:
+            body["lifecycleNotificationUrl"] = lifecycle_notification_url
+        if certificate is not None:
+            body["includeResourceData"] = True
+            body |= _certificate_fields(certificate)
+        return await self._subscription("POST", "/subscriptions", body)
+
+    async def renew_subscription(
+        self,
+        subscription_id: str,
+        lifetime: timedelta = DEFAULT_SUBSCRIPTION_LIFETIME,
+        *,
+        notification_url: str | None = None,
+        certificate: NotificationCertificate | None = None,
+    ) -> Subscription:
+        """Extend a subscription; this also reauthorizes it.
+
+        ``notification_url`` moves it to a new address (validated like at
+        creation); ``certificate`` replaces the one rich notifications are
+        encrypted for (keep the old one's key until its notifications stop).
+        """
+        body: dict[str, Any] = {"expirationDateTime": _expiry(lifetime)}
+        if notification_url is not None:
+            body["notificationUrl"] = notification_url
+        if certificate is not None:
+            body |= _certificate_fields(certificate)
+        return await self._subscription(
+            "PATCH", _subscription_path(subscription_id), body
+        )
+
+    async def reauthorize_subscription(self, subscription_id: str) -> None:
+        """Answer ``reauthorizationRequired`` without changing the expiry."""
+        await self._request(
+            "POST", f"{_subscription_path(subscription_id)}/reauthorize", {}
+        )
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        """End a subscription (404 when it no longer exists)."""
+        await self._request("DELETE", _subscription_path(subscription_id))
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        """Return the subscriptions this app holds for the signed-in user."""
+        data = await self._request("GET", "/subscriptions")
+        items = data.get("value")
+        if not isinstance(items, list):
+            raise GraphServerError(
+                "malformed_subscriptions", "No list of subscriptions"
+            )
+        return [_parsed(item) for item in items]
+
+    async def find_presence_subscription(self, user_id: str) -> Subscription | None:
+        """Return the existing subscription to ``user_id``'s presence, if any."""
+        return next(
+            (
+                subscription
+                for subscription in await self.list_subscriptions()
+                if subscription.is_for_presence_of(user_id)
+            ),
+            None,
+        )
+
+    async def _subscription(
+        self, method: str, path: str, body: dict[str, Any]
+    ) -> Subscription:
+        """Send a creation or an update; its refusals typed by what to do next."""
+        try:
+            return _parsed(await self._request(method, path, body))
+        except GraphError as err:
+            if type(err) is GraphError and err.status == HTTPStatus.CONFLICT:
+                raise SubscriptionConflictError(
+                    err.code, err.message, status=err.status
+                ) from err
+            if isinstance(err, GraphValidationError) and (err.message or "").startswith(
+                _VALIDATION_FAILED
+            ):
+                raise NotificationUrlError(
+                    err.code, err.message, status=err.status
+                ) from err
+            raise
+
+
+def _parsed(data: object) -> Subscription:
+    """Read a subscription from Graph's answer; a malformed one is Graph's failure."""
+    try:
+        return Subscription.from_graph(data)
+    except ValueError as err:
+        raise GraphServerError(
+            "malformed_subscription",
+            f"Graph sent a subscription of the wrong shape: {err}",
+        ) from err
+
+
+def _subscription_path(subscription_id: str) -> str:
+    return f"/subscriptions/{quote(subscription_id, safe='')}"
+
+
+def _expiry(lifetime: timedelta) -> str:
+    """Return the expirationDateTime ``lifetime`` from now, refused beyond Graph's limit."""
+    if not timedelta(0) < lifetime <= SUBSCRIPTION_MAX_LIFETIME:
+        raise GraphValidationError(
+            "subscription_lifetime_out_of_range",
+            f"A presence subscription lives at most 60 minutes, got {lifetime}",
+        )
+    return f"{datetime.now(UTC) + lifetime:%Y-%m-%dT%H:%M:%S.%fZ}"
+
+
+def _certificate_fields(certificate: NotificationCertificate) -> dict[str, str]:
+    return {
+        "encryptionCertificate": certificate.public_base64,
+        "encryptionCertificateId": certificate.id,
+    }

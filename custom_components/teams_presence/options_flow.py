@@ -1,0 +1,97 @@
+"""Options: how often presence is read and how the app's session is kept."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+)
+import voluptuous as vol
+
+from .const import (
+    CONF_CLEAR_ON_REMOVE,
+    CONF_EXPIRATION,
+    CONF_READ_INTERVAL,
+    DEFAULT_CLEAR_ON_REMOVE,
+    DEFAULT_EXPIRATION_MINUTES,
+    DEFAULT_READ_INTERVAL,
+    MAX_READ_INTERVAL,
+    MIN_READ_INTERVAL,
+)
+from .graph import MAX_EXPIRATION_MINUTES, MIN_EXPIRATION_MINUTES
+
+DEFAULT_OPTIONS: Final = {
+    CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
+    CONF_EXPIRATION: DEFAULT_EXPIRATION_MINUTES,
+    CONF_CLEAR_ON_REMOVE: DEFAULT_CLEAR_ON_REMOVE,
+}
+RANGES: Final = {
+    CONF_READ_INTERVAL: (MIN_READ_INTERVAL, MAX_READ_INTERVAL),
+    CONF_EXPIRATION: (MIN_EXPIRATION_MINUTES, MAX_EXPIRATION_MINUTES),
+}
+"""Each number's limits, checked by the flow so the error is a translated sentence."""
+
+
+def _whole_number(unit: str) -> vol.All:
+    """Return a box for whole units; the selector alone would give a float.
+
+    Its limits are checked in the step, not by the selector, whose own message
+    ("Value 5.0 is too small") is neither translated nor in whole units.
+    """
+    return vol.All(
+        NumberSelector(
+            NumberSelectorConfig(
+                step=1, unit_of_measurement=unit, mode=NumberSelectorMode.BOX
+            )
+        ),
+        vol.Coerce(int),
+    )
+
+
+OPTIONS_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(CONF_READ_INTERVAL): _whole_number("s"),
+        vol.Required(CONF_EXPIRATION): _whole_number("min"),
+        vol.Required(CONF_CLEAR_ON_REMOVE): BooleanSelector(),
+    }
+)
+
+
+class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
+    """How often presence is read and how the app's session is kept.
+
+    Home Assistant reloads the entry when the options change; the app session
+    survives the reload. Token refreshes, which update the entry's data, don't reload.
+    """
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the options, with the entry's current values."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = {
+                key: f"{key}_out_of_range"
+                for key, (low, high) in RANGES.items()
+                if not low <= user_input[key] <= high
+            }
+            if not errors:
+                return self.async_create_entry(data=user_input)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                OPTIONS_SCHEMA,
+                user_input or {**DEFAULT_OPTIONS, **self.config_entry.options},
+            ),
+            errors=errors,
+            description_placeholders={
+                f"{key}_{end}": str(limit)
+                for key, limits in RANGES.items()
+                for end, limit in zip(("min", "max"), limits, strict=True)
+            },
+        )

@@ -1,0 +1,218 @@
+"""What the two selects tell a user: whether Teams has the choice yet, and until when.
+
+Both keep a choice made while Graph is unreachable or throttling, show it as
+pending, and send it when Graph answers; the states they change carry the context
+of whoever chose.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import Context, HomeAssistant, State
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.teams_presence.const import DOMAIN
+from graph_emulator import GraphEmulator
+
+from .common import (
+    APP_PRESENCE,
+    CLIENT_ID,
+    PREFERRED_PRESENCE,
+    PRESENCE,
+    advance,
+    select,
+    set_calls,
+    state_of,
+)
+
+
+def attributes(hass: HomeAssistant, entity_id: str) -> dict[str, object]:
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return dict(state.attributes)
+
+
+def current(hass: HomeAssistant, entity_id: str) -> State:
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return state
+
+
+def preferred_sets(emulator: GraphEmulator) -> list[dict[str, object]]:
+    """Bodies of the setUserPreferredPresence requests Graph accepted."""
+    return [
+        call.body
+        for call in emulator.graph_calls("setUserPreferredPresence")
+        if call.status == 200 and isinstance(call.body, dict)
+    ]
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_both_selects_start_applied_with_nothing_held(
+    hass: HomeAssistant,
+) -> None:
+    assert attributes(hass, APP_PRESENCE) | {"options": None} == {
+        "options": None,
+        "friendly_name": "Adele Vance Presence from Home Assistant",
+        "in_teams": "applied",
+        "hold_until": None,
+        "after_hold": None,
+    }
+    assert attributes(hass, PREFERRED_PRESENCE) | {"options": None} == {
+        "options": None,
+        "friendly_name": "Adele Vance Presence override",
+        "in_teams": "applied",
+        "expires_at": None,
+    }
+
+
+async def test_a_hold_shows_its_end_and_what_comes_after(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    await select(hass, "away")
+    start = dt_util.utcnow()
+    await hass.services.async_call(
+        DOMAIN,
+        "set_presence",
+        {
+            "config_entry_id": setup_integration.entry_id,
+            "presence": "busy_in_a_call",
+            "hold_for": {"minutes": 30},
+        },
+        blocking=True,
+    )
+    shown = attributes(hass, APP_PRESENCE)
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    assert shown["in_teams"] == "applied"
+    assert shown["hold_until"] == start + timedelta(minutes=30)
+    assert shown["after_hold"] == "away"
+
+    await advance(hass, freezer, timedelta(minutes=31))
+    assert state_of(hass, APP_PRESENCE) == "away"
+    assert attributes(hass, APP_PRESENCE)["hold_until"] is None
+    assert attributes(hass, APP_PRESENCE)["after_hold"] is None
+    assert emulator.presence() == ("Away", "Away")
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_choices_during_an_outage_are_pending_then_applied(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Both selects keep the choice, say it is pending, and apply it once Graph is back."""
+    await emulator.refuse_connections()
+    chosen_at = dt_util.utcnow()
+    # Neither raises: the choice is kept, not refused.
+    await select(hass, "away")
+    await select(hass, "do_not_disturb", PREFERRED_PRESENCE)
+    assert state_of(hass, APP_PRESENCE) == "away"
+    assert state_of(hass, PREFERRED_PRESENCE) == "do_not_disturb"
+    assert attributes(hass, APP_PRESENCE)["in_teams"] == "pending"
+    assert attributes(hass, PREFERRED_PRESENCE)["in_teams"] == "pending"
+    # Do not disturb lasts a day from the choice, however late it reaches Teams.
+    ends = chosen_at + timedelta(days=1)
+    assert attributes(hass, PREFERRED_PRESENCE)["expires_at"] == ends
+
+    await advance(hass, freezer, timedelta(minutes=10))
+    assert attributes(hass, PREFERRED_PRESENCE)["in_teams"] == "pending"
+    assert preferred_sets(emulator) == []
+
+    await emulator.accept_connections()
+    await advance(hass, freezer, timedelta(minutes=1), step=timedelta(seconds=5))
+    assert attributes(hass, APP_PRESENCE)["in_teams"] == "applied"
+    assert attributes(hass, PREFERRED_PRESENCE)["in_teams"] == "applied"
+    # Sent for what is left of the day, not a day from now.
+    assert preferred_sets(emulator) == [
+        {
+            "availability": "DoNotDisturb",
+            "activity": "DoNotDisturb",
+            "expirationDuration": "PT23H50M",
+        }
+    ]
+    assert emulator.presence() == ("DoNotDisturb", "DoNotDisturb")
+    assert emulator.app_session(CLIENT_ID) is not None
+    assert state_of(hass, PRESENCE) == "do_not_disturb"
+    # No traceback and no raw connection error reached the log as an error.
+    assert not [r for r in caplog.records if r.exc_info and "teams_presence" in r.name]
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_a_throttled_override_waits_for_retry_after(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    emulator.throttle(1, retry_after=90)
+    await select(hass, "busy", PREFERRED_PRESENCE)
+    assert attributes(hass, PREFERRED_PRESENCE)["in_teams"] == "pending"
+    await advance(hass, freezer, timedelta(seconds=85), step=timedelta(seconds=5))
+    assert preferred_sets(emulator) == []
+    await advance(hass, freezer, timedelta(seconds=10), step=timedelta(seconds=5))
+    assert [body["availability"] for body in preferred_sets(emulator)] == ["Busy"]
+    assert attributes(hass, PREFERRED_PRESENCE)["in_teams"] == "applied"
+
+
+async def test_a_pending_override_survives_a_reload(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    await emulator.refuse_connections()
+    await select(hass, "be_right_back", PREFERRED_PRESENCE)
+    await hass.config_entries.async_reload(setup_integration.entry_id)
+    await hass.async_block_till_done()
+    states = [setup_integration.state]
+
+    await emulator.accept_connections()
+    await advance(hass, freezer, timedelta(minutes=2))
+    states.append(setup_integration.state)
+    assert states == [ConfigEntryState.SETUP_RETRY, ConfigEntryState.LOADED]
+    await advance(hass, freezer, timedelta(seconds=30))
+    assert [body["availability"] for body in preferred_sets(emulator)] == [
+        "BeRightBack"
+    ]
+    assert state_of(hass, PREFERRED_PRESENCE) == "be_right_back"
+    assert attributes(hass, PREFERRED_PRESENCE)["in_teams"] == "applied"
+
+
+async def test_an_action_s_changes_carry_its_context(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    """So the logbook says which automation or user changed the state."""
+    context = Context()
+    await hass.services.async_call(
+        DOMAIN,
+        "set_presence",
+        {"config_entry_id": setup_integration.entry_id, "presence": "away"},
+        blocking=True,
+        context=context,
+    )
+    assert current(hass, APP_PRESENCE).context.id == context.id
+    assert current(hass, PRESENCE).context.id == context.id
+
+    choice = Context()
+    await select(hass, "busy", PREFERRED_PRESENCE, context=choice)
+    assert current(hass, PREFERRED_PRESENCE).context.id == choice.id
+    assert current(hass, PRESENCE).context.id == choice.id
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_a_later_read_is_not_attributed_to_an_old_action(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    context = Context()
+    await select(hass, "away", context=context)
+    emulator.set_client_session("desktop", "Busy", "InACall")
+    await advance(hass, freezer, timedelta(minutes=1))
+    assert state_of(hass, PRESENCE) == "busy"
+    assert current(hass, PRESENCE).context.id != context.id
+    assert set_calls(emulator)
