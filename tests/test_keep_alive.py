@@ -57,29 +57,46 @@ async def test_available_held_for_eight_hours(
     assert state_of(hass, PRESENCE) == "available"
 
 
-@pytest.mark.parametrize(("expiration", "most_calls"), [(60, 9), (240, 3)])
-async def test_busy_held_for_eight_hours(
+HELD_STATES = {
+    "busy_in_a_call": ("Busy", "InACall"),
+    "busy_in_a_conference_call": ("Busy", "InAConferenceCall"),
+    "away": ("Away", "Away"),
+    "do_not_disturb_presenting": ("DoNotDisturb", "Presenting"),
+}
+"""Every app presence that does not fade, and what Teams shows for it."""
+
+
+@pytest.mark.parametrize(
+    ("presence", "expiration", "most_calls"),
+    [
+        *((presence, 60, 9) for presence in HELD_STATES),
+        ("busy_in_a_call", 240, 3),
+    ],
+)
+async def test_held_for_eight_hours(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     config_entry: MockConfigEntry,
+    presence: str,
     expiration: int,
     most_calls: int,
 ) -> None:
+    """Each state holds without a gap, at one write per session expiration."""
     hass.config_entries.async_update_entry(
         config_entry, options={**config_entry.options, CONF_EXPIRATION: expiration}
     )
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     emulator.write_transit = WRITE_TRANSIT
-    await select(hass, "busy_in_a_call")
+    await select(hass, presence)
     assert set_calls(emulator)[-1].body["expirationDuration"] == (
         "PT1H" if expiration == 60 else "PT4H"
     )
 
-    def shows_busy() -> None:
-        assert emulator.presence() == ("Busy", "InACall")
+    def shows_it() -> None:
+        assert emulator.presence() == HELD_STATES[presence]
 
-    await advance(hass, freezer, EIGHT_HOURS, check=shows_busy)
+    await advance(hass, freezer, EIGHT_HOURS, check=shows_it)
     assert emulator.lapses == []
     assert len(set_calls(emulator)) <= most_calls
 

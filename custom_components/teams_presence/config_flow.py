@@ -46,6 +46,8 @@ from .auth import (
     async_sign_in_application,
     delegated_scopes,
     endpoints_from_data,
+    lacks_instant_updates_consent,
+    wants_instant_updates,
 )
 from .const import (
     AUTH_METHOD_APPLICATION,
@@ -118,6 +120,11 @@ APPLICATION_SCHEMA: Final = vol.Schema(
         vol.Required(CONF_TARGET_USER): _TEXT,
     }
 )
+METHOD_SCHEMAS: Final = {
+    "browser": BROWSER_SCHEMA,
+    "device_code": DEVICE_CODE_SCHEMA,
+    "application": APPLICATION_SCHEMA,
+}
 
 
 _PLACEHOLDERS: Final = {"entra_url": ENTRA_URL, "redirect_uri": REDIRECT_URI}
@@ -139,10 +146,8 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         super().__init__()
         self._data: dict[str, Any] = {}
         self._title = ""
-        self._entra_error = ""
-        """Entra ID's words for the last refusal that has no translation of its own."""
-        self._refused_host = ""
-        """The host whose TLS certificate the last refusal was about."""
+        self._refusal = SignInRefused("")
+        """The last refusal: Entra ID's words, or the host whose certificate failed."""
 
     @property
     def logger(self) -> logging.Logger:
@@ -152,8 +157,23 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     @property
     def extra_authorize_data(self) -> dict[str, Any]:
         """Ask for presence and the user, a refresh token and an id token."""
-        scopes = [*delegated_scopes(endpoints_from_data(self._data)), *OIDC_SCOPES]
+        scopes = [
+            *delegated_scopes(
+                endpoints_from_data(self._data),
+                instant_updates=self._instant_updates,
+            ),
+            *OIDC_SCOPES,
+        ]
         return {"scope": " ".join(scopes)}
+
+    @property
+    def _instant_updates(self) -> bool:
+        """Whether signing in again must also consent to the Instant updates option."""
+        if self.source == SOURCE_REAUTH:
+            return wants_instant_updates(self._get_reauth_entry())
+        if self.source == SOURCE_RECONFIGURE:
+            return wants_instant_updates(self._get_reconfigure_entry())
+        return False
 
     @staticmethod
     @callback
@@ -219,12 +239,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             if not (error := self._tenant_error()):
                 return await self.async_step_pick_implementation()
             errors["base"] = error
-        return self.async_show_form(
-            step_id="browser",
-            data_schema=self.add_suggested_values_to_schema(BROWSER_SCHEMA, self._data),
-            errors=errors,
-            description_placeholders=self._placeholders,
-        )
+        return self._async_show_method_form("browser", errors)
 
     async def async_step_pick_implementation(
         self, user_input: dict[str, Any] | None = None
@@ -270,18 +285,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             ):
                 return await self.async_step_device_code_wait()
             errors["base"] = error
-        return self._async_show_device_code_form(errors)
-
-    @callback
-    def _async_show_device_code_form(self, errors: dict[str, str]) -> ConfigFlowResult:
-        return self.async_show_form(
-            step_id="device_code",
-            data_schema=self.add_suggested_values_to_schema(
-                DEVICE_CODE_SCHEMA, self._data
-            ),
-            errors=errors,
-            description_placeholders=self._placeholders,
-        )
+        return self._async_show_method_form("device_code", errors)
 
     async def _async_start_device_code(self) -> str | None:
         """Get a device code and start waiting for its sign-in; or return an error."""
@@ -291,6 +295,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
                 endpoints_from_data(self._data),
                 self._data[CONF_TENANT],
                 self._data[CONF_CLIENT_ID],
+                instant_updates=self._instant_updates,
             )
         except SignInRefused as err:
             return self._refused(err)
@@ -324,9 +329,11 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         try:
             access_token = self._device_code_task.result()
         except SignInRefused as err:
-            return self._async_show_device_code_form({"base": self._refused(err)})
+            return self._async_show_method_form(
+                "device_code", {"base": self._refused(err)}
+            )
         if error := await self._async_check_account(access_token):
-            return self._async_show_device_code_form({"base": error})
+            return self._async_show_method_form("device_code", {"base": error})
         self._data[CONF_TOKEN_CACHE] = self._device_code.cache.serialize()
         return await self._async_save()
 
@@ -350,15 +357,7 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             ):
                 return await self._async_save()
             errors["base"] = error
-        return self.async_show_form(
-            step_id="application",
-            data_schema=self.add_suggested_values_to_schema(
-                APPLICATION_SCHEMA,
-                {k: v for k, v in self._data.items() if k != CONF_CLIENT_SECRET},
-            ),
-            errors=errors,
-            description_placeholders=self._placeholders,
-        )
+        return self._async_show_method_form("application", errors)
 
     async def _async_sign_in_application(self) -> str | None:
         """Get an app-only token and check the target user; return an error key."""
@@ -378,18 +377,32 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     # Shared by every method
 
     def _refused(self, err: SignInRefused) -> str:
-        """Return the form error for a refused sign-in, keeping Entra's words to show."""
-        self._entra_error = err.entra_error
-        self._refused_host = err.host
+        """Return the form error for a refused sign-in, keeping its details to show."""
+        self._refusal = err
         return err.error
 
     @property
     def _placeholders(self) -> dict[str, str]:
+        refusal = self._refusal
         return {
             **_PLACEHOLDERS,
-            "entra_error": self._entra_error,
-            "host": self._refused_host,
+            "entra_error": refusal.entra_error,
+            "host": refusal.host,
         }
+
+    def _async_show_method_form(
+        self, step_id: str, errors: dict[str, str]
+    ) -> ConfigFlowResult:
+        """Show a sign-in method's form, prefilled (never with the secret)."""
+        prefill = {k: v for k, v in self._data.items() if k != CONF_CLIENT_SECRET}
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                METHOD_SCHEMAS[step_id], prefill
+            ),
+            errors=errors,
+            description_placeholders=self._placeholders,
+        )
 
     def _tenant_error(self) -> str | None:
         """Refuse tenants that cannot work for the method, before asking Entra ID."""
@@ -453,11 +466,18 @@ class TeamsPresenceConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Explain why, then show the method's form, prefilled."""
         if user_input is None:
+            entry = self._get_reauth_entry()
+            consent = wants_instant_updates(entry) and lacks_instant_updates_consent(
+                entry
+            )
             return self.async_show_form(
-                step_id="reauth_confirm",
-                description_placeholders={"name": self._get_reauth_entry().title},
+                # Instant updates asks for a new permission: say so, not "revoked".
+                step_id="reauth_consent" if consent else "reauth_confirm",
+                description_placeholders={"name": entry.title},
             )
         return await self._async_step_method()
+
+    async_step_reauth_consent = async_step_reauth_confirm
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
