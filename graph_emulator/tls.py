@@ -1,13 +1,15 @@
-"""A throwaway certificate authority and server certificate for the HTTPS listener.
+"""A certificate authority and server certificate for the HTTPS listener.
 
 msal only talks to https authorities, so the sign-in server needs a certificate that
-clients can trust by pointing them at `ca_path`.
+clients can trust by pointing them at `ca_path`. Throwaway by default; kept in a
+folder, a restarted emulator serves the certificate its clients already trust.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from pathlib import Path
 import ssl
 import tempfile
@@ -28,6 +30,36 @@ def _validity() -> tuple[dt.datetime, dt.datetime]:
         dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
         dt.datetime(2099, 12, 31, tzinfo=dt.UTC),
     )
+
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+) -> x509.CertificateBuilder:
+    not_before, not_after = _validity()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False
+        )
+    )
+
+
+def _meet_the_real_datetime() -> None:
+    """Sign one certificate at import, with the real ``datetime.datetime``.
+
+    cryptography (50 and later) keeps the first datetime class it meets: met first
+    under a frozen clock, it would keep the fake class and refuse every real
+    datetime after the test. Imports happen before any test freezes the clock.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "import")])
+    _builder(name, name, key.public_key()).sign(key, hashes.SHA256())
 
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
@@ -58,25 +90,38 @@ def _subject_names(host: str) -> list[x509.GeneralName]:
 
 
 class Certificates:
-    """A CA and a server certificate it signed, written as PEM files to a temp dir."""
+    """A CA and a server certificate it signed, as PEM files.
 
-    def __init__(self, host: str) -> None:
-        """Generate the keys and certificates for a listener on `host`."""
-        self._dir = tempfile.TemporaryDirectory(prefix="graph-emulator-tls-")
-        folder = Path(self._dir.name)
+    In a temporary folder that `cleanup` deletes, or in `folder`, kept: there the
+    files of an earlier run for the same host are used again.
+    """
+
+    def __init__(self, host: str, folder: Path | None = None) -> None:
+        """Generate (or find in `folder`) the certificates for a listener on `host`."""
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        if folder is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="graph-emulator-tls-")
+            folder = Path(self._dir.name)
+        self.ca_path = str(folder / "ca.pem")
+        self.cert_path = str(folder / "server.pem")
+        self.key_path = str(folder / "server-key.pem")
+        if self._dir is None and self._issued_for(host):
+            return
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        Path(self.ca_path).unlink(missing_ok=True)  # a set is complete once written
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name(
             [x509.NameAttribute(NameOID.COMMON_NAME, "Graph emulator test CA")]
         )
         ca_cert = (
-            self._builder(ca_name, ca_name, ca_key.public_key())
+            _builder(ca_name, ca_name, ca_key.public_key())
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(_key_usage(cert_sign=True), critical=True)
             .sign(ca_key, hashes.SHA256())
         )
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (
-            self._builder(
+            _builder(
                 x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]),
                 ca_name,
                 key.public_key(),
@@ -94,36 +139,26 @@ class Certificates:
             .sign(ca_key, hashes.SHA256())
         )
         pem = serialization.Encoding.PEM
-        self.ca_path = str(folder / "ca.pem")
-        self.cert_path = str(folder / "server.pem")
-        self.key_path = str(folder / "server-key.pem")
-        Path(self.ca_path).write_bytes(ca_cert.public_bytes(pem))
+        key_file = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(key_file, "wb") as file:
+            file.write(
+                key.private_bytes(
+                    pem,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
         Path(self.cert_path).write_bytes(cert.public_bytes(pem))
-        Path(self.key_path).write_bytes(
-            key.private_bytes(
-                pem,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+        Path(self.ca_path).write_bytes(ca_cert.public_bytes(pem))
 
-    @staticmethod
-    def _builder(
-        subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
-    ) -> x509.CertificateBuilder:
-        not_before, not_after = _validity()
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False
-            )
-        )
+    def _issued_for(self, host: str) -> bool:
+        """Whether the folder holds a complete set issued for `host` (the CA last)."""
+        paths = (Path(self.key_path), Path(self.cert_path), Path(self.ca_path))
+        if not all(path.exists() for path in paths):
+            return False
+        cert = x509.load_pem_x509_certificate(paths[1].read_bytes())
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return [name.value for name in names] == [host]
 
     def server_context(self) -> ssl.SSLContext:
         """Build the TLS context the HTTPS listener serves with."""
@@ -132,5 +167,9 @@ class Certificates:
         return context
 
     def cleanup(self) -> None:
-        """Delete the files."""
-        self._dir.cleanup()
+        """Delete the files, unless they are kept in a folder."""
+        if self._dir is not None:
+            self._dir.cleanup()
+
+
+_meet_the_real_datetime()

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import hashlib
 import json
+import os
+from pathlib import Path
 import secrets
 from typing import Any
 import uuid
@@ -30,6 +32,8 @@ AUTH_CODE_LIFETIME = timedelta(minutes=10)
 # Refresh tokens lapse when unused this long (each use issues a fresh one).
 REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=90)
 ID_TOKEN_LIFETIME = timedelta(hours=1)
+STATE_VERSION = 1
+"""Format of the file `Directory.keep_in` writes."""
 # Unambiguous characters, as people type the user code by hand.
 _USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _USER_CODE_LENGTH = 8
@@ -208,11 +212,16 @@ def authenticate_client(
 
 
 class Directory:
-    """Everything Entra ID knows, and the codes and tokens outstanding."""
+    """Everything Entra ID knows, and the codes and tokens outstanding.
+
+    Kept in memory; `keep_in` also keeps tenants, users, apps and tokens in a file
+    across restarts (device and authorization codes, which live minutes, are not).
+    """
 
     def __init__(self, clock: Clock) -> None:
         """Start empty; the emulator seeds it."""
         self._clock = clock
+        self._state_file: Path | None = None
         self.tenants: dict[str, Tenant] = {}
         self.users: list[User] = []
         self.apps: dict[str, AppRegistration] = {}
@@ -225,6 +234,7 @@ class Directory:
     def add_tenant(self, tenant_id: str, display_name: str) -> Tenant:
         """Register a tenant (users and apps of unknown tenants add it too)."""
         tenant = self.tenants[tenant_id] = Tenant(tenant_id, display_name)
+        self._changed()
         return tenant
 
     def _tenant(self, tenant_id: str) -> Tenant:
@@ -252,12 +262,14 @@ class Directory:
             personal=personal,
         )
         self.users.append(user)
+        self._changed()
         return user
 
     def add_app(self, app: AppRegistration) -> AppRegistration:
         """Register an app, replacing any with the same client id."""
         self._tenant(app.tenant_id)
         self.apps[app.client_id] = app
+        self._changed()
         return app
 
     def find_user(self, key: str) -> User | None:
@@ -340,6 +352,7 @@ class Directory:
             expires_at=self._clock() + lifetime,
         )
         self._access_tokens[token.value] = token
+        self._changed()
         return token
 
     def access_token(self, value: str) -> AccessToken | None:
@@ -522,6 +535,7 @@ class Directory:
         self._refresh_tokens[refresh] = _RefreshToken(
             grant, expires_at=self._clock() + REFRESH_TOKEN_IDLE_LIFETIME
         )
+        self._changed()
         return refresh
 
     def issued_secrets(self) -> set[str]:
@@ -539,6 +553,7 @@ class Directory:
         self._revoked_access_tokens.update(
             value for value, token in self._access_tokens.items() if token.user is user
         )
+        self._changed()
 
     def access_token_revoked(self, value: str) -> bool:
         """Whether an access token was revoked."""
@@ -549,6 +564,141 @@ class Directory:
         for record in self._refresh_tokens.values():
             if record.grant.user is user:
                 record.revoked = True
+        self._changed()
+
+    # Persistence
+
+    def keep_in(self, state_file: Path) -> None:
+        """Load what `state_file` holds, then save there after every change.
+
+        For an emulator that restarts (the demo's): clients keep working with the
+        refresh and access tokens it issued before. What the file names replaces
+        records with the same id (the seeded ones); the rest stays.
+        """
+        if state_file.exists():
+            self._restore(json.loads(state_file.read_text(encoding="utf-8")))
+        self._state_file = state_file
+        self._changed()
+
+    def _changed(self) -> None:
+        """Save the records, when kept in a file: atomically, readable by the owner."""
+        if self._state_file is None:
+            return
+        temporary = self._state_file.with_name(f".{self._state_file.name}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(self._state(), file, indent=1)
+        temporary.replace(self._state_file)
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "tenants": [
+                {
+                    "id": tenant.id,
+                    "display_name": tenant.display_name,
+                    "domains": sorted(tenant.domains),
+                }
+                for tenant in self.tenants.values()
+            ],
+            "users": [
+                {
+                    "id": user.id,
+                    "display_name": user.display_name,
+                    "upn": user.upn,
+                    "tenant_id": user.tenant_id,
+                    "personal": user.personal,
+                }
+                for user in self.users
+            ],
+            "apps": [
+                {
+                    "client_id": app.client_id,
+                    "tenant_id": app.tenant_id,
+                    "secret": app.secret,
+                    "public_client_flows": app.public_client_flows,
+                    "consented_scopes": sorted(app.consented_scopes),
+                    "app_roles": sorted(app.app_roles),
+                }
+                for app in self.apps.values()
+            ],
+            "access_tokens": [
+                {
+                    "value": token.value,
+                    "client_id": token.app.client_id,
+                    "user_id": token.user.id if token.user else None,
+                    "scopes": sorted(token.scopes),
+                    "roles": sorted(token.roles),
+                    "expires_at": token.expires_at.isoformat(),
+                    "revoked": token.value in self._revoked_access_tokens,
+                }
+                for token in self._access_tokens.values()
+            ],
+            "refresh_tokens": [
+                {
+                    "value": value,
+                    "client_id": record.grant.app.client_id,
+                    "user_id": record.grant.user.id,
+                    "scopes": sorted(record.grant.scopes),
+                    "nonce": record.grant.nonce,
+                    "expires_at": record.expires_at.isoformat(),
+                    "revoked": record.revoked,
+                }
+                for value, record in self._refresh_tokens.items()
+            ],
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        """Take the saved records; those already here are updated, not replaced."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"Unknown emulator state version: {state.get('version')}")
+        for saved in state["tenants"]:
+            tenant = self._tenant(saved["id"])
+            tenant.display_name = saved["display_name"]
+            tenant.domains.update(saved["domains"])
+        for saved in state["users"]:
+            if (user := self.find_user(saved["id"])) is None:
+                user = self.add_user(
+                    display_name=saved["display_name"],
+                    upn=saved["upn"],
+                    tenant_id=saved["tenant_id"],
+                    user_id=saved["id"],
+                )
+            user.display_name, user.upn = saved["display_name"], saved["upn"]
+            user.tenant_id, user.personal = saved["tenant_id"], saved["personal"]
+        for saved in state["apps"]:
+            app = self.apps.get(saved["client_id"]) or self.add_app(
+                AppRegistration(saved["client_id"], saved["tenant_id"])
+            )
+            app.tenant_id, app.secret = saved["tenant_id"], saved["secret"]
+            app.public_client_flows = saved["public_client_flows"]
+            app.consented_scopes = set(saved["consented_scopes"])
+            app.app_roles = set(saved["app_roles"])
+        users = {user.id: user for user in self.users}
+        for token in state["access_tokens"]:
+            access = AccessToken(
+                value=token["value"],
+                app=self.apps[token["client_id"]],
+                user=users[token["user_id"]] if token["user_id"] else None,
+                scopes=frozenset(token["scopes"]),
+                roles=frozenset(token["roles"]),
+                expires_at=datetime.fromisoformat(token["expires_at"]),
+            )
+            self._access_tokens[access.value] = access
+            if token["revoked"]:
+                self._revoked_access_tokens.add(access.value)
+        for token in state["refresh_tokens"]:
+            grant = Grant(
+                users[token["user_id"]],
+                self.apps[token["client_id"]],
+                frozenset(token["scopes"]),
+                token["nonce"],
+            )
+            self._refresh_tokens[token["value"]] = _RefreshToken(
+                grant,
+                expires_at=datetime.fromisoformat(token["expires_at"]),
+                revoked=token["revoked"],
+            )
 
     # Token answers
 

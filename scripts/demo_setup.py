@@ -1,10 +1,12 @@
 """Prepare a demo Home Assistant and sign it in to the emulator, with no manual step.
 
-Used by scripts/demo and the browser test. `config` writes the configuration directory;
-`onboard` waits for Home Assistant, completes onboarding once and creates the demo user;
-`add-entry` adds the integration through the config-flow REST API by device code (the
-emulator approves the code). The emulator forgets its tokens when it stops, so
-`add-entry` replaces an entry left by a previous run instead of keeping a dead one.
+Used by scripts/demo and the browser tests. Each command does only what is missing, so
+that a restart keeps what is there (the entry, its id and options, the automations,
+the user's edits): `config` writes the configuration directory on the first start, and
+later only links the integration and copies missing blueprints back in; `onboard` waits
+for Home Assistant, completes onboarding once and creates the demo user; `add-entry`
+adds the integration by device code through the config-flow REST API (the emulator
+approves the code) when it has no entry, with one automation from each blueprint.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import argparse
 import asyncio
 import os
 from pathlib import Path
+import re
+import shutil
+from string import Template
 import sys
 from typing import Any, Final
 
@@ -25,9 +30,14 @@ EMULATOR_CLIENT_ID: Final = "11111111-1111-1111-1111-111111111111"
 ONBOARDING_EXTRAS: Final = ("google_translate", "met", "radio_browser", "shopping_list")
 """Entries onboarding adds; they need the internet or ffmpeg, and the demo not."""
 REPO: Final = Path(__file__).resolve().parent.parent
+BLUEPRINTS: Final = Path("blueprints", "automation", DOMAIN)
+LIGHT: Final = "light.busy_light"
+DOOR: Final = "binary_sensor.office_door"
 
 # default_config needs go2rtc and ffmpeg binaries; these start cleanly without them.
-CONFIGURATION: Final = """\
+# A light and a door to try the blueprints on: a template light (optimistic, with RGB)
+# and a door that an input boolean opens and closes from the UI.
+CONFIGURATION: Final = Template("""\
 homeassistant:
   name: Teams presence demo
   time_zone: UTC
@@ -37,36 +47,59 @@ homeassistant:
   latitude: 52.37
   longitude: 4.89
   elevation: 0
-  external_url: {url}
-  internal_url: {url}
+  external_url: $url
+  internal_url: $url
 frontend:
 config:
 api:
-{http}application_credentials:
+${http}application_credentials:
 automation: !include automations.yaml
 script: !include scripts.yaml
 history:
 logbook:
 system_health:
+input_boolean:
+  office_door_closed:
+    name: Office door closed
+    icon: mdi:door-closed
+template:
+  - light:
+      - name: Busy light
+        unique_id: teams_presence_demo_busy_light
+        turn_on: []
+        turn_off: []
+        set_rgb: []
+  - binary_sensor:
+      - name: Office door
+        unique_id: teams_presence_demo_office_door
+        device_class: door
+        state: "{{ not is_state('input_boolean.office_door_closed', 'on') }}"
 logger:
   default: warning
   logs:
     custom_components.teams_presence: info
-"""
+    # Said at every start where ffmpeg, libjpeg-turbo or a faster zlib is missing (the
+    # root filesystem has none); the demo needs none of them.
+    haffmpeg: critical
+    homeassistant.components.camera.img_util: critical
+    aiohttp_fast_zlib: error
+""")
+# From 2026.11 Home Assistant moves `http:` into its storage on the first start and asks
+# (a repair) to delete the YAML: it is there for that start only (see `onboard`).
+HTTP: Final = Template("http:\n  server_host: 127.0.0.1\n  server_port: $port\n")
+HTTP_WRITTEN: Final = re.compile(
+    r"^http:\n  server_host: 127\.0\.0\.1\n  server_port: \d+\n", re.MULTILINE
+)
 
 
 def write_config(config_dir: Path, port: int) -> None:
-    """Write the configuration and link the integration in, keeping what exists."""
+    """Write the configuration on the first start; always link the integration in."""
     config_dir.mkdir(parents=True, exist_ok=True)
-    url = f"http://127.0.0.1:{port}"
-    # From 2026.11 Home Assistant moves `http:` into its storage on the first start
-    # (then a repair asks to delete the YAML): give it only until that happened.
-    http = ""
-    if not (config_dir / ".storage" / "http").exists():
-        http = f"http:\n  server_host: 127.0.0.1\n  server_port: {port}\n"
-    (config_dir / "configuration.yaml").write_text(
-        CONFIGURATION.format(url=url, http=http)
-    )
+    configuration = config_dir / "configuration.yaml"
+    if not configuration.exists():
+        url = f"http://127.0.0.1:{port}"
+        http = HTTP.substitute(port=port)
+        configuration.write_text(CONFIGURATION.substitute(url=url, http=http))
     for name in ("automations.yaml", "scripts.yaml"):
         if not (config_dir / name).exists():
             (config_dir / name).write_text("[]\n" if name[0] == "a" else "{}\n")
@@ -75,6 +108,21 @@ def write_config(config_dir: Path, port: int) -> None:
     if not link.is_symlink():
         target = os.path.relpath(REPO / "custom_components" / DOMAIN, link.parent)
         link.symlink_to(target, target_is_directory=True)
+    # Copied, as a user imports them; one they edited stays as it is.
+    installed = config_dir / BLUEPRINTS
+    installed.mkdir(parents=True, exist_ok=True)
+    for blueprint in (REPO / BLUEPRINTS).glob("*.yaml"):
+        if not (installed / blueprint.name).exists():
+            shutil.copy(blueprint, installed / blueprint.name)
+
+
+def drop_migrated_http(config_dir: Path) -> None:
+    """Delete the `http:` block the first start wrote, once Home Assistant stored it."""
+    configuration = config_dir / "configuration.yaml"
+    text = configuration.read_text()
+    kept = HTTP_WRITTEN.sub("", text, count=1)
+    if kept != text:
+        configuration.write_text(kept)
 
 
 class HttpError(RuntimeError):
@@ -183,14 +231,19 @@ class HomeAssistant:
         on its default port) unless confirmed within five minutes. Older releases
         don't know the command, and there is nothing to confirm once it is done.
         """
+        await self.websocket({"type": "http/config/promote"})
+
+    async def websocket(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Send one command over the websocket API, as the frontend does; the answer."""
         token = self.headers["Authorization"].removeprefix("Bearer ")
         async with self.session.ws_connect(f"{self.url}/api/websocket") as socket:
             await socket.receive_json()  # auth_required
             await socket.send_json({"type": "auth", "access_token": token})
             if (await socket.receive_json())["type"] != "auth_ok":
                 raise RuntimeError("Home Assistant refused the demo's token")
-            await socket.send_json({"id": 1, "type": "http/config/promote"})
-            await socket.receive_json()
+            await socket.send_json({"id": 1, **command})
+            answer: dict[str, Any] = await socket.receive_json()
+            return answer
 
     async def remove_onboarding_extras(self) -> None:
         """Delete the entries onboarding adds, once its background flows made them."""
@@ -230,8 +283,10 @@ class HomeAssistant:
         await self.use_code(result["result"])
 
     async def add_entry(self, graph_url: str, login_url: str) -> str:
-        """Replace any entry by one signed in by device code; return its title."""
-        await self.remove_entries(DOMAIN)
+        """Sign an account in by device code, unless one is there; say which."""
+        entries_path = f"/api/config/config_entries/entry?domain={DOMAIN}"
+        if entries := await self.call("GET", entries_path):
+            return f"The account {entries[0]['title']} is kept from the last start"
         flows = "/api/config/config_entries/flow"
         step = await self.call("POST", flows, {"handler": DOMAIN})
         flow = f"{flows}/{step['flow_id']}"
@@ -256,12 +311,44 @@ class HomeAssistant:
                 step = {"type": "create_entry"}
         if step["type"] != "create_entry":
             raise RuntimeError(f"The config flow stopped at {step}")
-        entries = await self.call(
-            "GET", f"/api/config/config_entries/entry?domain={DOMAIN}"
-        )
+        entries = await self.call("GET", entries_path)
         if not entries:
             raise RuntimeError("The config flow ended without an entry")
-        return str(entries[0]["title"])
+        await self.add_automations(entries[0]["entry_id"])
+        return (
+            f"Signed in to the emulator as {entries[0]['title']}; automations from"
+            " both blueprints drive the Busy light and the Office door"
+        )
+
+    async def add_automations(self, entry_id: str) -> None:
+        """One automation from each blueprint, as the automation editor saves them."""
+        devices = await self.websocket({"type": "config/device_registry/list"})
+        (device,) = (
+            device
+            for device in devices["result"]
+            if entry_id in device["config_entries"]
+        )
+        automations = {
+            "teams_presence_demo_busy_light": {
+                "alias": "Busy light follows Teams",
+                "description": "The demo's Busy light shows the Teams presence.",
+                "use_blueprint": {
+                    "path": f"{DOMAIN}/busy_light.yaml",
+                    "input": {"account": device["id"], "light": LIGHT},
+                },
+            },
+            "teams_presence_demo_office_door": {
+                "alias": "Office door sets Do not disturb",
+                "description": "Close the door (Office door closed): Do not disturb.",
+                "use_blueprint": {
+                    "path": f"{DOMAIN}/door_sensor.yaml",
+                    "input": {"door": DOOR, "account": entry_id},
+                },
+            },
+        }
+        for automation_id, automation in automations.items():
+            path = f"/api/config/automation/config/{automation_id}"
+            await self.call("POST", path, automation)
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -269,9 +356,11 @@ async def _run(args: argparse.Namespace) -> None:
         home_assistant = HomeAssistant(session, args.url)
         await home_assistant.wait_until_up()
         await home_assistant.onboard()
+        if args.config_dir is not None:
+            drop_migrated_http(args.config_dir)
         if args.command == "add-entry":
-            title = await home_assistant.add_entry(args.graph_url, args.login_url)
-            sys.stdout.write(f"Signed in to the emulator as {title}\n")
+            said = await home_assistant.add_entry(args.graph_url, args.login_url)
+            sys.stdout.write(f"{said}\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -285,6 +374,11 @@ def main(argv: list[str] | None = None) -> None:
         command = commands.add_parser(name)
         command.add_argument("--url", default="http://127.0.0.1:8123")
         command.add_argument("--timeout", type=float, default=300)
+        command.add_argument(
+            "--config-dir",
+            type=Path,
+            help="its configuration: the first start's `http:` goes once stored",
+        )
         if name == "add-entry":
             command.add_argument("--graph-url", required=True)
             command.add_argument("--login-url", required=True)

@@ -3,13 +3,100 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 import re
+import signal
+import sys
+from typing import Any
 
 import aiohttp
 import pytest
 
 from graph_emulator.__main__ import _arguments, _serve, main
+from graph_emulator.tokens import AppRegistration, Directory, EntraError, Grant
+
+REPO = Path(__file__).resolve().parents[2]
+STATE_ARGUMENTS = [
+    "--graph-port=0",
+    "--login-port=0",
+    "--auto-approve-device-seconds=0",
+    "--user=Megan Bowen <meganb@contoso.example>",
+]
+
+
+@dataclass
+class Serving:
+    """What a running emulator printed."""
+
+    output: str
+
+    def line(self, label: str) -> str:
+        """The value printed after `label:`."""
+        match = re.search(rf"^{label}:\s+(.*)$", self.output, re.MULTILINE)
+        assert match is not None, self.output
+        return match.group(1)
+
+    @property
+    def graph_url(self) -> str:
+        return (
+            self.line("Graph")
+            .removesuffix(" (sign-in routes too)")
+            .removesuffix("/v1.0")
+        )
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> AsyncIterator[Serving]:
+    """Run `python -m graph_emulator ARGV` in this loop until the block ends."""
+    server = asyncio.create_task(_serve(_arguments(argv)))
+    output = ""
+    while "Ctrl-C" not in output:
+        await asyncio.sleep(0.01)
+        assert not server.done(), output
+        output += capsys.readouterr().out
+    try:
+        yield Serving(output)
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server
+
+
+def secret_modes(state: Path) -> set[int]:
+    """The permissions of the files holding tokens and the private key."""
+    secrets = (state / "directory.json", state / "tls" / "server-key.pem")
+    return {secret.stat().st_mode & 0o777 for secret in secrets}
+
+
+async def sign_in_by_device_code(
+    graph_url: str,
+    client_id: str = "11111111-1111-1111-1111-111111111111",
+    scope: str = "Presence.ReadWrite User.Read offline_access",
+) -> dict[str, Any]:
+    """Sign in as the seeded user (approved at once); return the token answer."""
+    async with aiohttp.ClientSession(graph_url) as session:
+        async with session.post(
+            "/organizations/oauth2/v2.0/devicecode",
+            data={"client_id": client_id, "scope": scope},
+        ) as response:
+            flow = await response.json()
+        async with session.post(
+            "/organizations/oauth2/v2.0/token",
+            data={
+                "client_id": client_id,
+                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                "device_code": flow["device_code"],
+            },
+        ) as response:
+            assert response.status == 200
+            tokens: dict[str, Any] = await response.json()
+            return tokens
 
 
 def test_arguments_default_to_the_documented_ports() -> None:
@@ -22,43 +109,24 @@ def test_arguments_default_to_the_documented_ports() -> None:
 async def test_serve_registers_the_app_and_auto_approves(
     socket_enabled: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = _arguments(
-        [
-            "--graph-port=0",
-            "--login-port=0",
-            "--client-id=my-own-app",
-            "--auto-approve-device-seconds=0",
-        ]
-    )
-    server = asyncio.create_task(_serve(args))
-    output = ""
-    while "Ctrl-C" not in output:
-        await asyncio.sleep(0.01)
-        output += capsys.readouterr().out
-    match = re.search(r"Graph:\s+(http://127\.0\.0\.1:\d+)/v1\.0", output)
-    assert match is not None, output
-    assert "adelev@contoso.example" in output
-    assert re.search(r"CA:\s+/\S+\.pem", output)
-    graph_url = match.group(1)
-    async with aiohttp.ClientSession(graph_url) as session:
-        async with session.post(
-            "/organizations/oauth2/v2.0/devicecode",
-            data={"client_id": "my-own-app", "scope": "User.Read offline_access"},
-        ) as response:
-            flow = await response.json()
-        async with session.post(
-            "/organizations/oauth2/v2.0/token",
-            data={
-                "client_id": "my-own-app",
-                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-                "device_code": flow["device_code"],
-            },
-        ) as response:
-            assert response.status == 200
-            assert "refresh_token" in await response.json()
-    server.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await server
+    argv = [
+        "--graph-port=0",
+        "--login-port=0",
+        "--client-id=my-own-app",
+        "--auto-approve-device-seconds=0",
+    ]
+    async with serving(argv, capsys) as emulator:
+        graph_url = emulator.graph_url
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", graph_url)
+        assert "adelev@contoso.example" in emulator.line("User")
+        ca = Path(emulator.line("CA"))
+        assert ca.name.endswith(".pem")
+        tokens = await sign_in_by_device_code(
+            graph_url, "my-own-app", "User.Read offline_access"
+        )
+        assert "refresh_token" in tokens
+    # Without --state-dir, nothing is left behind: the certificates' folder is gone.
+    assert not await asyncio.to_thread(ca.parent.exists)
     with pytest.raises(aiohttp.ClientConnectorError):
         async with aiohttp.ClientSession() as session:
             await session.get(f"{graph_url}/v1.0/me")
@@ -76,3 +144,121 @@ async def test_ctrl_c_stops_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_simulate_day_is_off_unless_asked() -> None:
     assert _arguments([]).simulate_day is False
     assert _arguments(["--simulate-day"]).simulate_day is True
+
+
+def test_user_names_a_display_name_and_a_upn() -> None:
+    args = _arguments(["--user", "Megan Bowen <meganb@contoso.example>"])
+    assert args.user == [("Megan Bowen", "meganb@contoso.example")]
+    with pytest.raises(SystemExit):
+        _arguments(["--user", "meganb@contoso.example"])
+
+
+async def test_state_dir_keeps_tokens_users_and_certificate_across_restarts(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The demo restarts its emulator: Home Assistant's tokens and CA still work."""
+    state = tmp_path / "state"
+    argv = [*STATE_ARGUMENTS, f"--state-dir={state}"]
+    async with serving(argv, capsys) as first:
+        tokens = await sign_in_by_device_code(first.graph_url)
+        users = re.findall(r"^User:.*$", first.output, re.MULTILINE)
+        ca = Path(first.line("CA"))
+        issued = await asyncio.to_thread(ca.read_bytes)
+    assert ca == state / "tls" / "ca.pem"
+    assert await asyncio.to_thread(secret_modes, state) == {0o600}
+
+    async with serving(argv, capsys) as second:
+        assert second.line("CA") == str(ca)
+        assert await asyncio.to_thread(ca.read_bytes) == issued
+        # Megan once, with the id she had: she is not added again.
+        assert re.findall(r"^User:.*$", second.output, re.MULTILINE) == users
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        async with aiohttp.ClientSession(second.graph_url) as session:
+            async with session.get("/v1.0/me/presence", headers=headers) as response:
+                assert response.status == 200
+            async with session.post(
+                "/organizations/oauth2/v2.0/token",
+                data={
+                    "client_id": "11111111-1111-1111-1111-111111111111",
+                    "grant_type": "refresh_token",
+                    "refresh_token": tokens["refresh_token"],
+                    "scope": "Presence.ReadWrite User.Read offline_access",
+                },
+            ) as response:
+                assert response.status == 200
+                assert "access_token" in await response.json()
+
+
+def test_kept_directory_restores_revocations_and_app_tokens(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    state_file = tmp_path / "directory.json"
+    saved = Directory(lambda: now)
+    saved.keep_in(state_file)
+    user = saved.add_user(
+        display_name="Adele", upn="adele@contoso.example", tenant_id="t"
+    )
+    app = saved.add_app(
+        AppRegistration("app", "t", secret="s", public_client_flows=False)
+    )
+    grant = Grant(user, app, frozenset({"Presence.ReadWrite", "offline_access"}))
+    revoked = saved.issue_refresh_token(grant)
+    saved.revoke_refresh_tokens(user)
+    kept = saved.issue_refresh_token(grant)
+    delegated = saved.issue_access_token(app, user, lifetime=timedelta(hours=1))
+    saved.revoke_access_tokens(user)
+    app_only = saved.issue_access_token(
+        app, None, roles={"Presence.ReadWrite.All"}, lifetime=timedelta(hours=1)
+    )
+
+    # Seeded anew, as the emulator does at each start: updated in place.
+    loaded = Directory(lambda: now)
+    seeded = loaded.add_user(
+        display_name="Old", upn="old@contoso.example", tenant_id="t"
+    )
+    seeded.id = user.id
+    loaded.keep_in(state_file)
+    assert loaded.users == [seeded]
+    assert (seeded.display_name, seeded.upn) == ("Adele", "adele@contoso.example")
+    loaded_app = loaded.apps["app"]
+    assert (loaded_app.secret, loaded_app.public_client_flows) == ("s", False)
+    assert loaded.redeem_refresh_token(loaded_app, kept).user is seeded
+    with pytest.raises(EntraError) as refused:
+        loaded.redeem_refresh_token(loaded_app, revoked)
+    assert refused.value.code == 50173
+    assert loaded.access_token_revoked(delegated.value)
+    restored = loaded.access_token(app_only.value)
+    assert restored is not None
+    assert restored.user is None
+    assert restored.roles == {"Presence.ReadWrite.All"}
+    assert restored.expires_at == app_only.expires_at
+
+
+def test_kept_directory_refuses_an_unknown_format(tmp_path: Path) -> None:
+    state_file = tmp_path / "directory.json"
+    state_file.write_text('{"version": 0}')
+    with pytest.raises(ValueError, match="version"):
+        Directory(lambda: datetime.now(UTC)).keep_in(state_file)
+
+
+async def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
+    """The demo stops its emulator with SIGTERM: no private key left in /tmp."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "graph_emulator",
+        "--graph-port=0",
+        "--login-port=0",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    output = ""
+    while "Ctrl-C" not in output:
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line, output
+        output += line.decode()
+    ca = Path(Serving(output).line("CA"))
+    assert await asyncio.to_thread(ca.exists)
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 30) == 0
+    assert not await asyncio.to_thread(ca.parent.exists)
