@@ -19,6 +19,15 @@ from tests.conftest import (  # noqa: F401
     setup_integration,
 )
 
+# An account with Instant updates, Graph delivering into Home Assistant's webhook.
+from tests.test_push import (  # noqa: F401
+    cloud,
+    external_url,
+    granted_scopes,
+    push_entry,
+    rich_refused,
+)
+
 
 @pytest.fixture(scope="session")
 def results() -> Iterator[dict[str, Any]]:

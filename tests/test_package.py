@@ -28,6 +28,7 @@ def test_manifest() -> None:
     assert set(keys) == {
         "domain",
         "name",
+        "after_dependencies",
         "codeowners",
         "config_flow",
         "dependencies",
@@ -41,7 +42,10 @@ def test_manifest() -> None:
     }
     assert manifest["domain"] == INTEGRATION.name
     assert manifest["config_flow"] is True
-    assert manifest["dependencies"] == ["application_credentials"]
+    # The webhook receives Graph's change notifications (Instant updates), through
+    # a cloudhook when Home Assistant Cloud is set up.
+    assert manifest["dependencies"] == ["application_credentials", "webhook"]
+    assert manifest["after_dependencies"] == ["cloud"]
     assert manifest["integration_type"] == "service"
     assert manifest["iot_class"] == "cloud_polling"
     assert all(owner.startswith("@") for owner in manifest["codeowners"])

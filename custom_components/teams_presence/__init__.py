@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -9,7 +12,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .auth import async_get_account_access
+from .auth import async_get_account_access, endpoints_from_data, wants_instant_updates
 from .const import (
     CONF_CLEAR_ON_REMOVE,
     DEFAULT_CLEAR_ON_REMOVE,
@@ -18,8 +21,9 @@ from .const import (
 )
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator, wish_store
 from .failures import FAILURES, Failure, classify, reason
-from .graph import GraphPresenceClient
+from .graph import GraphSubscriptionClient
 from .problems import async_delete_issues
+from .push import PushManager, async_end_push
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -36,11 +40,25 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: TeamsPresenceConfigEntry
 ) -> bool:
     """Connect an account: read its presence and re-assert the wished app session."""
-    coordinator = TeamsPresenceCoordinator(
-        hass, entry, *await _async_client(hass, entry)
-    )
+    client, client_id = await _async_client(hass, entry)
+    coordinator = TeamsPresenceCoordinator(hass, entry, client, client_id)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
+    if wants_instant_updates(entry):
+        coordinator.push = PushManager(
+            coordinator,
+            client,
+            client_id=client_id,
+            login_url=endpoints_from_data(entry.data).login_url,
+            read_interval=coordinator.update_interval or timedelta(0),
+        )
+        await coordinator.push.async_start()
+    else:  # turned off: end what it left in Graph
+        entry.async_create_background_task(
+            hass,
+            async_end_push(hass, entry, partial(_async_client_only, hass, entry)),
+            f"{DOMAIN} end push",
+        )
     coordinator.writer.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
@@ -59,6 +77,7 @@ async def async_remove_entry(
     """Forget the wish and the repairs, and clear the app session if asked to."""
     async_delete_issues(hass, entry)
     await wish_store(hass, entry).async_remove()
+    await async_end_push(hass, entry, partial(_async_client_only, hass, entry))
     if not entry.options.get(CONF_CLEAR_ON_REMOVE, DEFAULT_CLEAR_ON_REMOVE):
         return
     try:
@@ -71,12 +90,18 @@ async def async_remove_entry(
             LOGGER.warning("Could not clear the Teams app presence: %s", reason(err))
 
 
+async def _async_client_only(
+    hass: HomeAssistant, entry: TeamsPresenceConfigEntry
+) -> GraphSubscriptionClient:
+    return (await _async_client(hass, entry))[0]
+
+
 async def _async_client(
     hass: HomeAssistant, entry: TeamsPresenceConfigEntry
-) -> tuple[GraphPresenceClient, str]:
+) -> tuple[GraphSubscriptionClient, str]:
     """Return the Graph client for an entry and its app session id."""
     access = await async_get_account_access(hass, entry)
-    client = GraphPresenceClient(
+    client = GraphSubscriptionClient(
         async_get_clientsession(hass),
         access.get_access_token,
         token_refresher=access.refresh_access_token,

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
+import json
 import logging
 import re
 import ssl
@@ -21,7 +22,12 @@ from urllib.parse import urlsplit
 from aiohttp import ClientError, ClientResponseError
 from homeassistant import exceptions as ha_exceptions
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_ACCESS_TOKEN, CONF_CLIENT_ID, CONF_CLIENT_SECRET
+from homeassistant.const import (
+    CONF_ACCESS_TOKEN,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_TOKEN,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
@@ -43,12 +49,15 @@ from .const import (
     CONF_AUTH_METHOD,
     CONF_CLOUD,
     CONF_GRAPH_URL,
+    CONF_INSTANT_UPDATES,
     CONF_LOGIN_URL,
     CONF_TARGET_USER,
     CONF_TENANT_ID,
     CONF_TOKEN_CACHE,
+    DEFAULT_INSTANT_UPDATES,
     DELEGATED_SCOPES,
     DOMAIN,
+    INSTANT_UPDATES_SCOPE,
     LOGGER,
 )
 from .graph import (
@@ -270,6 +279,9 @@ def endpoints_from_data(data: Mapping[str, Any]) -> CloudEndpoints:
     return CLOUD_ENDPOINTS[Cloud(data.get(CONF_CLOUD, Cloud.GLOBAL))]
 
 
+DELEGATED_METHODS: Final = frozenset({AUTH_METHOD_BROWSER, AUTH_METHOD_DEVICE_CODE})
+"""Sign-ins that act as the user: only they may subscribe to presence changes."""
+
 _NATIONAL_CLOUDS: Final = frozenset(
     endpoints
     for cloud, endpoints in CLOUD_ENDPOINTS.items()
@@ -277,16 +289,46 @@ _NATIONAL_CLOUDS: Final = frozenset(
 )
 
 
-def delegated_scopes(endpoints: CloudEndpoints) -> list[str]:
+def delegated_scopes(
+    endpoints: CloudEndpoints, *, instant_updates: bool = False
+) -> list[str]:
     """Return the delegated scopes as Entra ID expects them in this cloud.
 
     Short names stand for the global Microsoft Graph, and token answers name them
     short too, which is what msal's cache matches later requests against. A national
-    cloud's Graph has to be named in full.
+    cloud's Graph has to be named in full. ``instant_updates`` adds the permission
+    presence subscriptions need, asked for only once the user turned the option on.
     """
+    permissions = [*DELEGATED_SCOPES]
+    if instant_updates:
+        permissions.append(INSTANT_UPDATES_SCOPE)
     if endpoints in _NATIONAL_CLOUDS:
-        return [endpoints.scope(permission) for permission in DELEGATED_SCOPES]
-    return list(DELEGATED_SCOPES)
+        return [endpoints.scope(permission) for permission in permissions]
+    return permissions
+
+
+def wants_instant_updates(entry: ConfigEntry) -> bool:
+    """Whether the entry signs in delegated and has the Instant updates option on."""
+    return entry.data[CONF_AUTH_METHOD] in DELEGATED_METHODS and bool(
+        entry.options.get(CONF_INSTANT_UPDATES, DEFAULT_INSTANT_UPDATES)
+    )
+
+
+def lacks_instant_updates_consent(entry: ConfigEntry) -> bool:
+    """Whether the stored sign-in was granted without ``Presence.Read.All``.
+
+    Entra ID names the granted scopes in each token answer (the browser method
+    keeps it) and msal keeps them with each cached token (the device code). A token
+    that names none is not judged here: Graph's 403 says it later.
+    """
+    granted: set[str] = set()
+    if (token := entry.data.get(CONF_TOKEN)) and isinstance(token.get("scope"), str):
+        granted.update(token["scope"].split())
+    if cache := entry.data.get(CONF_TOKEN_CACHE):
+        for item in json.loads(cache).get("AccessToken", {}).values():
+            granted.update(str(item.get("target", "")).split())
+    names = {scope.rsplit("/", 1)[-1].lower() for scope in granted}
+    return bool(names) and INSTANT_UPDATES_SCOPE.lower() not in names
 
 
 def public_client(
@@ -360,14 +402,21 @@ class DeviceCodeSignIn:
 
     @classmethod
     async def async_start(
-        cls, hass: HomeAssistant, endpoints: CloudEndpoints, tenant: str, client_id: str
+        cls,
+        hass: HomeAssistant,
+        endpoints: CloudEndpoints,
+        tenant: str,
+        client_id: str,
+        *,
+        instant_updates: bool = False,
     ) -> DeviceCodeSignIn:
         """Ask Entra ID for a code; raise ``SignInRefused`` if it gives none."""
         cache = msal.SerializableTokenCache()
+        scopes = delegated_scopes(endpoints, instant_updates=instant_updates)
 
         def start() -> tuple[msal.PublicClientApplication, dict[str, Any]]:
             app = public_client(endpoints, tenant, client_id, cache)
-            return app, app.initiate_device_flow(scopes=delegated_scopes(endpoints))
+            return app, app.initiate_device_flow(scopes=scopes)
 
         app, code = await _async_msal_sign_in(hass, start)
         if "user_code" not in code:
@@ -520,7 +569,7 @@ def _refresh_needs_sign_in(err: ClientResponseError) -> bool:
 def _device_code_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAccess:
     """Tokens refreshed silently from the msal cache the device-code sign-in left."""
     endpoints = endpoints_from_data(entry.data)
-    scopes = delegated_scopes(endpoints)
+    scopes = delegated_scopes(endpoints, instant_updates=wants_instant_updates(entry))
     cache = msal.SerializableTokenCache()
     cache.deserialize(entry.data[CONF_TOKEN_CACHE])
 

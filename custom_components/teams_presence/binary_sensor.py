@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -31,6 +32,7 @@ class TeamsPresenceBinarySensorDescription(BinarySensorEntityDescription):
     """How a binary sensor reads one presence snapshot."""
 
     is_on_fn: Callable[[PresenceSnapshot], bool]
+    attributes_fn: Callable[[PresenceSnapshot], dict[str, Any]] | None = None
 
 
 BINARY_SENSORS = (
@@ -48,6 +50,7 @@ BINARY_SENSORS = (
         key="out_of_office",
         translation_key="out_of_office",
         is_on_fn=lambda presence: presence.out_of_office,
+        attributes_fn=lambda presence: {"message": presence.out_of_office_message},
     ),
 )
 
@@ -73,3 +76,10 @@ class TeamsPresenceBinarySensor(TeamsPresenceEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Derive the state from the snapshot."""
         return self.entity_description.is_on_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """What the state alone does not say: the out-of-office message."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.coordinator.data)

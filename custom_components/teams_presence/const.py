@@ -37,6 +37,10 @@ APPLICATION_SCOPE: Final = ".default"
 CONF_READ_INTERVAL: Final = "read_interval"
 CONF_EXPIRATION: Final = "expiration"
 CONF_CLEAR_ON_REMOVE: Final = "clear_on_remove"
+CONF_INSTANT_UPDATES: Final = "instant_updates"
+"""Graph posts each presence change to a webhook; reads become the safety net."""
+INSTANT_UPDATES_SCOPE: Final = "Presence.Read.All"
+"""The delegated permission presence subscriptions need, asked for only with the option."""
 
 DEFAULT_READ_INTERVAL: Final = 30
 """Seconds between presence reads: a busy light settles within one read."""
@@ -47,6 +51,7 @@ DEFAULT_EXPIRATION_MINUTES: Final = 60
 linger in Teams if Home Assistant stops, against one refresh an hour when it runs.
 Graph's limits (5 to 240 minutes) live with its other rules, in ``graph/models.py``."""
 DEFAULT_CLEAR_ON_REMOVE: Final = True
+DEFAULT_INSTANT_UPDATES: Final = False
 
 STORAGE_VERSION: Final = 1
 REFRESH_MARGIN: Final = timedelta(seconds=20)

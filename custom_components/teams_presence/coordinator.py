@@ -15,12 +15,16 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Context, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    AUTH_METHOD_APPLICATION,
+    CLOUD_CUSTOM,
+    CONF_AUTH_METHOD,
+    CONF_CLOUD,
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
     DEFAULT_EXPIRATION_MINUTES,
@@ -29,20 +33,33 @@ from .const import (
     LOGGER,
     STORAGE_VERSION,
 )
-from .failures import FAILURES, Failure, message, retry_after
+from .failures import FAILURES, Failure, classify, message, reason, retry_after
 from .graph import (
     Activity,
     AppPresence,
     Availability,
+    Cloud,
     GraphPresenceClient,
     PreferredPresence,
     PresenceSnapshot,
+    WorkLocationLayer,
+    WorkLocationType,
+    WorkLocationUpdate,
 )
 from .keeper import AppSession, SessionKeeper, Wish
 from .problems import AccountProblems, caller_error, throttled_error
+from .push import PushManager
 from .writer import AppSessionWriter
 
 type TeamsPresenceConfigEntry = ConfigEntry[TeamsPresenceCoordinator]
+
+OFFERED_WORK_LOCATIONS = (
+    WorkLocationType.OFFICE,
+    WorkLocationType.REMOTE,
+    WorkLocationType.TIME_OFF,
+)
+"""The work locations a user can set: Microsoft's reference lists only these for
+setManualLocation and setAutomaticLocation (no ``unspecified``)."""
 
 
 class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
@@ -79,7 +96,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self.context: Context | None = None
         """The context of the action or choice being carried out, if any."""
         self._unknown_values_logged: set[str] = set()
+        self.work_location_refused = False
+        """Graph answered a work-location write with 403 or 404: not in this tenant."""
         self._store = wish_store(hass, entry)
+        self.push: PushManager | None = None
+        """Graph's change notifications, with the Instant updates option."""
 
     @property
     def wish(self) -> Wish:
@@ -107,6 +128,8 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         entry that replaces this one (a reload) is the only writer from now on.
         """
         self.writer.async_stop()
+        if self.push is not None:
+            await self.push.async_stop()
         await self._store.async_save(self.keeper.as_dict())
         await super().async_shutdown()
 
@@ -158,6 +181,87 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 )
             await self.async_refresh()
 
+    def work_location_unoffered(self, layer: WorkLocationLayer) -> str | None:
+        """Why Graph does not let this account write ``layer`` (a translation key).
+
+        ``None`` when it does. Graph offers work location to delegated sign-ins
+        only, each layer in some clouds; behind custom endpoints the cloud is
+        unknown, so Graph answers for itself.
+        """
+        data = self.config_entry.data
+        if data.get(CONF_AUTH_METHOD) == AUTH_METHOD_APPLICATION:
+            return "work_location_application"
+        cloud = data.get(CONF_CLOUD, Cloud.GLOBAL)
+        if cloud != CLOUD_CUSTOM and Cloud(cloud) not in layer.clouds:
+            return f"{layer}_location_cloud"
+        return None
+
+    async def async_set_work_location(
+        self,
+        layer: WorkLocationLayer,
+        location: WorkLocationUpdate,
+        context: Context | None = None,
+    ) -> None:
+        """Write where the user works to ``layer``; a manual one wins over the rest."""
+        request = (
+            self.client.set_manual_location
+            if layer is WorkLocationLayer.MANUAL
+            else self.client.set_automatic_location
+        )
+        await self._async_write_work_location(partial(request, location), context)
+
+    async def async_clear_work_location(
+        self, layer: WorkLocationLayer | None, context: Context | None = None
+    ) -> None:
+        """Drop the automatic layer, or (``None``) the manual and the automatic one.
+
+        Graph cannot drop the manual layer alone: ``clearLocation`` drops both,
+        and the working-hours plan shows until an agent sets the automatic again.
+        """
+        await self._async_write_work_location(
+            self.client.clear_automatic_location
+            if layer is WorkLocationLayer.AUTOMATIC
+            else self.client.clear_location,
+            context,
+        )
+
+    async def _async_write_work_location(
+        self, request: Callable[[], Awaitable[None]], context: Context | None
+    ) -> None:
+        """Send a work-location write, then read what Teams shows now."""
+        with self._acting_for(context):
+            await self._async_call(request, self._work_location_refusal)
+            self._note_work_location_refused(False)
+            await self.async_refresh()
+
+    def _work_location_refusal(
+        self, err: Exception, failure: Failure
+    ) -> HomeAssistantError | None:
+        """Say that a 403 or 404 means this tenant's Graph has no work location.
+
+        Not the missing-permission repair (presence writes may work), but one log
+        line and the select unavailable until a write succeeds again.
+        """
+        if failure not in (Failure.MISSING_PERMISSION, Failure.NOT_FOUND):
+            return None
+        if not self.work_location_refused:
+            LOGGER.warning(
+                "Microsoft Graph does not offer work location to %s: %s",
+                self.config_entry.title,
+                reason(err),
+            )
+        self._note_work_location_refused(True)
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="work_location_refused",
+            translation_placeholders={"reason": reason(err)},
+        )
+
+    def _note_work_location_refused(self, refused: bool) -> None:
+        if refused != self.work_location_refused:
+            self.work_location_refused = refused
+            self.async_update_listeners()
+
     @contextmanager
     def _acting_for(self, context: Context | None) -> Iterator[None]:
         """Let the states changed meanwhile carry the caller's context."""
@@ -167,24 +271,33 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         finally:
             self.context = None
 
-    async def _async_call(self, request: Callable[[], Awaitable[None]]) -> None:
+    async def _async_call(
+        self,
+        request: Callable[[], Awaitable[None]],
+        refusal: Callable[[Exception, Failure], HomeAssistantError | None]
+        | None = None,
+    ) -> None:
         """Send a one-off request; any failure is the caller's to see, translated.
 
         While Graph asked this account to wait, nothing is sent; a 429 here makes
-        every other request of the account wait too.
+        every other request of the account wait too. ``refusal`` may say of a
+        failure what it means for this request, instead of the general error.
         """
         if self.keeper.is_throttled(dt_util.utcnow()):
             raise throttled_error(self.keeper.throttled_until)
         try:
             await request()
         except FAILURES as err:
+            if refusal is not None and (error := refusal(err, classify(err))):
+                raise error from err
             if self.note_failure(err) is Failure.THROTTLED:
                 raise throttled_error(self.keeper.throttled_until) from err
             raise caller_error(err) from err
 
     async def _async_update_data(self) -> PresenceSnapshot:
         """Read the aggregated presence, unless Graph asked us to wait."""
-        if self.keeper.is_throttled(dt_util.utcnow()) and self.data is not None:
+        started = dt_util.utcnow()
+        if self.keeper.is_throttled(started) and self.data is not None:
             return self.data
         try:
             snapshot = await self.client.get_presence()
@@ -207,6 +320,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 translation_placeholders=placeholders,
             ) from err
         self.problems.resolved(wrote=False)
+        if self.data is not None and snapshot.is_older_than(self.data):
+            LOGGER.debug("A read older than the last one arrived late; kept the last")
+            return self.data
+        if self.push is not None:
+            snapshot = self.push.checked_read(self.data, snapshot, started)
         self._log_unknown_values(snapshot)
         if self.keeper.failures:
             # Graph is back: re-establish the session now, not at the next retry.
@@ -238,6 +356,14 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             ):
                 self._unknown_values_logged.add(raw)
                 LOGGER.info("Graph sent an unknown %s %r; shown as unknown", kind, raw)
+        location = snapshot.work_location
+        if (
+            location is not None
+            and location.location_type is WorkLocationType.UNKNOWN
+            and WorkLocationType.UNKNOWN not in self._unknown_values_logged
+        ):
+            self._unknown_values_logged.add(WorkLocationType.UNKNOWN)
+            LOGGER.info("Graph sent an unknown work location type; shown as unknown")
 
 
 def wish_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:

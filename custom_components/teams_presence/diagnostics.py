@@ -27,6 +27,7 @@ from .const import (
     CONF_USER_ID,
 )
 from .coordinator import TeamsPresenceConfigEntry
+from .push import PushManager
 
 IDENTITY = (CONF_TENANT, CONF_TENANT_ID, CONF_CLIENT_ID, CONF_USER_ID, CONF_TARGET_USER)
 """Who the account is: the tenant (as typed, and its id), the app, the user."""
@@ -61,6 +62,7 @@ async def async_get_config_entry_diagnostics(
     keeper = coordinator.keeper
     session = keeper.session
     identifying = _identifying(entry.title, entry.data)
+    updates = {"updates": _updates(coordinator.push)} if coordinator.push else {}
     return async_redact_data(
         {
             "entry": {
@@ -80,9 +82,21 @@ async def async_get_config_entry_diagnostics(
             "recent_errors": [
                 _scrub(error, identifying) for error in coordinator.problems.recent
             ],
+            **updates,
         },
         TO_REDACT,
     )
+
+
+def _updates(push: PushManager) -> dict[str, Any]:
+    """How presence arrives with Instant updates; the webhook's address is a secret."""
+    return {
+        "mode": push.mode,
+        "subscription_expires": push.subscription.get("expires"),
+        "rich_notifications": push.subscription.get("certificate_id") is not None,
+        "last_notification": _iso(push.last_notification),
+        "counts": dict(sorted(push.counts.items())),
+    }
 
 
 def _identifying(title: str, data: Mapping[str, Any]) -> set[str]:

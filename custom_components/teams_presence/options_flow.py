@@ -1,4 +1,4 @@
-"""Options: how often presence is read and how the app's session is kept."""
+"""Options: how presence is read (polled, or pushed by Graph) and how the app's session is kept."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .auth import DELEGATED_METHODS
 from .const import (
+    CONF_AUTH_METHOD,
     CONF_CLEAR_ON_REMOVE,
     CONF_EXPIRATION,
+    CONF_INSTANT_UPDATES,
     CONF_READ_INTERVAL,
     DEFAULT_CLEAR_ON_REMOVE,
     DEFAULT_EXPIRATION_MINUTES,
+    DEFAULT_INSTANT_UPDATES,
     DEFAULT_READ_INTERVAL,
     MAX_READ_INTERVAL,
     MIN_READ_INTERVAL,
@@ -60,6 +64,10 @@ OPTIONS_SCHEMA: Final = vol.Schema(
         vol.Required(CONF_CLEAR_ON_REMOVE): BooleanSelector(),
     }
 )
+DELEGATED_OPTIONS_SCHEMA: Final = OPTIONS_SCHEMA.extend(
+    {vol.Optional(CONF_INSTANT_UPDATES): BooleanSelector()}
+)
+"""Graph subscribes only delegated sign-ins to presence changes."""
 
 
 class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
@@ -73,6 +81,7 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show the options, with the entry's current values."""
+        delegated = self.config_entry.data[CONF_AUTH_METHOD] in DELEGATED_METHODS
         errors: dict[str, str] = {}
         if user_input is not None:
             errors = {
@@ -83,10 +92,16 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
             if not errors:
                 return self.async_create_entry(data=user_input)
         return self.async_show_form(
-            step_id="init",
+            # An app-permission account's form says why Instant updates is missing.
+            step_id="init" if delegated else "application",
             data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA,
-                user_input or {**DEFAULT_OPTIONS, **self.config_entry.options},
+                DELEGATED_OPTIONS_SCHEMA if delegated else OPTIONS_SCHEMA,
+                user_input
+                or {
+                    CONF_INSTANT_UPDATES: DEFAULT_INSTANT_UPDATES,
+                    **DEFAULT_OPTIONS,
+                    **self.config_entry.options,
+                },
             ),
             errors=errors,
             description_placeholders={
@@ -95,3 +110,5 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
                 for end, limit in zip(("min", "max"), limits, strict=True)
             },
         )
+
+    async_step_application = async_step_init

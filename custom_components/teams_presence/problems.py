@@ -24,12 +24,22 @@ from .failures import Failure, classify, message, reason
 RECENT_ERRORS = 10
 ISSUE_MISSING_PERMISSION = "missing_permission"
 ISSUE_APP_REGISTRATION = "app_registration"
+ISSUE_INSTANT_UPDATES_CONSENT = "instant_updates_consent"
+ISSUE_INSTANT_UPDATES_ADDRESS = "instant_updates_address"
+INSTANT_UPDATES_ISSUES = (ISSUE_INSTANT_UPDATES_CONSENT, ISSUE_INSTANT_UPDATES_ADDRESS)
+"""Why Instant updates cannot work: presence is polled meanwhile."""
 ISSUE_LEARN_MORE = {
     ISSUE_MISSING_PERMISSION: (
         "https://learn.microsoft.com/graph/api/presence-setpresence#permissions"
     ),
     "public_client_disabled": (
         "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code"
+    ),
+    ISSUE_INSTANT_UPDATES_CONSENT: (
+        "https://learn.microsoft.com/graph/api/subscription-post-subscriptions#permissions"
+    ),
+    ISSUE_INSTANT_UPDATES_ADDRESS: (
+        "https://www.home-assistant.io/docs/configuration/remote/"
     ),
 }
 """Microsoft's page on each repair issue's fix, by the issue's translation key."""
@@ -82,15 +92,33 @@ class AccountProblems:
         for kind in kinds:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id(kind, self.entry))
 
+    @callback
+    def instant_updates_blocked(self, kind: str) -> None:
+        """Raise the repair that says what Instant updates needs; polling goes on."""
+        self._raise_issue(
+            kind, kind, severity=ir.IssueSeverity.WARNING, client_id=self.client_id
+        )
+
+    @callback
+    def instant_updates_work(self) -> None:
+        """Graph accepted the subscription: nothing is missing any more."""
+        for kind in INSTANT_UPDATES_ISSUES:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id(kind, self.entry))
+
     def _raise_issue(
-        self, kind: str, translation_key: str, **placeholders: str
+        self,
+        kind: str,
+        translation_key: str,
+        *,
+        severity: ir.IssueSeverity = ir.IssueSeverity.ERROR,
+        **placeholders: str,
     ) -> None:
         ir.async_create_issue(
             self.hass,
             DOMAIN,
             issue_id(kind, self.entry),
             is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
+            severity=severity,
             translation_key=translation_key,
             translation_placeholders={"account": self.entry.title, **placeholders},
             learn_more_url=ISSUE_LEARN_MORE[translation_key],
@@ -128,5 +156,9 @@ def issue_id(kind: str, entry: ConfigEntry) -> str:
 @callback
 def async_delete_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Remove an entry's repair issues: a removed account has nothing to fix."""
-    for kind in (ISSUE_MISSING_PERMISSION, ISSUE_APP_REGISTRATION):
+    for kind in (
+        ISSUE_MISSING_PERMISSION,
+        ISSUE_APP_REGISTRATION,
+        *INSTANT_UPDATES_ISSUES,
+    ):
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry))

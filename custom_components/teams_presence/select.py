@@ -4,6 +4,9 @@ The app presence is Home Assistant's own session: one device among the user's
 others, and Teams shows the busiest of them. The user-preferred presence overrides
 every device until it expires, even while Home Assistant is off. Each select shows
 whether Teams has its choice yet.
+
+The work location is Teams' own setting, not a session: its select shows what Graph
+reads, and a choice is sent once, as the user's manual choice.
 """
 
 from __future__ import annotations
@@ -19,9 +22,20 @@ from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
+from .coordinator import (
+    OFFERED_WORK_LOCATIONS,
+    TeamsPresenceConfigEntry,
+    TeamsPresenceCoordinator,
+)
 from .entity import TeamsPresenceEntity
-from .graph import AppPresence, PreferredPresence
+from .graph import (
+    AppPresence,
+    PreferredPresence,
+    WorkLocationLayer,
+    WorkLocationSource,
+    WorkLocationType,
+    WorkLocationUpdate,
+)
 from .keeper import SessionKeeper
 
 # Writes are serialised and merged by the coordinator (a burst of choices ends in
@@ -32,6 +46,14 @@ NONE_OPTION = "none"
 APPLIED = "applied"
 PENDING = "pending"
 """Whether Teams has the choice yet (``in_teams``): pending until Graph accepts it."""
+AUTOMATIC_OPTION = "automatic"
+"""No manual work location: the automatic layer (an agent such as the blueprint) or
+the working-hours plan decides."""
+WORK_LOCATION_SELECT = SelectEntityDescription(
+    key="work_location",
+    translation_key="work_location",
+    options=[AUTOMATIC_OPTION, *(choice.value for choice in OFFERED_WORK_LOCATIONS)],
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,21 +70,27 @@ class TeamsPresenceSelectDescription(SelectEntityDescription):
 
 
 def _app_presence_attributes(keeper: SessionKeeper, now: datetime) -> dict[str, Any]:
+    """Whether Teams has it; while a hold runs, when it ends and what comes after."""
     wish = keeper.wish.settled(now)
-    return {
-        "in_teams": APPLIED if keeper.app_presence_applied(now) else PENDING,
-        "hold_until": wish.until,
-        "after_hold": (wish.after_hold or NONE_OPTION) if wish.until else None,
+    attributes: dict[str, Any] = {
+        "in_teams": APPLIED if keeper.app_presence_applied(now) else PENDING
     }
+    if wish.until is not None:
+        attributes["hold_until"] = wish.until
+        attributes["after_hold"] = wish.after_hold or NONE_OPTION
+    return attributes
 
 
 def _preferred_presence_attributes(
     keeper: SessionKeeper, now: datetime
 ) -> dict[str, Any]:
-    return {
-        "in_teams": PENDING if keeper.preferred_wish is not None else APPLIED,
-        "expires_at": keeper.preferred_expires_at(now),
+    """Whether Teams has it; while an override lasts, when it ends."""
+    attributes: dict[str, Any] = {
+        "in_teams": PENDING if keeper.preferred_wish is not None else APPLIED
     }
+    if (expires_at := keeper.preferred_expires_at(now)) is not None:
+        attributes["expires_at"] = expires_at
+    return attributes
 
 
 SELECTS = (
@@ -98,10 +126,17 @@ async def async_setup_entry(
     entry: TeamsPresenceConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the presence selects of an account."""
-    async_add_entities(
-        TeamsPresenceSelect(entry.runtime_data, description) for description in SELECTS
-    )
+    """Add the presence selects of an account, and its work location if Graph has it."""
+    coordinator = entry.runtime_data
+    selects: list[SelectEntity] = [
+        TeamsPresenceSelect(coordinator, description) for description in SELECTS
+    ]
+    if (
+        coordinator.work_location_unoffered(WorkLocationLayer.MANUAL) is None
+        and coordinator.data.work_location is not None
+    ):
+        selects.append(TeamsWorkLocationSelect(coordinator, WORK_LOCATION_SELECT))
+    async_add_entities(selects)
 
 
 class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
@@ -148,3 +183,39 @@ class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
         await self.entity_description.select_fn(
             self.coordinator, None if option == NONE_OPTION else option, self._context
         )
+
+
+class TeamsWorkLocationSelect(TeamsPresenceEntity, SelectEntity):
+    """Where the user chose to work; ``automatic`` leaves it to the other layers."""
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while reads fail, or once Graph refused a write (403, 404)."""
+        return super().available and not self.coordinator.work_location_refused
+
+    @property
+    def current_option(self) -> str | None:
+        """The manual choice Graph reads, or ``automatic`` when another layer decides."""
+        location = self.coordinator.data.work_location
+        if location is None or location.source is WorkLocationSource.UNKNOWN:
+            return None
+        if location.source is not WorkLocationSource.MANUAL:
+            return AUTOMATIC_OPTION
+        if location.location_type in OFFERED_WORK_LOCATIONS:
+            return location.location_type.value
+        return None
+
+    async def async_select_option(self, option: str) -> None:
+        """Set the manual layer, or (``automatic``) clear it.
+
+        Graph clears the manual layer only with the automatic one: the plan shows
+        until an agent (the blueprint) sets the automatic layer again.
+        """
+        if option == AUTOMATIC_OPTION:
+            await self.coordinator.async_clear_work_location(None, self._context)
+        else:
+            await self.coordinator.async_set_work_location(
+                WorkLocationLayer.MANUAL,
+                WorkLocationUpdate(WorkLocationType(option)),
+                self._context,
+            )

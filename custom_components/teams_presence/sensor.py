@@ -5,26 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from homeassistant.components.sensor import (
+    DOMAIN as SENSOR_DOMAIN,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DOMAIN, LOGGER
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
-from .entity import TeamsPresenceEntity
-from .graph import Activity, Availability
+from .entity import TeamsPresenceEntity, entity_unique_id
+from .graph import Activity, Availability, WorkLocationSource, WorkLocationType
+from .push import UpdateMode
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
 """Home Assistant's limit on a state; Teams allows 280 characters in a message."""
 
 
-def option(value: Availability | Activity) -> str:
+def option(
+    value: Availability | Activity | WorkLocationType | WorkLocationSource,
+) -> str:
     """State of an enum sensor: the member name in snake case (``do_not_disturb``)."""
     return value.name.lower()
 
@@ -35,6 +42,45 @@ def _status_message(coordinator: TeamsPresenceCoordinator) -> str:
     if len(message) <= MAX_STATE_LENGTH:
         return message
     return message[: MAX_STATE_LENGTH - 1] + "…"
+
+
+WORK_LOCATIONS = [
+    option(value) for value in WorkLocationType if value is not WorkLocationType.UNKNOWN
+]
+"""What Teams shows; a type Graph adds later is unknown (logged once)."""
+
+
+def _work_location(coordinator: TeamsPresenceCoordinator) -> str | None:
+    location = coordinator.data.work_location
+    if location is None or location.location_type is WorkLocationType.UNKNOWN:
+        return None
+    return option(location.location_type)
+
+
+def _work_location_attributes(
+    coordinator: TeamsPresenceCoordinator,
+) -> dict[str, Any]:
+    """Which layer decided (manual, automatic, the working-hours plan), and where."""
+    location = coordinator.data.work_location
+    if location is None:
+        return {"source": None, "place_id": None}
+    return {
+        "source": None
+        if location.source is WorkLocationSource.UNKNOWN
+        else option(location.source),
+        "place_id": location.place_id,
+    }
+
+
+def _shows_work_location(coordinator: TeamsPresenceCoordinator) -> bool:
+    """Whether Graph reads a work location for this account (not every tenant)."""
+    if coordinator.data.work_location is not None:
+        return True
+    LOGGER.info(
+        "Microsoft Graph reads no work location for %s; its sensor is not created",
+        coordinator.config_entry.title,
+    )
+    return False
 
 
 def _session_expires(coordinator: TeamsPresenceCoordinator) -> datetime | None:
@@ -49,6 +95,9 @@ class TeamsPresenceSensorDescription(SensorEntityDescription):
     value_fn: Callable[[TeamsPresenceCoordinator], str | datetime | None]
     always_available: bool = False
     """Shown from what the coordinator knows locally, even when reads fail."""
+    attributes_fn: Callable[[TeamsPresenceCoordinator], dict[str, Any]] | None = None
+    exists_fn: Callable[[TeamsPresenceCoordinator], bool] = lambda _: True
+    """Whether the account has this sensor at all, from its first read."""
 
 
 SENSORS = (
@@ -70,6 +119,18 @@ SENSORS = (
         key="status_message",
         translation_key="status_message",
         value_fn=_status_message,
+        attributes_fn=lambda coordinator: {
+            "published_at": coordinator.data.status_message_published
+        },
+    ),
+    TeamsPresenceSensorDescription(
+        key="work_location",
+        translation_key="work_location",
+        device_class=SensorDeviceClass.ENUM,
+        options=WORK_LOCATIONS,
+        value_fn=_work_location,
+        attributes_fn=_work_location_attributes,
+        exists_fn=_shows_work_location,
     ),
     TeamsPresenceSensorDescription(
         key="app_session_expires",
@@ -80,6 +141,18 @@ SENSORS = (
         value_fn=_session_expires,
         always_available=True,
     ),
+    TeamsPresenceSensorDescription(
+        key="update_mode",
+        translation_key="update_mode",
+        device_class=SensorDeviceClass.ENUM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        options=[mode.value for mode in UpdateMode],
+        value_fn=lambda coordinator: (
+            coordinator.push.mode if coordinator.push else UpdateMode.POLLING
+        ),
+        always_available=True,
+        exists_fn=lambda coordinator: coordinator.push is not None,
+    ),
 )
 
 
@@ -89,9 +162,20 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the presence sensors of an account."""
+    coordinator = entry.runtime_data
     async_add_entities(
-        TeamsPresenceSensor(entry.runtime_data, description) for description in SENSORS
+        TeamsPresenceSensor(coordinator, description)
+        for description in SENSORS
+        if description.exists_fn(coordinator)
     )
+    if coordinator.push is None:  # Instant updates off: no mode to show
+        registry = er.async_get(hass)
+        if entity_id := registry.async_get_entity_id(
+            SENSOR_DOMAIN,
+            DOMAIN,
+            entity_unique_id(cast(str, entry.unique_id), "update_mode"),
+        ):
+            registry.async_remove(entity_id)
 
 
 class TeamsPresenceSensor(TeamsPresenceEntity, SensorEntity):
@@ -108,3 +192,10 @@ class TeamsPresenceSensor(TeamsPresenceEntity, SensorEntity):
     def native_value(self) -> str | datetime | None:
         """Derive the state from the coordinator."""
         return self.entity_description.value_fn(self.coordinator)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """What the state alone does not say, for the sensors that have more."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.coordinator)

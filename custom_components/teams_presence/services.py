@@ -24,13 +24,21 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import DOMAIN
-from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
+from .coordinator import (
+    OFFERED_WORK_LOCATIONS,
+    TeamsPresenceConfigEntry,
+    TeamsPresenceCoordinator,
+)
 from .graph import (
     MAX_EXPIRATION_MINUTES,
     MAX_STATUS_MESSAGE_LENGTH,
     MIN_EXPIRATION_MINUTES,
     AppPresence,
+    GraphValidationError,
     PreferredPresence,
+    WorkLocationLayer,
+    WorkLocationType,
+    WorkLocationUpdate,
 )
 from .sensor import option
 
@@ -41,6 +49,11 @@ ATTR_HOLD_FOR = "hold_for"
 ATTR_UNTIL = "until"
 ATTR_MESSAGE = "message"
 ATTR_EXPIRES_AT = "expires_at"
+ATTR_LOCATION = "location"
+ATTR_PLACE_ID = "place_id"
+ATTR_LAYER = "layer"
+LAYER_ALL = "all"
+"""Both layers a client writes: Graph clears the manual one only with the automatic."""
 
 SERVICE_SET_PRESENCE = "set_presence"
 SERVICE_CLEAR_PRESENCE = "clear_presence"
@@ -49,6 +62,8 @@ SERVICE_CLEAR_PREFERRED_PRESENCE = "clear_preferred_presence"
 SERVICE_SET_STATUS_MESSAGE = "set_status_message"
 SERVICE_CLEAR_STATUS_MESSAGE = "clear_status_message"
 SERVICE_GET_PRESENCE = "get_presence"
+SERVICE_SET_WORK_LOCATION = "set_work_location"
+SERVICE_CLEAR_WORK_LOCATION = "clear_work_location"
 
 MAX_AHEAD = timedelta(days=366)
 """How far ahead a hold, an expiry or a deadline may lie: a year covers any plan,
@@ -89,6 +104,17 @@ SET_STATUS_MESSAGE_SCHEMA = ENTRY_SCHEMA.extend(
         vol.Required(ATTR_MESSAGE): cv.string,
         vol.Optional(ATTR_EXPIRES_AT): cv.datetime,
     }
+)
+SET_WORK_LOCATION_SCHEMA = ENTRY_SCHEMA.extend(
+    {
+        vol.Required(ATTR_LOCATION): cv.string,
+        vol.Optional(ATTR_PLACE_ID): cv.string,
+        # A user's choice by default: what they set is what Teams shows.
+        vol.Optional(ATTR_LAYER, default=WorkLocationLayer.MANUAL.value): cv.string,
+    }
+)
+CLEAR_WORK_LOCATION_SCHEMA = ENTRY_SCHEMA.extend(
+    {vol.Optional(ATTR_LAYER, default=LAYER_ALL): cv.string}
 )
 
 
@@ -224,6 +250,53 @@ async def _async_clear_status_message(call: ServiceCall) -> None:
     await _coordinator(call).async_set_status_message(None, context=call.context)
 
 
+def _work_location_layer(
+    coordinator: TeamsPresenceCoordinator, value: str, choices: list[str]
+) -> WorkLocationLayer | None:
+    """Return the layer named (``None``: all), if Graph lets the account write it."""
+    if value not in choices:
+        raise _invalid("invalid_layer", layer=value, options=", ".join(choices))
+    layer = None if value == LAYER_ALL else WorkLocationLayer(value)
+    if key := coordinator.work_location_unoffered(layer or WorkLocationLayer.MANUAL):
+        raise _invalid(key, account=coordinator.config_entry.title)
+    return layer
+
+
+async def _async_set_work_location(call: ServiceCall) -> None:
+    coordinator = _coordinator(call)
+    # Never None: "all" is no choice here.
+    layer = (
+        _work_location_layer(
+            coordinator, call.data[ATTR_LAYER], list(WorkLocationLayer)
+        )
+        or WorkLocationLayer.MANUAL
+    )
+    value: str = call.data[ATTR_LOCATION]
+    if value not in OFFERED_WORK_LOCATIONS:
+        raise _invalid(
+            "invalid_work_location",
+            location=value,
+            options=", ".join(OFFERED_WORK_LOCATIONS),
+        )
+    try:
+        location = WorkLocationUpdate(
+            WorkLocationType(value), call.data.get(ATTR_PLACE_ID)
+        )
+    except GraphValidationError as err:
+        raise _invalid("place_id_empty") from err
+    await coordinator.async_set_work_location(layer, location, context=call.context)
+
+
+async def _async_clear_work_location(call: ServiceCall) -> None:
+    coordinator = _coordinator(call)
+    layer = _work_location_layer(
+        coordinator,
+        call.data[ATTR_LAYER],
+        [LAYER_ALL, WorkLocationLayer.AUTOMATIC],
+    )
+    await coordinator.async_clear_work_location(layer, context=call.context)
+
+
 async def _async_get_presence(call: ServiceCall) -> ServiceResponse:
     coordinator = _coordinator(call)
     presence = coordinator.data
@@ -295,6 +368,18 @@ SERVICES: tuple[
         SupportsResponse.NONE,
     ),
     (SERVICE_GET_PRESENCE, ENTRY_SCHEMA, _async_get_presence, SupportsResponse.ONLY),
+    (
+        SERVICE_SET_WORK_LOCATION,
+        SET_WORK_LOCATION_SCHEMA,
+        _async_set_work_location,
+        SupportsResponse.NONE,
+    ),
+    (
+        SERVICE_CLEAR_WORK_LOCATION,
+        CLEAR_WORK_LOCATION_SCHEMA,
+        _async_clear_work_location,
+        SupportsResponse.NONE,
+    ),
 )
 
 
