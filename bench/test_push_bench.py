@@ -14,14 +14,11 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bench.test_bench import percentile, real_seconds
 from graph_emulator import GraphEmulator
-from tests.common import PRESENCE, state_of
+from tests.common import PRESENCE, advance, state_of
 from tests.test_push import (
     options,  # noqa: F401 - with Instant updates on
     presence_reads,
@@ -33,6 +30,7 @@ CHANGES = 40
 DELIVERY_DELAY = 1.0
 STATES = (("Busy", "InACall", "busy"), ("Available", "Available", "available"))
 CHANGE_EVERY = timedelta(minutes=5)
+HOUR = timedelta(hours=1)
 
 
 async def test_push_change_to_sensor(
@@ -72,15 +70,12 @@ async def test_push_requests_an_hour(
         presence_reads(emulator),
         len(subscription_requests(emulator)),
     )
-    changes = 0
-    for minute in range(60):
-        if minute % (CHANGE_EVERY // timedelta(minutes=1)) == 0:
-            availability, activity, _ = STATES[changes % 2]
-            emulator.set_client_session("teams", availability, activity)
-            changes += 1
-        freezer.tick(timedelta(minutes=1))
-        async_fire_time_changed(hass)
+    changes = HOUR // CHANGE_EVERY
+    for change in range(changes):
+        availability, activity, _ = STATES[change % 2]
+        emulator.set_client_session("teams", availability, activity)
         await settle(hass, emulator)
+        await advance(hass, freezer, CHANGE_EVERY, step=timedelta(minutes=1))
     assert state_of(hass, PRESENCE) == STATES[(changes - 1) % 2][2]
     results["push_hour"] = {
         "changes": changes,

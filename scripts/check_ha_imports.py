@@ -76,7 +76,8 @@ def check(wheel: Path) -> list[str]:
                 if module_file is None:
                     problems.append(f"{where}: module {module} is gone")
                     continue
-                if name is None or f"{path}/{name}.py" in files:
+                submodules = (f"{path}/{name}.py", f"{path}/{name}/__init__.py")
+                if name is None or any(sub in files for sub in submodules):
                     continue
                 text = archive.read(module_file).decode("utf-8")
                 if name not in defined_names(text):

@@ -891,6 +891,9 @@ async def test_device_code_reconfigure_client_id(
     assert result["reason"] == "reconfigure_successful"
     assert entry.data[CONF_CLIENT_ID] == OTHER_CLIENT_ID
     assert entry.data[CONF_TENANT] == emulator.default_tenant_id
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 @pytest.mark.parametrize(
@@ -923,6 +926,11 @@ async def test_application_reconfigure(
     expected = changes if reason == "reconfigure_successful" else {}
     assert entry.data[CONF_CLIENT_ID] == expected.get(CONF_CLIENT_ID, CLIENT_ID)
     assert entry.data[CONF_TARGET_USER] == emulator.default_user.id
+    # The reload done, unloaded before the emulator stops: no TLS connection is
+    # left closing.
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 # Options

@@ -21,10 +21,6 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .const import (
-    AUTH_METHOD_APPLICATION,
-    CLOUD_CUSTOM,
-    CONF_AUTH_METHOD,
-    CONF_CLOUD,
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
     DEFAULT_EXPIRATION_MINUTES,
@@ -33,33 +29,23 @@ from .const import (
     LOGGER,
     STORAGE_VERSION,
 )
-from .failures import FAILURES, Failure, classify, message, reason, retry_after
+from .failures import FAILURES, Failure, classify, message, retry_after
 from .graph import (
     Activity,
     AppPresence,
     Availability,
-    Cloud,
     GraphPresenceClient,
     PreferredPresence,
     PresenceSnapshot,
-    WorkLocationLayer,
     WorkLocationType,
-    WorkLocationUpdate,
 )
 from .keeper import AppSession, SessionKeeper, Wish
 from .problems import AccountProblems, caller_error, throttled_error
 from .push import PushManager
+from .work_location import WorkLocationWriter
 from .writer import AppSessionWriter
 
 type TeamsPresenceConfigEntry = ConfigEntry[TeamsPresenceCoordinator]
-
-OFFERED_WORK_LOCATIONS = (
-    WorkLocationType.OFFICE,
-    WorkLocationType.REMOTE,
-    WorkLocationType.TIME_OFF,
-)
-"""The work locations a user can set: Microsoft's reference lists only these for
-setManualLocation and setAutomaticLocation (no ``unspecified``)."""
 
 
 class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
@@ -96,8 +82,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self.context: Context | None = None
         """The context of the action or choice being carried out, if any."""
         self._unknown_values_logged: set[str] = set()
-        self.work_location_refused = False
-        """Graph answered a work-location write with 403 or 404: not in this tenant."""
+        self.work_location = WorkLocationWriter(self)
         self._store = wish_store(hass, entry)
         self.push: PushManager | None = None
         """Graph's change notifications, with the Instant updates option."""
@@ -148,7 +133,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         undo = self.keeper.want(
             presence, dt_util.utcnow(), until=until, expiration=expiration
         )
-        with self._acting_for(context):
+        with self.acting_for(context):
             await self.writer.async_apply(undo)
 
     async def async_set_preferred_presence(
@@ -162,7 +147,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         Kept and sent like the app presence: an outage leaves it pending, not lost.
         """
         undo = self.keeper.prefer(presence, expiration, dt_util.utcnow())
-        with self._acting_for(context):
+        with self.acting_for(context):
             await self.writer.async_apply(undo)
 
     async def async_set_status_message(
@@ -172,98 +157,17 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         context: Context | None = None,
     ) -> None:
         """Publish or (``None``) clear the status message."""
-        with self._acting_for(context):
+        with self.acting_for(context):
             if message is None:
-                await self._async_call(self.client.clear_status_message)
+                await self.async_call(self.client.clear_status_message)
             else:
-                await self._async_call(
+                await self.async_call(
                     partial(self.client.set_status_message, message, expires_at)
                 )
             await self.async_refresh()
 
-    def work_location_unoffered(self, layer: WorkLocationLayer) -> str | None:
-        """Why Graph does not let this account write ``layer`` (a translation key).
-
-        ``None`` when it does. Graph offers work location to delegated sign-ins
-        only, each layer in some clouds; behind custom endpoints the cloud is
-        unknown, so Graph answers for itself.
-        """
-        data = self.config_entry.data
-        if data.get(CONF_AUTH_METHOD) == AUTH_METHOD_APPLICATION:
-            return "work_location_application"
-        cloud = data.get(CONF_CLOUD, Cloud.GLOBAL)
-        if cloud != CLOUD_CUSTOM and Cloud(cloud) not in layer.clouds:
-            return f"{layer}_location_cloud"
-        return None
-
-    async def async_set_work_location(
-        self,
-        layer: WorkLocationLayer,
-        location: WorkLocationUpdate,
-        context: Context | None = None,
-    ) -> None:
-        """Write where the user works to ``layer``; a manual one wins over the rest."""
-        request = (
-            self.client.set_manual_location
-            if layer is WorkLocationLayer.MANUAL
-            else self.client.set_automatic_location
-        )
-        await self._async_write_work_location(partial(request, location), context)
-
-    async def async_clear_work_location(
-        self, layer: WorkLocationLayer | None, context: Context | None = None
-    ) -> None:
-        """Drop the automatic layer, or (``None``) the manual and the automatic one.
-
-        Graph cannot drop the manual layer alone: ``clearLocation`` drops both,
-        and the working-hours plan shows until an agent sets the automatic again.
-        """
-        await self._async_write_work_location(
-            self.client.clear_automatic_location
-            if layer is WorkLocationLayer.AUTOMATIC
-            else self.client.clear_location,
-            context,
-        )
-
-    async def _async_write_work_location(
-        self, request: Callable[[], Awaitable[None]], context: Context | None
-    ) -> None:
-        """Send a work-location write, then read what Teams shows now."""
-        with self._acting_for(context):
-            await self._async_call(request, self._work_location_refusal)
-            self._note_work_location_refused(False)
-            await self.async_refresh()
-
-    def _work_location_refusal(
-        self, err: Exception, failure: Failure
-    ) -> HomeAssistantError | None:
-        """Say that a 403 or 404 means this tenant's Graph has no work location.
-
-        Not the missing-permission repair (presence writes may work), but one log
-        line and the select unavailable until a write succeeds again.
-        """
-        if failure not in (Failure.MISSING_PERMISSION, Failure.NOT_FOUND):
-            return None
-        if not self.work_location_refused:
-            LOGGER.warning(
-                "Microsoft Graph does not offer work location to %s: %s",
-                self.config_entry.title,
-                reason(err),
-            )
-        self._note_work_location_refused(True)
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="work_location_refused",
-            translation_placeholders={"reason": reason(err)},
-        )
-
-    def _note_work_location_refused(self, refused: bool) -> None:
-        if refused != self.work_location_refused:
-            self.work_location_refused = refused
-            self.async_update_listeners()
-
     @contextmanager
-    def _acting_for(self, context: Context | None) -> Iterator[None]:
+    def acting_for(self, context: Context | None) -> Iterator[None]:
         """Let the states changed meanwhile carry the caller's context."""
         self.context = context
         try:
@@ -271,7 +175,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         finally:
             self.context = None
 
-    async def _async_call(
+    async def async_call(
         self,
         request: Callable[[], Awaitable[None]],
         refusal: Callable[[Exception, Failure], HomeAssistantError | None]

@@ -303,9 +303,8 @@ class PushManager:
                 self._remember(renewed, mode)
                 return
         self._remember(await self._async_create(url), mode)
-        self._silent = (
-            False  # a new subscription: the watchdog's doubt was the old one's
-        )
+        # A new subscription: the watchdog's doubt was about the old one.
+        self._silent = False
         if held:
             self._read_soon()  # changes made while it was gone were never notified
 

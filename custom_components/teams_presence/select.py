@@ -22,11 +22,7 @@ from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .coordinator import (
-    OFFERED_WORK_LOCATIONS,
-    TeamsPresenceConfigEntry,
-    TeamsPresenceCoordinator,
-)
+from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
 from .entity import TeamsPresenceEntity
 from .graph import (
     AppPresence,
@@ -37,6 +33,7 @@ from .graph import (
     WorkLocationUpdate,
 )
 from .keeper import SessionKeeper
+from .work_location import OFFERED_WORK_LOCATIONS
 
 # Writes are serialised and merged by the coordinator (a burst of choices ends in
 # one write of the last), so Home Assistant must not queue the actions one by one.
@@ -132,7 +129,7 @@ async def async_setup_entry(
         TeamsPresenceSelect(coordinator, description) for description in SELECTS
     ]
     if (
-        coordinator.work_location_unoffered(WorkLocationLayer.MANUAL) is None
+        coordinator.work_location.unoffered(WorkLocationLayer.MANUAL) is None
         and coordinator.data.work_location is not None
     ):
         selects.append(TeamsWorkLocationSelect(coordinator, WORK_LOCATION_SELECT))
@@ -191,7 +188,7 @@ class TeamsWorkLocationSelect(TeamsPresenceEntity, SelectEntity):
     @property
     def available(self) -> bool:
         """Unavailable while reads fail, or once Graph refused a write (403, 404)."""
-        return super().available and not self.coordinator.work_location_refused
+        return super().available and not self.coordinator.work_location.refused
 
     @property
     def current_option(self) -> str | None:
@@ -212,9 +209,9 @@ class TeamsWorkLocationSelect(TeamsPresenceEntity, SelectEntity):
         until an agent (the blueprint) sets the automatic layer again.
         """
         if option == AUTOMATIC_OPTION:
-            await self.coordinator.async_clear_work_location(None, self._context)
+            await self.coordinator.work_location.async_clear(None, self._context)
         else:
-            await self.coordinator.async_set_work_location(
+            await self.coordinator.work_location.async_set(
                 WorkLocationLayer.MANUAL,
                 WorkLocationUpdate(WorkLocationType(option)),
                 self._context,

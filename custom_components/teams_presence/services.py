@@ -24,11 +24,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import DOMAIN
-from .coordinator import (
-    OFFERED_WORK_LOCATIONS,
-    TeamsPresenceConfigEntry,
-    TeamsPresenceCoordinator,
-)
+from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
 from .graph import (
     MAX_EXPIRATION_MINUTES,
     MAX_STATUS_MESSAGE_LENGTH,
@@ -41,6 +37,7 @@ from .graph import (
     WorkLocationUpdate,
 )
 from .sensor import option
+from .work_location import OFFERED_WORK_LOCATIONS
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_PRESENCE = "presence"
@@ -257,7 +254,7 @@ def _work_location_layer(
     if value not in choices:
         raise _invalid("invalid_layer", layer=value, options=", ".join(choices))
     layer = None if value == LAYER_ALL else WorkLocationLayer(value)
-    if key := coordinator.work_location_unoffered(layer or WorkLocationLayer.MANUAL):
+    if key := coordinator.work_location.unoffered(layer or WorkLocationLayer.MANUAL):
         raise _invalid(key, account=coordinator.config_entry.title)
     return layer
 
@@ -284,7 +281,7 @@ async def _async_set_work_location(call: ServiceCall) -> None:
         )
     except GraphValidationError as err:
         raise _invalid("place_id_empty") from err
-    await coordinator.async_set_work_location(layer, location, context=call.context)
+    await coordinator.work_location.async_set(layer, location, context=call.context)
 
 
 async def _async_clear_work_location(call: ServiceCall) -> None:
@@ -294,7 +291,7 @@ async def _async_clear_work_location(call: ServiceCall) -> None:
         call.data[ATTR_LAYER],
         [LAYER_ALL, WorkLocationLayer.AUTOMATIC],
     )
-    await coordinator.async_clear_work_location(layer, context=call.context)
+    await coordinator.work_location.async_clear(layer, context=call.context)
 
 
 async def _async_get_presence(call: ServiceCall) -> ServiceResponse:
