@@ -109,12 +109,32 @@ async def _add_and_set(
     await page.set_viewport_size({"width": 1280, "height": 1100})
     await steps.cards("entities", "Controls", "Sensors")
 
+    await _work_location(page, steps, emulator)
     await _hold_shows_its_end(page, steps)
     await _pending_then_applied(page, steps, emulator)
     await _device_trigger_in_an_automation(page, steps, emulator, url)
 
 
 APP_PRESENCE = "select.adele_vance_presence_from_home_assistant"
+
+
+async def _work_location(page: Page, steps: Steps, emulator: GraphEmulator) -> None:
+    """The Work location select on the device page sets Teams' manual location."""
+    row = page.locator("hui-select-entity-row").filter(has_text="Work location")
+    await expect(row).to_contain_text("Automatic (as planned)")
+    await row.locator("ha-select").click()
+    await choice(page, "Remote").click()
+    for _ in range(100):
+        if emulator.graph_calls("setManualLocation"):
+            break
+        await asyncio.sleep(0.1)
+    (call,) = emulator.graph_calls("setManualLocation")
+    assert call.body == {"workLocationType": "remote"}
+    sensor = page.locator("hui-sensor-entity-row").filter(
+        has=page.get_by_text("Work location", exact=True)
+    )
+    await expect(sensor).to_contain_text("Remote")
+    await steps.shot("work-location")
 
 
 async def _hold_shows_its_end(page: Page, steps: Steps) -> None:
