@@ -1,27 +1,37 @@
-"""Instant updates in figures: change-to-sensor latency, Graph requests an hour.
+"""Instant updates in figures: latency, Graph requests an hour, a soak, recoveries.
 
 Graph's side is the emulator, delivering into Home Assistant's webhook (the fixtures
 of ``tests/test_push.py``). Latency in real time with a 1 s delivery delay; requests
-an hour in simulated time.
+an hour, the soak with lost and repeated notifications and the way back to push after
+an outage in simulated time.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
+import random
 import statistics
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bench.test_bench import percentile, real_seconds
+from custom_components.teams_presence.push import RENEW_EVERY
 from graph_emulator import GraphEmulator
 from tests.common import PRESENCE, advance, state_of
 from tests.test_push import (
+    UPDATE_MODE,
+    FakeCloud,
     options,  # noqa: F401 - with Instant updates on
     presence_reads,
+    push_of,
     settle,
     subscription_requests,
 )
@@ -82,3 +92,191 @@ async def test_push_requests_an_hour(
         "reads": presence_reads(emulator) - reads,
         "subscription_requests": len(subscription_requests(emulator)) - subscriptions,
     }
+
+
+SOAK_CHANGES = 100
+SOAK_FAULT_SHARE = 0.05
+SOAK_SEED = 16
+SOAK_GAP_MINUTES = (1, 10)
+"""A change comes 1 to 10 minutes after the last one reached the sensor."""
+SOAK_STATES = (
+    ("Available", "Available", "available"),
+    ("Busy", "InACall", "busy"),
+    ("DoNotDisturb", "Presenting", "do_not_disturb"),
+    ("Away", "Away", "away"),
+    ("BeRightBack", "BeRightBack", "be_right_back"),
+)
+"""Each availability once: the Presence sensor alone tells the changes apart."""
+STEP = timedelta(seconds=30)
+ARRIVAL_LIMIT = timedelta(minutes=30)
+OUTAGE = timedelta(minutes=10)
+RECOVERY_LIMIT = timedelta(minutes=35)
+"""Longer than push's longest wait between two attempts (30 minutes)."""
+
+
+async def step_until(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    condition: Callable[[], bool],
+    *,
+    step: timedelta,
+    limit: timedelta,
+) -> timedelta | None:
+    """Move the clock until ``condition`` holds; how long that took, None: not within ``limit``.
+
+    Unlike ``tests.common.step_until``, each step waits for Home Assistant's tasks
+    (reads, renewals) and Graph's deliveries, so the figure is not a scheduling race.
+    """
+    start = dt_util.utcnow()
+    while not condition():
+        if dt_util.utcnow() - start >= limit:
+            return None
+        await advance(hass, freezer, step, step=step)
+    return dt_util.utcnow() - start
+
+
+def went_back(changes: list[str], history: list[tuple[str, int]]) -> int:
+    """Count the states the sensor showed out of order, or that no change made.
+
+    ``history`` holds each state shown with the number of changes made by then: it
+    must be a later change than the one shown before, and one already made. The
+    earliest such change is taken, which leaves the most room for what follows.
+    """
+    shown, back = -1, 0
+    for state, made in history:
+        later = [i for i in range(shown + 1, made) if changes[i] == state]
+        if later:
+            shown = later[0]
+        else:
+            back += 1
+    return back
+
+
+async def test_push_soak(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    results: dict[str, Any],
+) -> None:
+    """Changes with 5% of notifications lost and 5% sent twice: each must still arrive."""
+    push, delivery = push_of(push_entry), emulator.subscriptions.delivery
+    draw = random.Random(SOAK_SEED)
+    changes: list[str] = []
+    history: list[tuple[str, int]] = []
+
+    @callback
+    def shown(event: Event[EventStateChangedData]) -> None:
+        if (new := event.data["new_state"]) is not None:
+            history.append((new.state, len(changes)))
+
+    stop_recording = async_track_state_change_event(hass, [PRESENCE], shown)
+    reads, sent, started = presence_reads(emulator), len(delivery.sent), dt_util.utcnow()
+    wall = real_seconds()
+    dropped = duplicated = unreached = 0
+    late: list[float] = []
+    for _ in range(SOAK_CHANGES):
+        last = changes[-1] if changes else state_of(hass, PRESENCE)
+        availability, activity, expected = draw.choice(
+            [state for state in SOAK_STATES if state[2] != last]
+        )
+        fault = draw.random()
+        if fault < SOAK_FAULT_SHARE:
+            delivery.drop(1)
+            dropped += 1
+        elif fault < 2 * SOAK_FAULT_SHARE:
+            delivery.duplicate(1)
+            duplicated += 1
+        changes.append(expected)
+        emulator.set_client_session("teams", availability, activity)
+        await settle(hass, emulator)
+        waited = await step_until(
+            hass,
+            freezer,
+            lambda: state_of(hass, PRESENCE) == expected,
+            step=STEP,
+            limit=ARRIVAL_LIMIT,
+        )
+        if waited is None:
+            unreached += 1
+        elif waited:
+            late.append(waited.total_seconds())
+        gap = timedelta(minutes=draw.uniform(*SOAK_GAP_MINUTES))
+        await advance(hass, freezer, gap, step=STEP)
+    stop_recording()
+    hours = (dt_util.utcnow() - started) / timedelta(hours=1)
+    results["push_soak"] = {
+        "changes": SOAK_CHANGES,
+        "seed": SOAK_SEED,
+        "dropped": dropped,
+        "duplicated": duplicated,
+        "notifications_sent": len(delivery.sent) - sent,
+        "accepted": push.counts["accepted"],
+        "reached": SOAK_CHANGES - unreached,
+        "late": len(late),
+        "late_max_s": max(late, default=0.0),
+        "out_of_order": went_back(changes, history),
+        "watchdog_fallbacks": push.counts["watchdog_fallbacks"],
+        "reads": presence_reads(emulator) - reads,
+        "simulated_hours": hours,
+        "wall_s": real_seconds() - wall,
+    }
+
+
+async def back_to_push(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> dict[str, Any]:
+    """From recovery: how long until push is healthy, then a change by notification."""
+    wall = real_seconds()
+    waited = await step_until(
+        hass,
+        freezer,
+        lambda: state_of(hass, UPDATE_MODE) != "polling",
+        step=timedelta(seconds=1),
+        limit=RECOVERY_LIMIT,
+    )
+    reads = presence_reads(emulator)
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    return {
+        "outage_s": OUTAGE.total_seconds(),
+        "back_to_push_s": None if waited is None else waited.total_seconds(),
+        "change_by_notification": state_of(hass, PRESENCE) == "busy"
+        and presence_reads(emulator) == reads,
+        "wall_s": real_seconds() - wall,
+    }
+
+
+async def test_push_after_graph_outage(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    results: dict[str, Any],
+) -> None:
+    """Graph unreachable across a renewal, so that push falls back to polling."""
+    await advance(hass, freezer, RENEW_EVERY - OUTAGE / 2, step=timedelta(minutes=1))
+    await emulator.refuse_connections()
+    await advance(hass, freezer, OUTAGE, step=timedelta(seconds=10))
+    assert state_of(hass, UPDATE_MODE) == "polling"
+    await emulator.accept_connections()
+    results["push_graph_outage"] = await back_to_push(hass, freezer, emulator)
+
+
+@pytest.mark.parametrize("cloud", [FakeCloud()])
+@pytest.mark.parametrize("external_url", [None])
+async def test_push_after_cloud_outage(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    cloud: FakeCloud,
+    results: dict[str, Any],
+) -> None:
+    """Home Assistant Cloud disconnected, with no external URL to move to."""
+    await advance(hass, freezer, RENEW_EVERY - OUTAGE / 2, step=timedelta(minutes=1))
+    await cloud.set_connected(False)
+    await advance(hass, freezer, OUTAGE, step=timedelta(seconds=10))
+    assert state_of(hass, UPDATE_MODE) == "polling"
+    await cloud.set_connected(True)
+    results["push_cloud_outage"] = await back_to_push(hass, freezer, emulator)

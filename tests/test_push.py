@@ -281,14 +281,14 @@ async def test_option_on_subscribes_with_the_webhook(
         "notificationUrl": url,
         "lifecycleNotificationUrl": url,
         "resource": f"communications/presences/{emulator.default_user.id}",
-        "clientState": push._client_state,
+        "clientState": push.client_state,
         "includeResourceData": True,
-        "encryptionCertificate": push._certificates[0].public_base64,
-        "encryptionCertificateId": push._certificates[0].id,
+        "encryptionCertificate": push.certificates[0].public_base64,
+        "encryptionCertificateId": push.certificates[0].id,
     }
     [subscription] = emulator.subscriptions.all()
     assert subscription.expires_at - emulator.clock() > timedelta(minutes=58)
-    assert len(push._client_state) >= 32
+    assert len(push.client_state) >= 32
     # Both handshakes went through Home Assistant's webhook, answered as Graph asks.
     assert [sent.status for sent in emulator.subscriptions.delivery.sent] == [200, 200]
     assert state_of(hass, UPDATE_MODE) == "push_external"
@@ -762,4 +762,4 @@ async def test_diagnostics_show_how_presence_arrives(
     # Neither the webhook's address nor its secret.
     text = str(diagnostics)
     assert push.webhook_id not in text
-    assert push._client_state not in text
+    assert push.client_state not in text

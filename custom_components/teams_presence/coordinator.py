@@ -228,7 +228,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             LOGGER.debug("A read older than the last one arrived late; kept the last")
             return self.data
         if self.push is not None:
-            snapshot = self.push.checked_read(self.data, snapshot, started)
+            snapshot = self.push.inbox.checked_read(self.data, snapshot, started)
         self._log_unknown_values(snapshot)
         if self.keeper.failures:
             # Graph is back: re-establish the session now, not at the next retry.

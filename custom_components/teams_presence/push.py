@@ -14,11 +14,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from http import HTTPStatus
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from homeassistant.components import webhook
 from homeassistant.const import EVENT_CORE_CONFIG_UPDATE
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -36,21 +34,17 @@ from .graph import (
     GraphNotFoundError,
     GraphSubscriptionClient,
     GraphValidationError,
-    LifecycleNotice,
     NotificationCertificate,
     NotificationReceiver,
     NotificationUrlError,
-    PresenceChange,
-    PresenceSnapshot,
-    Rejected,
     SigningKeys,
     Subscription,
     SubscriptionConflictError,
     new_client_state,
     signing_keys_url,
-    validation_token,
 )
 from .problems import ISSUE_INSTANT_UPDATES_ADDRESS, ISSUE_INSTANT_UPDATES_CONSENT
+from .push_inbox import NotificationInbox
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -60,8 +54,6 @@ if TYPE_CHECKING:
 RENEW_EVERY = timedelta(minutes=30)
 SAFETY_READ_INTERVAL = timedelta(minutes=15)
 """Reads while push is healthy: status message and work location may not notify."""
-WATCHDOG_GRACE = timedelta(minutes=1)
-"""Graph's documented worst delivery time: a change a read found must be announced by then."""
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(minutes=30)
 
@@ -121,36 +113,39 @@ class PushManager:
         self.read_interval = read_interval
         self._user_id: str = entry.data[CONF_USER_ID]
         self._store = push_store(hass, entry)
-        self._receiver = NotificationReceiver(
-            client_id=client_id,
-            tenant_id=entry.data[CONF_TENANT_ID],
-            signing_keys=SigningKeys(
-                async_get_clientsession(hass), signing_keys_url(login_url)
+        self.inbox = NotificationInbox(
+            self,
+            NotificationReceiver(
+                client_id=client_id,
+                tenant_id=entry.data[CONF_TENANT_ID],
+                signing_keys=SigningKeys(
+                    async_get_clientsession(hass), signing_keys_url(login_url)
+                ),
             ),
         )
         self.webhook_id = ""
-        self._client_state = ""
-        self._certificates: list[NotificationCertificate] = []
+        self.client_state = ""
+        self.certificates: list[NotificationCertificate] = []
         """The newest first; the one before stays while notifications use it."""
         self.subscription: dict[str, Any] = {}
         """id, url, expires (ISO) and certificate_id of the subscription Graph holds."""
         self.address = UpdateMode.POLLING
         self.healthy = False
-        self.last_notification: datetime | None = None
-        self.counts: Counter[str] = Counter()
         self._rich = True
         self._retry = FIRST_RETRY
-        self._reading = False
-        self._read_again = False
-        self._pushed: tuple[datetime, PresenceChange] | None = None
-        self._unannounced: datetime | None = None
-        self._silent = False
-        """A change went unannounced: polling until a notification arrives."""
-        self._watchdog_logged = False
         self._lock = asyncio.Lock()
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._timer: CALLBACK_TYPE | None = None
-        self._watchdog_timer: CALLBACK_TYPE | None = None
+
+    @property
+    def counts(self) -> Counter[str]:
+        """What the inbox took in, by outcome."""
+        return self.inbox.counts
+
+    @property
+    def last_notification(self) -> datetime | None:
+        """When the last notification was accepted."""
+        return self.inbox.last_notification
 
     @property
     def mode(self) -> UpdateMode:
@@ -161,9 +156,9 @@ class PushManager:
         """Load or make the webhook, its secret and certificate; subscribe soon."""
         stored = await self._store.async_load() or {}
         self.webhook_id = stored.get("webhook_id") or webhook.async_generate_id()
-        self._client_state = stored.get("client_state") or new_client_state()
+        self.client_state = stored.get("client_state") or new_client_state()
         self.subscription = stored.get("subscription") or {}
-        self._certificates = [
+        self.certificates = [
             await self.hass.async_add_executor_job(
                 _certificate, stored.get("certificate")
             )
@@ -173,11 +168,11 @@ class PushManager:
             DOMAIN,
             f"Teams Presence {self.entry.title}",
             self.webhook_id,
-            self._async_handle,
+            self.inbox.async_handle,
             local_only=False,
             allowed_methods=["POST"],
         )
-        keep = callback(lambda *_: self._keep_soon())
+        keep = callback(lambda *_: self.keep_soon())
         self._unsubscribe.append(
             self.hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, keep)
         )
@@ -186,45 +181,22 @@ class PushManager:
                 cloud.async_listen_connection_change(self.hass, self._cloud_changed)
             )
         self._save()
-        self._keep_soon()
+        self.keep_soon()
 
     async def async_stop(self) -> None:
         """Stop receiving; Graph keeps the subscription for the next start."""
         webhook.async_unregister(self.hass, self.webhook_id)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        if self._watchdog_timer is not None:
-            self._watchdog_timer()
+        self.inbox.stop()
         self._cancel_timer()
         await self._store.async_save(self._as_dict())
-
-    def checked_read(
-        self,
-        previous: PresenceSnapshot | None,
-        snapshot: PresenceSnapshot,
-        started: datetime,
-    ) -> PresenceSnapshot:
-        """Keep a pushed change newer than a read; watch for changes none announced."""
-        if self._pushed is not None and self._pushed[0] > started:
-            return self._pushed[1].applied_to(snapshot)
-        if (
-            self.healthy
-            and not self._reading
-            and previous is not None
-            and (previous.availability, previous.activity)
-            != (snapshot.availability, snapshot.activity)
-            and self._unannounced is None
-        ):
-            self._unannounced = started
-            self._watchdog_timer = async_call_later(
-                self.hass, WATCHDOG_GRACE, self._watchdog
-            )
-        return snapshot
 
     # The subscription's life
 
     @callback
-    def _keep_soon(self) -> None:
+    def keep_soon(self) -> None:
+        """Create or renew the subscription in the background."""
         self.entry.async_create_background_task(
             self.hass, self._async_keep(), f"{DOMAIN} subscription"
         )
@@ -240,8 +212,10 @@ class PushManager:
             if lacks_instant_updates_consent(self.entry):
                 self._consent_missing()
                 return
-            if (address := await self._async_address()) is None:
-                self._set_healthy(False)
+            if (
+                address := await async_push_address(self.coordinator, self.webhook_id)
+            ) is None:
+                self.set_healthy(False)
                 return
             try:
                 await self._async_subscribe(*address)
@@ -251,38 +225,8 @@ class PushManager:
             self._retry = FIRST_RETRY
             self.coordinator.problems.instant_updates_work()
             # Renewed, but silent since the watchdog tripped: a notification decides.
-            self._set_healthy(not self._silent)
+            self.set_healthy(not self.inbox.silent)
             self._schedule(now + RENEW_EVERY)
-
-    async def _async_address(self) -> tuple[UpdateMode, str] | None:
-        """Return a cloudhook, else the external HTTPS address; None: say what is missing."""
-        cloud = _cloud(self.hass)
-        if cloud is not None and cloud.async_active_subscription(self.hass):
-            try:
-                url = await cloud.async_get_or_create_cloudhook(
-                    self.hass, self.webhook_id
-                )
-            except HomeAssistantError:
-                LOGGER.debug("Home Assistant Cloud is not connected now")
-            else:
-                return UpdateMode.PUSH_CLOUDHOOK, url
-        try:
-            base = get_url(
-                self.hass,
-                allow_internal=False,
-                allow_cloud=False,
-                require_ssl=True,
-                prefer_external=True,
-            )
-        except NoURLAvailableError:
-            if cloud is None or not cloud.async_active_subscription(self.hass):
-                self.coordinator.problems.instant_updates_blocked(
-                    ISSUE_INSTANT_UPDATES_ADDRESS
-                )
-            return None
-        return UpdateMode.PUSH_EXTERNAL, base + webhook.async_generate_path(
-            self.webhook_id
-        )
 
     async def _async_subscribe(self, mode: UpdateMode, url: str) -> None:
         """Renew (moving it to ``url``), or create; 404: create again and read once."""
@@ -302,53 +246,26 @@ class PushManager:
             else:
                 self._remember(renewed, mode)
                 return
-        self._remember(await self._async_create(url), mode)
+        created = await async_create_subscription(
+            self.client,
+            self._user_id,
+            url,
+            self.client_state,
+            self.certificates[0] if self._rich else None,
+        )
+        self._rich = created.include_resource_data
+        self._remember(created, mode)
         # A new subscription: the watchdog's doubt was about the old one.
-        self._silent = False
+        self.inbox.silent = False
         if held:
-            self._read_soon()  # changes made while it was gone were never notified
-
-    async def _async_create(self, url: str) -> Subscription:
-        """Create; on 409 adopt the existing one if it is ours, else replace it."""
-        try:
-            return await self._create(url)
-        except SubscriptionConflictError:
-            existing = await self.client.find_presence_subscription(self._user_id)
-            if existing is None:
-                return await self._create(url)
-            if existing.client_state == self._client_state:
-                return await self.client.renew_subscription(
-                    existing.id, notification_url=url
-                )
-            await self.client.delete_subscription(existing.id)
-            return await self._create(url)
-
-    async def _create(self, url: str) -> Subscription:
-        """Rich notifications first; basic ones (and a read each) where refused."""
-        certificate = self._certificates[0] if self._rich else None
-        try:
-            return await self.client.create_presence_subscription(
-                self._user_id,
-                url,
-                client_state=self._client_state,
-                lifecycle_notification_url=url,
-                certificate=certificate,
-            )
-        except GraphValidationError as err:
-            if certificate is None or isinstance(err, NotificationUrlError):
-                raise
-            LOGGER.info(
-                "Graph refused rich notifications (%s): basic ones", reason(err)
-            )
-            self._rich = False
-            return await self._create(url)
+            self.inbox.read_soon()  # changes made while it was gone were never notified
 
     async def _async_current_certificate(self) -> NotificationCertificate:
         """Rotate the certificate before it expires; keep the old one for a while."""
-        if self._certificates[0].needs_rotation(dt_util.utcnow()):
+        if self.certificates[0].needs_rotation(dt_util.utcnow()):
             new = await self.hass.async_add_executor_job(_certificate, None)
-            self._certificates = [new, self._certificates[0]]
-        return self._certificates[0]
+            self.certificates = [new, self.certificates[0]]
+        return self.certificates[0]
 
     def _remember(self, subscription: Subscription, mode: UpdateMode) -> None:
         self.address = mode
@@ -362,7 +279,7 @@ class PushManager:
 
     def _after_failure(self, err: Exception) -> datetime:
         """Fall back to polling, do the failure's remedy, and say when to try again."""
-        self._set_healthy(False)
+        self.set_healthy(False)
         failure = classify(err)
         if failure is Failure.MISSING_PERMISSION:
             self._consent_missing()
@@ -380,104 +297,19 @@ class PushManager:
 
     def _consent_missing(self) -> None:
         """Ask for the new consent; say what an administrator must grant if refused."""
-        self._set_healthy(False)
+        self.set_healthy(False)
         self.coordinator.problems.instant_updates_blocked(ISSUE_INSTANT_UPDATES_CONSENT)
         self.entry.async_start_reauth(self.hass)
 
-    # Receiving
-
-    async def _async_handle(
-        self, hass: HomeAssistant, webhook_id: str, request: web.Request
-    ) -> web.Response:
-        """Answer Graph's handshake, or take a notification and answer 202 at once."""
-        if (token := validation_token(request.query)) is not None:
-            return web.Response(text=token, content_type="text/plain")
-        body = await request.read()
-        self.entry.async_create_background_task(
-            hass, self._async_receive(body), f"{DOMAIN} notification"
-        )
-        return web.Response(status=HTTPStatus.ACCEPTED)
-
-    async def _async_receive(self, body: bytes) -> None:
-        """Apply a rich change at once, read for a basic one; count the rest."""
-        for outcome in await self._receiver.receive(
-            body, client_state=self._client_state, certificates=self._certificates
-        ):
-            match outcome:
-                case Rejected(reason=why):
-                    self.counts[f"rejected_{why}"] += 1
-                case LifecycleNotice():
-                    await self._async_reauthorize(outcome.subscription_id)
-                case PresenceChange():
-                    self._accept(outcome)
-
-    def _accept(self, change: PresenceChange) -> None:
-        now = self.last_notification = dt_util.utcnow()
-        self.counts["accepted"] += 1
-        self._unannounced = None
-        self._silent = False
-        if self.subscription and not self.healthy:
-            self._set_healthy(True)
-        if change.presence is not None and self.coordinator.data is not None:
-            self._pushed = (now, change)
-            # Not async_set_updated_data: that would put off the safety read.
-            self.coordinator.data = change.applied_to(self.coordinator.data)
-            self.coordinator.async_update_listeners()
-        else:
-            self._read_soon()
-
-    async def _async_reauthorize(self, subscription_id: str) -> None:
-        try:
-            await self.client.reauthorize_subscription(subscription_id)
-        except FAILURES:
-            self._keep_soon()  # a renewal reauthorizes too, with its own remedies
-
-    @callback
-    def _read_soon(self) -> None:
-        """Read once for a burst: notifications during a read ask for one more."""
-        if self._reading:
-            self.counts["coalesced"] += 1
-            self._read_again = True
-            return
-        self._reading = True
-        self.entry.async_create_background_task(
-            self.hass, self._async_read(), f"{DOMAIN} notified read"
-        )
-
-    async def _async_read(self) -> None:
-        try:
-            self._read_again = True
-            while self._read_again:
-                self._read_again = False
-                await self.coordinator.async_refresh()
-        finally:
-            self._reading = False
-
     # Health
-
-    @callback
-    def _watchdog(self, _now: datetime) -> None:
-        self._watchdog_timer = None
-        if self._unannounced is None or not self.healthy:
-            return
-        self._unannounced = None
-        self._silent = True
-        self.counts["watchdog_fallbacks"] += 1
-        if not self._watchdog_logged:
-            LOGGER.warning(
-                "Graph did not announce a Teams presence change within a minute:"
-                " reading presence at the Read interval until notifications arrive"
-            )
-            self._watchdog_logged = True
-        self._set_healthy(False)
 
     async def _cloud_changed(self, _state: object) -> None:
         """Move the subscription to the cloudhook, or away from it; poll meanwhile."""
         if self.address is UpdateMode.PUSH_CLOUDHOOK:
-            self._set_healthy(False)
-        self._keep_soon()
+            self.set_healthy(False)
+        self.keep_soon()
 
-    def _set_healthy(self, healthy: bool) -> None:
+    def set_healthy(self, healthy: bool) -> None:
         """Read every 15 minutes while push works, at the Read interval at once if not."""
         was, self.healthy = self.healthy, healthy
         self.coordinator.update_interval = (
@@ -495,7 +327,7 @@ class PushManager:
             self._timer = async_call_later(
                 self.hass,
                 max(when - dt_util.utcnow(), timedelta(0)),
-                callback(lambda _now: self._keep_soon()),
+                callback(lambda _now: self.keep_soon()),
             )
 
     def _cancel_timer(self) -> None:
@@ -509,10 +341,80 @@ class PushManager:
     def _as_dict(self) -> dict[str, Any]:
         return {
             "webhook_id": self.webhook_id,
-            "client_state": self._client_state,
-            "certificate": self._certificates[0].to_storage(),
+            "client_state": self.client_state,
+            "certificate": self.certificates[0].to_storage(),
             "subscription": self.subscription,
         }
+
+
+async def async_create_subscription(
+    client: GraphSubscriptionClient,
+    user_id: str,
+    url: str,
+    client_state: str,
+    certificate: NotificationCertificate | None,
+) -> Subscription:
+    """Create a presence subscription at ``url``, rich if ``certificate`` is given.
+
+    On 409 the existing one is adopted if it is ours (its client state), else
+    replaced; where Graph refuses rich notifications, basic ones (and a read each).
+    """
+
+    async def create(certificate: NotificationCertificate | None) -> Subscription:
+        try:
+            return await client.create_presence_subscription(
+                user_id,
+                url,
+                client_state=client_state,
+                lifecycle_notification_url=url,
+                certificate=certificate,
+            )
+        except GraphValidationError as err:
+            if certificate is None or isinstance(err, NotificationUrlError):
+                raise
+            LOGGER.info(
+                "Graph refused rich notifications (%s): basic ones", reason(err)
+            )
+            return await create(None)
+
+    try:
+        return await create(certificate)
+    except SubscriptionConflictError:
+        existing = await client.find_presence_subscription(user_id)
+        if existing is None:
+            return await create(certificate)
+        if existing.client_state == client_state:
+            return await client.renew_subscription(existing.id, notification_url=url)
+        await client.delete_subscription(existing.id)
+        return await create(certificate)
+
+
+async def async_push_address(
+    coordinator: TeamsPresenceCoordinator, webhook_id: str
+) -> tuple[UpdateMode, str] | None:
+    """Return a cloudhook, else the external HTTPS address; None: say what is missing."""
+    hass = coordinator.hass
+    cloud = _cloud(hass)
+    if cloud is not None and cloud.async_active_subscription(hass):
+        try:
+            url = await cloud.async_get_or_create_cloudhook(hass, webhook_id)
+        except HomeAssistantError:
+            LOGGER.debug("Home Assistant Cloud is not connected now")
+        else:
+            return UpdateMode.PUSH_CLOUDHOOK, url
+    try:
+        base = get_url(
+            hass,
+            allow_internal=False,
+            allow_cloud=False,
+            require_ssl=True,
+            prefer_external=True,
+        )
+    except NoURLAvailableError:
+        if cloud is None or not cloud.async_active_subscription(hass):
+            coordinator.problems.instant_updates_blocked(ISSUE_INSTANT_UPDATES_ADDRESS)
+        return None
+    return UpdateMode.PUSH_EXTERNAL, base + webhook.async_generate_path(webhook_id)
 
 
 async def async_end_push(

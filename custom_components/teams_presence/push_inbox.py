@@ -1,0 +1,173 @@
+"""What Graph pushes to an account's webhook, taken in and applied.
+
+Checked (client state, tokens, signature) by the Graph layer's receiver, answered
+with 202 at once, applied at once when the notification carries the presence
+(rich), or read for when it does not (basic) with a burst coalesced into one read.
+A change a read finds that no notification announced within a minute trips a
+watchdog: push is then not trusted until a notification arrives again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER
+from .failures import FAILURES
+from .graph import (
+    LifecycleNotice,
+    NotificationReceiver,
+    PresenceChange,
+    PresenceSnapshot,
+    Rejected,
+    validation_token,
+)
+
+if TYPE_CHECKING:
+    from .push import PushManager
+
+WATCHDOG_GRACE = timedelta(minutes=1)
+"""Graph's documented worst delivery time: a change a read found must be announced by then."""
+
+
+class NotificationInbox:
+    """Takes notifications in for one account's push manager."""
+
+    def __init__(self, push: PushManager, receiver: NotificationReceiver) -> None:
+        """Receive for ``push``, checking each notification with ``receiver``."""
+        self.push = push
+        self.coordinator = push.coordinator
+        self.receiver = receiver
+        self.counts: Counter[str] = Counter()
+        """Accepted, coalesced, rejected (by reason) and watchdog fallbacks."""
+        self.last_notification: datetime | None = None
+        self.silent = False
+        """A change went unannounced: polling until a notification arrives."""
+        self._reading = False
+        self._read_again = False
+        self._pushed: tuple[datetime, PresenceChange] | None = None
+        self._unannounced: datetime | None = None
+        self._watchdog_logged = False
+        self._watchdog_timer: CALLBACK_TYPE | None = None
+
+    def stop(self) -> None:
+        """Stop the watchdog."""
+        if self._watchdog_timer is not None:
+            self._watchdog_timer()
+            self._watchdog_timer = None
+
+    def checked_read(
+        self,
+        previous: PresenceSnapshot | None,
+        snapshot: PresenceSnapshot,
+        started: datetime,
+    ) -> PresenceSnapshot:
+        """Keep a pushed change newer than a read; watch for changes none announced."""
+        if self._pushed is not None and self._pushed[0] > started:
+            return self._pushed[1].applied_to(snapshot)
+        if (
+            self.push.healthy
+            and not self._reading
+            and previous is not None
+            and (previous.availability, previous.activity)
+            != (snapshot.availability, snapshot.activity)
+            and self._unannounced is None
+        ):
+            self._unannounced = started
+            self._watchdog_timer = async_call_later(
+                self.coordinator.hass, WATCHDOG_GRACE, self._watchdog
+            )
+        return snapshot
+
+    async def async_handle(
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response:
+        """Answer Graph's handshake, or take a notification and answer 202 at once."""
+        if (token := validation_token(request.query)) is not None:
+            return web.Response(text=token, content_type="text/plain")
+        body = await request.read()
+        self.coordinator.config_entry.async_create_background_task(
+            hass, self._async_receive(body), f"{DOMAIN} notification"
+        )
+        return web.Response(status=HTTPStatus.ACCEPTED)
+
+    async def _async_receive(self, body: bytes) -> None:
+        """Apply a rich change at once, read for a basic one; count the rest."""
+        push = self.push
+        for outcome in await self.receiver.receive(
+            body, client_state=push.client_state, certificates=push.certificates
+        ):
+            match outcome:
+                case Rejected(reason=why):
+                    self.counts[f"rejected_{why}"] += 1
+                case LifecycleNotice():
+                    await self._async_reauthorize(outcome.subscription_id)
+                case PresenceChange():
+                    self._accept(outcome)
+
+    def _accept(self, change: PresenceChange) -> None:
+        now = self.last_notification = dt_util.utcnow()
+        self.counts["accepted"] += 1
+        self._unannounced = None
+        self.silent = False
+        if self.push.subscription and not self.push.healthy:
+            self.push.set_healthy(True)
+        coordinator = self.coordinator
+        if change.presence is not None and coordinator.data is not None:
+            self._pushed = (now, change)
+            # Not async_set_updated_data: that would put off the safety read.
+            coordinator.data = change.applied_to(coordinator.data)
+            coordinator.async_update_listeners()
+        else:
+            self.read_soon()
+
+    async def _async_reauthorize(self, subscription_id: str) -> None:
+        try:
+            await self.push.client.reauthorize_subscription(subscription_id)
+        except FAILURES:
+            self.push.keep_soon()  # a renewal reauthorizes too, with its own remedies
+
+    @callback
+    def read_soon(self) -> None:
+        """Read once for a burst: notifications during a read ask for one more."""
+        if self._reading:
+            self.counts["coalesced"] += 1
+            self._read_again = True
+            return
+        self._reading = True
+        coordinator = self.coordinator
+        coordinator.config_entry.async_create_background_task(
+            coordinator.hass, self._async_read(), f"{DOMAIN} notified read"
+        )
+
+    async def _async_read(self) -> None:
+        try:
+            self._read_again = True
+            while self._read_again:
+                self._read_again = False
+                await self.coordinator.async_refresh()
+        finally:
+            self._reading = False
+
+    @callback
+    def _watchdog(self, _now: datetime) -> None:
+        self._watchdog_timer = None
+        if self._unannounced is None or not self.push.healthy:
+            return
+        self._unannounced = None
+        self.silent = True
+        self.counts["watchdog_fallbacks"] += 1
+        if not self._watchdog_logged:
+            LOGGER.warning(
+                "Graph did not announce a Teams presence change within a minute:"
+                " reading presence at the Read interval until notifications arrive"
+            )
+            self._watchdog_logged = True
+        self.push.set_healthy(False)
