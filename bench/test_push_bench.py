@@ -94,7 +94,7 @@ async def test_push_requests_an_hour(
     }
 
 
-SOAK_CHANGES = 100
+SOAK_CHANGES = 1_000
 SOAK_FAULT_SHARE = 0.05
 SOAK_SEED = 16
 SOAK_GAP_MINUTES = (1, 10)
@@ -110,11 +110,15 @@ SOAK_STATES = (
 STEP = timedelta(seconds=30)
 ARRIVAL_LIMIT = timedelta(minutes=30)
 OUTAGE = timedelta(minutes=10)
+GRAPH_OUTAGE_MINUTES = (2, 5, 10, 20)
+"""Each ends at another point of push's backoff between attempts (1, 2, 4... min)."""
+OUTAGE_LEAD = timedelta(seconds=30)
+"""The outage starts this long before the renewal is due, which it fails."""
 RECOVERY_LIMIT = timedelta(minutes=35)
 """Longer than push's longest wait between two attempts (30 minutes)."""
 
 
-async def step_until(
+async def time_until(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     condition: Callable[[], bool],
@@ -122,10 +126,10 @@ async def step_until(
     step: timedelta,
     limit: timedelta,
 ) -> timedelta | None:
-    """Move the clock until ``condition`` holds; how long that took, None: not within ``limit``.
+    """Move the clock until ``condition`` holds; how long it took (None: over ``limit``).
 
     Unlike ``tests.common.step_until``, each step waits for Home Assistant's tasks
-    (reads, renewals) and Graph's deliveries, so the figure is not a scheduling race.
+    (reads, renewals), so the figure does not depend on how fast the loop ran.
     """
     start = dt_util.utcnow()
     while not condition():
@@ -133,6 +137,11 @@ async def step_until(
             return None
         await advance(hass, freezer, step, step=step)
     return dt_util.utcnow() - start
+
+
+def shows(hass: HomeAssistant, entity_id: str, state: str) -> Callable[[], bool]:
+    """Whether ``entity_id`` shows ``state``, asked as the clock moves."""
+    return lambda: state_of(hass, entity_id) == state
 
 
 def went_back(changes: list[str], history: list[tuple[str, int]]) -> int:
@@ -171,8 +180,8 @@ async def test_push_soak(
             history.append((new.state, len(changes)))
 
     stop_recording = async_track_state_change_event(hass, [PRESENCE], shown)
-    reads, sent, started = presence_reads(emulator), len(delivery.sent), dt_util.utcnow()
-    wall = real_seconds()
+    reads, sent = presence_reads(emulator), len(delivery.sent)
+    started, wall = dt_util.utcnow(), real_seconds()
     dropped = duplicated = unreached = 0
     late: list[float] = []
     for _ in range(SOAK_CHANGES):
@@ -190,10 +199,10 @@ async def test_push_soak(
         changes.append(expected)
         emulator.set_client_session("teams", availability, activity)
         await settle(hass, emulator)
-        waited = await step_until(
+        waited = await time_until(
             hass,
             freezer,
-            lambda: state_of(hass, PRESENCE) == expected,
+            shows(hass, PRESENCE, expected),
             step=STEP,
             limit=ARRIVAL_LIMIT,
         )
@@ -224,11 +233,14 @@ async def test_push_soak(
 
 
 async def back_to_push(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    outage: timedelta,
 ) -> dict[str, Any]:
     """From recovery: how long until push is healthy, then a change by notification."""
     wall = real_seconds()
-    waited = await step_until(
+    waited = await time_until(
         hass,
         freezer,
         lambda: state_of(hass, UPDATE_MODE) != "polling",
@@ -239,7 +251,7 @@ async def back_to_push(
     emulator.set_client_session("teams", "Busy", "InACall")
     await settle(hass, emulator)
     return {
-        "outage_s": OUTAGE.total_seconds(),
+        "outage_s": outage.total_seconds(),
         "back_to_push_s": None if waited is None else waited.total_seconds(),
         "change_by_notification": state_of(hass, PRESENCE) == "busy"
         and presence_reads(emulator) == reads,
@@ -247,20 +259,25 @@ async def back_to_push(
     }
 
 
+@pytest.mark.parametrize("minutes", GRAPH_OUTAGE_MINUTES)
 async def test_push_after_graph_outage(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     push_entry: MockConfigEntry,
+    minutes: int,
     results: dict[str, Any],
 ) -> None:
     """Graph unreachable across a renewal, so that push falls back to polling."""
-    await advance(hass, freezer, RENEW_EVERY - OUTAGE / 2, step=timedelta(minutes=1))
+    outage = timedelta(minutes=minutes)
+    await advance(hass, freezer, RENEW_EVERY - OUTAGE_LEAD, step=timedelta(minutes=1))
     await emulator.refuse_connections()
-    await advance(hass, freezer, OUTAGE, step=timedelta(seconds=10))
+    await advance(hass, freezer, outage, step=timedelta(seconds=10))
     assert state_of(hass, UPDATE_MODE) == "polling"
     await emulator.accept_connections()
-    results["push_graph_outage"] = await back_to_push(hass, freezer, emulator)
+    results.setdefault("push_graph_outage", []).append(
+        await back_to_push(hass, freezer, emulator, outage)
+    )
 
 
 @pytest.mark.parametrize("cloud", [FakeCloud()])
@@ -274,9 +291,9 @@ async def test_push_after_cloud_outage(
     results: dict[str, Any],
 ) -> None:
     """Home Assistant Cloud disconnected, with no external URL to move to."""
-    await advance(hass, freezer, RENEW_EVERY - OUTAGE / 2, step=timedelta(minutes=1))
+    await advance(hass, freezer, RENEW_EVERY - OUTAGE_LEAD, step=timedelta(minutes=1))
     await cloud.set_connected(False)
     await advance(hass, freezer, OUTAGE, step=timedelta(seconds=10))
     assert state_of(hass, UPDATE_MODE) == "polling"
     await cloud.set_connected(True)
-    results["push_cloud_outage"] = await back_to_push(hass, freezer, emulator)
+    results["push_cloud_outage"] = await back_to_push(hass, freezer, emulator, OUTAGE)

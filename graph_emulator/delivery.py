@@ -238,6 +238,9 @@ class Deliveries:
             self.release_due()
             if not self._tasks:
                 return
+            # Let finished deliveries' callbacks run (they remove them from _tasks):
+            # a delivery that was dropped at once finishes without ever pausing.
+            await asyncio.sleep(0)
             for outcome in await asyncio.gather(*self._tasks, return_exceptions=True):
                 if isinstance(outcome, Exception):
                     raise outcome

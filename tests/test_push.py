@@ -30,6 +30,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -59,7 +60,14 @@ from graph_emulator import GraphEmulator
 from graph_emulator.delivery import Post, Reply
 from graph_emulator.graph_api import GraphError
 from graph_emulator.subscriptions import Subscriptions
-from tests.common import CLIENT_ID, PRESENCE, advance, reauth_flows, state_of
+from tests.common import (
+    CLIENT_ID,
+    PRESENCE,
+    advance,
+    reauth_flows,
+    state_of,
+    step_until,
+)
 from tests.conftest import TOKEN_LIFETIME_SECONDS
 from tests.sign_in_helpers import (
     async_application_entry,
@@ -439,6 +447,29 @@ async def test_server_errors_back_off_and_poll_meanwhile(
     await settle(hass, emulator)
     assert state_of(hass, UPDATE_MODE) == "push_external"
     assert coordinator.update_interval == SAFETY_READ_INTERVAL
+
+
+async def test_push_returns_soon_after_a_long_outage(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+) -> None:
+    """Once a read finds Graph back, push does not wait out its doubled back-off."""
+    await advance(hass, freezer, timedelta(minutes=29), step=timedelta(minutes=1))
+    await emulator.refuse_connections()
+    await advance(hass, freezer, timedelta(minutes=20), step=timedelta(seconds=30))
+    assert state_of(hass, UPDATE_MODE) == "polling"
+
+    await emulator.accept_connections()
+    back = dt_util.utcnow()
+    await step_until(
+        hass,
+        freezer,
+        lambda: state_of(hass, UPDATE_MODE) == "push_external",
+        limit=timedelta(minutes=5),
+    )
+    assert dt_util.utcnow() - back <= timedelta(minutes=2)
 
 
 async def test_watchdog_falls_back_when_a_change_goes_unannounced(

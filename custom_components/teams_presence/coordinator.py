@@ -233,6 +233,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         if self.keeper.failures:
             # Graph is back: re-establish the session now, not at the next retry.
             self.writer.sync_in_background(name="reconnect")
+        if self.push is not None and self.push.unreachable:
+            # The same for the subscription: not after its doubled back-off.
+            self.push.keep_soon()
         return snapshot
 
     def note_failure(self, err: Exception) -> Failure:

@@ -133,6 +133,8 @@ class PushManager:
         self.healthy = False
         self._rich = True
         self._retry = FIRST_RETRY
+        self.unreachable = False
+        """The last attempt failed for now (network, 5xx): a good read retries at once."""
         self._lock = asyncio.Lock()
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._timer: CALLBACK_TYPE | None = None
@@ -223,6 +225,7 @@ class PushManager:
                 self._schedule(self._after_failure(err))
                 return
             self._retry = FIRST_RETRY
+            self.unreachable = False
             self.coordinator.problems.instant_updates_work()
             # Renewed, but silent since the watchdog tripped: a notification decides.
             self.set_healthy(not self.inbox.silent)
@@ -292,6 +295,7 @@ class PushManager:
             self.entry.async_start_reauth(self.hass)
         if failure is Failure.THROTTLED and self.coordinator.keeper.throttled_until:
             return self.coordinator.keeper.throttled_until
+        self.unreachable = failure is Failure.TRANSIENT
         wait, self._retry = self._retry, min(self._retry * 2, LAST_RETRY)
         return dt_util.utcnow() + wait
 
