@@ -224,18 +224,18 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 translation_placeholders=placeholders,
             ) from err
         self.problems.resolved(wrote=False)
-        if self.data is not None and snapshot.is_older_than(self.data):
-            LOGGER.debug("A read older than the last one arrived late; kept the last")
-            return self.data
-        if self.push is not None:
-            snapshot = self.push.inbox.checked_read(self.data, snapshot, started)
-        self._log_unknown_values(snapshot)
         if self.keeper.failures:
             # Graph is back: re-establish the session now, not at the next retry.
             self.writer.sync_in_background(name="reconnect")
         if self.push is not None and self.push.unreachable:
             # The same for the subscription: not after its doubled back-off.
             self.push.keep_soon()
+        if self.data is not None and snapshot.is_older_than(self.data):
+            LOGGER.debug("A read older than the last one arrived late; kept the last")
+            return self.data
+        if self.push is not None:
+            snapshot = self.push.inbox.checked_read(self.data, snapshot, started)
+        self._log_unknown_values(snapshot)
         return snapshot
 
     def note_failure(self, err: Exception) -> Failure:
