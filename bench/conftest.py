@@ -22,10 +22,12 @@ from tests.conftest import (  # noqa: F401
 # An account with Instant updates, Graph delivering into Home Assistant's webhook.
 from tests.test_push import (  # noqa: F401
     cloud,
+    cloud_connected,
     external_url,
     granted_scopes,
     push_entry,
     rich_refused,
+    with_cloud,
 )
 
 

@@ -25,10 +25,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from bench.test_bench import percentile, real_seconds
 from custom_components.teams_presence.push import RENEW_EVERY
 from graph_emulator import GraphEmulator
+from tests.cloud import CloudRelay
 from tests.common import PRESENCE, advance, state_of
 from tests.test_push import (
     UPDATE_MODE,
-    FakeCloud,
     options,  # noqa: F401 - with Instant updates on
     presence_reads,
     push_of,
@@ -280,20 +280,20 @@ async def test_push_after_graph_outage(
     )
 
 
-@pytest.mark.parametrize("cloud", [FakeCloud()])
+@pytest.mark.parametrize("with_cloud", [True])
 @pytest.mark.parametrize("external_url", [None])
 async def test_push_after_cloud_outage(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     push_entry: MockConfigEntry,
-    cloud: FakeCloud,
+    cloud: CloudRelay,
     results: dict[str, Any],
 ) -> None:
     """Home Assistant Cloud disconnected, with no external URL to move to."""
     await advance(hass, freezer, RENEW_EVERY - OUTAGE_LEAD, step=timedelta(minutes=1))
-    await cloud.set_connected(False)
+    cloud.set_connected(False)
     await advance(hass, freezer, OUTAGE, step=timedelta(seconds=10))
     assert state_of(hass, UPDATE_MODE) == "polling"
-    await cloud.set_connected(True)
+    cloud.set_connected(True)
     results["push_cloud_outage"] = await back_to_push(hass, freezer, emulator, OUTAGE)

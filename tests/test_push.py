@@ -2,22 +2,19 @@
 
 Graph's side is the emulator; its deliveries reach Home Assistant's real webhook
 view through ``hass_client_no_auth`` (the internet between them is the transport).
-Home Assistant Cloud is simulated where its module would be: the test venvs lack
-the camera libraries that importing the real one pulls in.
+Home Assistant Cloud is the real component (``tests/cloud.py``), with only Nabu
+Casa's account, connection and relay simulated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import timedelta
-import secrets
-import sys
+import logging
 import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant import components
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntryState,
@@ -27,7 +24,6 @@ from homeassistant.const import CONF_CLIENT_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -60,6 +56,7 @@ from graph_emulator import GraphEmulator
 from graph_emulator.delivery import Post, Reply
 from graph_emulator.graph_api import GraphError
 from graph_emulator.subscriptions import Subscriptions
+from tests.cloud import CLOUDHOOK_HOST, CloudRelay, logged_in_cloud
 from tests.common import (
     CLIENT_ID,
     PRESENCE,
@@ -80,55 +77,6 @@ from tests.sign_in_helpers import (
 EXTERNAL_URL = "https://teams.example.org"
 UPDATE_MODE = "sensor.adele_vance_update_mode"
 PUSH_SCOPES = ("Presence.ReadWrite", "User.Read", "Presence.Read.All")
-CLOUDHOOK_HOST = "hooks.nabu.casa"
-
-
-@dataclass
-class FakeCloud:
-    """Home Assistant Cloud as the integration sees it: a subscription, cloudhooks."""
-
-    connected: bool = True
-    hooks: dict[str, str] = field(default_factory=dict)
-    """Cloudhook token -> the webhook id it relays to."""
-    listeners: list[Callable[[object], Coroutine[Any, Any, None]]] = field(
-        default_factory=list
-    )
-
-    def async_active_subscription(self, hass: HomeAssistant) -> bool:
-        return True
-
-    def async_is_logged_in(self, hass: HomeAssistant) -> bool:
-        return True
-
-    async def async_get_or_create_cloudhook(
-        self, hass: HomeAssistant, webhook_id: str
-    ) -> str:
-        if not self.connected:
-            raise HomeAssistantError("Cloud not connected")
-        token = next(
-            (token for token, hook in self.hooks.items() if hook == webhook_id),
-            secrets.token_hex(16),
-        )
-        self.hooks[token] = webhook_id
-        return f"https://{CLOUDHOOK_HOST}/{token}"
-
-    async def async_delete_cloudhook(
-        self, hass: HomeAssistant, webhook_id: str
-    ) -> None:
-        self.hooks = {t: h for t, h in self.hooks.items() if h != webhook_id}
-
-    def async_listen_connection_change(
-        self,
-        hass: HomeAssistant,
-        target: Callable[[object], Coroutine[Any, Any, None]],
-    ) -> Callable[[], None]:
-        self.listeners.append(target)
-        return lambda: self.listeners.remove(target)
-
-    async def set_connected(self, connected: bool) -> None:
-        self.connected = connected
-        for listener in list(self.listeners):
-            await listener("connected" if connected else "disconnected")
 
 
 @pytest.fixture
@@ -148,9 +96,28 @@ def granted_scopes() -> tuple[str, ...]:
 
 
 @pytest.fixture
-def cloud() -> FakeCloud | None:
+def with_cloud() -> bool:
     """No Home Assistant Cloud unless a test says so."""
-    return None
+    return False
+
+
+@pytest.fixture
+def cloud_connected() -> bool:
+    """Whether Home Assistant Cloud is connected when the account is set up."""
+    return True
+
+
+@pytest.fixture
+async def cloud(
+    hass: HomeAssistant, with_cloud: bool, cloud_connected: bool
+) -> AsyncIterator[CloudRelay | None]:
+    """Home Assistant Cloud, logged in with a subscription, where a test asks for it."""
+    if not with_cloud:
+        yield None
+        return
+    async with logged_in_cloud(hass) as relay:
+        relay.connected = cloud_connected
+        yield relay
 
 
 @pytest.fixture
@@ -171,7 +138,7 @@ async def push_entry(
     config_entry: MockConfigEntry,
     hass_client_no_auth: ClientSessionGenerator,
     granted_scopes: tuple[str, ...],
-    cloud: FakeCloud | None,
+    cloud: CloudRelay | None,
     external_url: str | None,
     rich_refused: bool,
     monkeypatch: pytest.MonkeyPatch,
@@ -191,10 +158,6 @@ async def push_entry(
     emulator.default_app.consented_scopes.add("Presence.Read.All")
     if external_url:
         await async_process_ha_core_config(hass, {"external_url": external_url})
-    if cloud is not None:
-        monkeypatch.setitem(sys.modules, "homeassistant.components.cloud", cloud)
-        monkeypatch.setattr(components, "cloud", cloud, raising=False)
-        hass.config.components.add("cloud")
     # Views are registered before the test client freezes the router.
     assert await async_setup_component(hass, "webhook", {})
     client = await hass_client_no_auth()
@@ -203,9 +166,9 @@ async def push_entry(
         url = URL(post.url)
         path = url.path
         if url.host == CLOUDHOOK_HOST:
-            if cloud is None or not cloud.connected:
-                raise OSError("The cloud relay is not connected")
-            path = f"/api/webhook/{cloud.hooks[url.name]}"
+            if cloud is None:
+                raise OSError("Not a Home Assistant Cloud customer")
+            path = cloud.webhook_path(post.url)
         async with client.post(
             URL(path).with_query(url.query),
             data=post.body,
@@ -497,13 +460,13 @@ async def test_watchdog_falls_back_when_a_change_goes_unannounced(
     assert caplog.text.count("did not announce") == 1
 
 
-@pytest.mark.parametrize("cloud", [FakeCloud()])
+@pytest.mark.parametrize("with_cloud", [True])
 @pytest.mark.parametrize("external_url", [None])
 async def test_cloudhook_and_cloud_disconnect(
     hass: HomeAssistant,
     emulator: GraphEmulator,
     push_entry: MockConfigEntry,
-    cloud: FakeCloud,
+    cloud: CloudRelay,
 ) -> None:
     coordinator = push_entry.runtime_data
     push = push_of(push_entry)
@@ -514,7 +477,7 @@ async def test_cloudhook_and_cloud_disconnect(
     await settle(hass, emulator)
     assert state_of(hass, PRESENCE) == "busy"
 
-    await cloud.set_connected(False)
+    cloud.set_connected(False)
     await settle(hass, emulator)
     assert state_of(hass, UPDATE_MODE) == "polling"
     assert coordinator.update_interval == timedelta(seconds=30)
@@ -522,21 +485,21 @@ async def test_cloudhook_and_cloud_disconnect(
     # subscription is active, it is only disconnected.
     assert not our_issues(hass)
 
-    await cloud.set_connected(True)
+    cloud.set_connected(True)
     await settle(hass, emulator)
     assert state_of(hass, UPDATE_MODE) == "push_cloudhook"
     assert coordinator.update_interval == SAFETY_READ_INTERVAL
     assert push.counts["accepted"] == 1
 
 
-@pytest.mark.parametrize("cloud", [FakeCloud()])
+@pytest.mark.parametrize("with_cloud", [True])
 async def test_cloud_disconnect_moves_to_the_external_url(
     hass: HomeAssistant,
     emulator: GraphEmulator,
     push_entry: MockConfigEntry,
-    cloud: FakeCloud,
+    cloud: CloudRelay,
 ) -> None:
-    await cloud.set_connected(False)
+    cloud.set_connected(False)
     await settle(hass, emulator)
     [subscription] = emulator.subscriptions.all()
     assert subscription.notification_url.startswith(EXTERNAL_URL)
@@ -615,6 +578,62 @@ async def test_removal_deletes_the_subscription(
     await hass.async_block_till_done()
     assert emulator.subscriptions.all() == []
     assert subscription_requests(emulator)[-1] == ("DELETE", 204)
+
+
+@pytest.mark.parametrize("with_cloud", [True])
+@pytest.mark.parametrize("external_url", [None])
+async def test_removal_deletes_the_cloudhook(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    cloud: CloudRelay,
+) -> None:
+    assert list(cloud.cloudhooks) == [push_of(push_entry).webhook_id]
+    await hass.config_entries.async_remove(push_entry.entry_id)
+    await hass.async_block_till_done()
+    assert emulator.subscriptions.all() == []
+    assert cloud.cloudhooks == {}
+
+
+@pytest.mark.parametrize("with_cloud", [True])
+@pytest.mark.parametrize("cloud_connected", [False])
+async def test_removal_when_the_cloud_never_made_a_cloudhook(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    cloud: CloudRelay,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Logged in to the cloud, but the subscription went to the external URL."""
+    assert state_of(hass, UPDATE_MODE) == "push_external"
+    await hass.config_entries.async_remove(push_entry.entry_id)
+    await hass.async_block_till_done()
+    assert emulator.subscriptions.all() == []
+    assert f"{DOMAIN}.{push_entry.entry_id}.push" not in hass_storage
+    assert [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
+    ] == []
+
+
+@pytest.mark.parametrize("with_cloud", [True])
+@pytest.mark.parametrize("cloud_connected", [False])
+@pytest.mark.parametrize("external_url", [None])
+async def test_cloud_connecting_after_setup_starts_push(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    cloud: CloudRelay,
+) -> None:
+    """Home Assistant Cloud connects a while after Home Assistant has started."""
+    assert state_of(hass, UPDATE_MODE) == "polling"
+    # The cloud is on its way: nothing for the user to fix.
+    assert not our_issues(hass)
+    cloud.set_connected(True)
+    await settle(hass, emulator)
+    assert state_of(hass, UPDATE_MODE) == "push_cloudhook"
+    [subscription] = emulator.subscriptions.all()
+    assert URL(subscription.notification_url).host == CLOUDHOOK_HOST
 
 
 async def test_option_off_deletes_the_subscription_and_polls(

@@ -441,6 +441,6 @@ async def async_end_push(
     if (cloud := _cloud(hass)) is not None and cloud.async_is_logged_in(hass):
         try:
             await cloud.async_delete_cloudhook(hass, stored["webhook_id"])
-        except HomeAssistantError:
+        except (HomeAssistantError, ValueError):  # ValueError: it never had one
             LOGGER.debug("No cloudhook to delete")
     await store.async_remove()

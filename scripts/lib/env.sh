@@ -24,6 +24,9 @@ HA_DEMO_VERSION=$HA_NEWEST
 HA_LINT_VERSION=$HA_MINIMUM
 VENV_ROOT="${VENV_ROOT:-$PWD/.venv}"
 UV_VERSION=0.13.9
+# Home Assistant Cloud's hass-nabucasa (2025.12) imports litellm, which downloads a
+# price list from GitHub at import unless told not to: tests reach only loopback.
+export LITELLM_LOCAL_MODEL_COST_MAP=True
 
 # shellcheck source=scripts/lib/py314.sh
 source "$(dirname "${BASH_SOURCE[0]}")/py314.sh"
@@ -107,7 +110,8 @@ ensure_ha_venv() {
   venv=$(ha_venv "$version")
   host=$(ha_host_path "$version" "$venv")
   local wanted
-  wanted=$({ cat "${files[@]}"; echo "$version $plugin ${HA_PYTHON[$version]}"; } | sha256sum | cut -c1-16)
+  wanted=$({ cat "${files[@]}" scripts/lib/component_requirements.py
+    echo "$version $plugin ${HA_PYTHON[$version]}"; } | sha256sum | cut -c1-16)
   if [ "$(cat "$host/.installed" 2>/dev/null)" != "$wanted" ]; then
     echo "Installing Home Assistant $version test environment in $host" >&2
     local start=$SECONDS
@@ -128,6 +132,11 @@ ensure_ha_venv() {
     ha_run "$version" env VIRTUAL_ENV="$venv" "$uv" pip install --quiet "${resolve[@]}" \
       "pytest-homeassistant-custom-component==$plugin" "${requirements[@]}" \
       --override "$venv/overrides.txt" >&2
+    # What the components the tests set up for real need (Home Assistant Cloud), at
+    # the pins this Home Assistant version's manifests name.
+    ha_run "$version" "$venv/bin/python" scripts/lib/component_requirements.py >"$host/components.txt"
+    ha_run "$version" env VIRTUAL_ENV="$venv" "$uv" pip install --quiet "${resolve[@]}" \
+      -r "$venv/components.txt" --override "$venv/overrides.txt" >&2
     ha_run "$version" "$venv/bin/python" scripts/lib/phacc_compat.py "$version" >&2
     echo "$wanted" >"$host/.installed"
     echo "Home Assistant $version test environment installed in $((SECONDS - start)) s" >&2
