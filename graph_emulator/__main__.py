@@ -56,6 +56,21 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         " minutes",
     )
     parser.add_argument(
+        "--consent",
+        action="append",
+        default=[],
+        metavar="PERMISSION",
+        help="a delegated permission the organization lets its users consent to"
+        " (such as Presence.Read.All, for Instant updates)",
+    )
+    parser.add_argument(
+        "--front-door",
+        nargs=2,
+        metavar=("PORT", "TARGET"),
+        help="serve a public HTTPS address on PORT that forwards to TARGET (a"
+        " plain-HTTP Home Assistant), as a user's reverse proxy does",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         metavar="DIR",
@@ -104,6 +119,12 @@ async def _start(emulator: GraphEmulator, args: argparse.Namespace) -> None:
         args.host, args.graph_port, args.login_port, tls_folder=tls_folder
     )
     app = emulator.default_app
+    app.consented_scopes.update(args.consent)
+    front_door = ""
+    if args.front_door is not None:
+        port, target = args.front_door
+        url = await emulator.open_front_door(int(port), target)
+        front_door = f"Public:  {url} -> {target}\n"
     users = "".join(
         f"User:    {user.display_name} <{user.upn}> id {user.id}\n"
         for user in emulator.directory.users
@@ -114,6 +135,7 @@ async def _start(emulator: GraphEmulator, args: argparse.Namespace) -> None:
         f"CA:      {emulator.ca_path}\n"
         f"{users}"
         f"App:     client id {app.client_id}, secret {app.secret}\n"
+        f"{front_door}"
         "Press Ctrl-C to stop.\n"
     )
     sys.stdout.flush()

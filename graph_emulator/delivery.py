@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 import json
+import ssl
 from time import perf_counter
 from typing import Any
 import uuid
 
-from aiohttp import ClientError, ClientSession
+from aiohttp import ClientError, ClientSession, TCPConnector
 from yarl import URL
 
 from .faults import NotificationFault
@@ -152,6 +153,8 @@ class Deliveries:
         self._waiting: list[_Notification] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: ClientSession | None = None
+        self.trusted_ca: str | None = None
+        """A CA trusted besides the system's: the emulator's own (the demo's front door)."""
 
     # Faults
 
@@ -344,8 +347,19 @@ class Deliveries:
 
     async def _http(self, post: Post) -> Reply:
         if self._session is None:
-            self._session = ClientSession()
+            context = await asyncio.get_running_loop().run_in_executor(
+                None, _public_trust, self.trusted_ca
+            )
+            self._session = ClientSession(connector=TCPConnector(ssl=context))
         async with self._session.post(
             post.url, data=post.body, headers={"Content-Type": post.content_type}
         ) as response:
             return Reply(response.status, response.content_type, await response.text())
+
+
+def _public_trust(extra_ca: str | None) -> ssl.SSLContext:
+    """Trust what Graph trusts (the public CAs: the system's) and ``extra_ca``."""
+    context = ssl.create_default_context()
+    if extra_ca is not None:
+        context.load_verify_locations(extra_ca)
+    return context

@@ -22,6 +22,7 @@ from ._http import read_body
 from ._timezones import zone_info
 from .entra import EntraApi
 from .faults import MALFORMATION_NAMES, Fault, malformed
+from .front_door import front_door
 from .graph_api import CLOUDS, GRAPH_PREFIX, GraphApi, graph_error, graph_middleware
 from .notification_crypto import SigningKey
 from .presence import AppSession, Clock, Lapse, OutOfOffice, User, WorkLocation
@@ -195,6 +196,7 @@ class GraphEmulator:
         self._wakers: set[threading.Event] = set()
         self._graph: _Listener | None = None
         self._login: _Listener | None = None
+        self._front_door: _Listener | None = None
         self._certificates: Certificates | None = None
 
     # Lifecycle
@@ -225,6 +227,21 @@ class GraphEmulator:
         )
         await self._graph.start(host, graph_port)
         await self._login.start(host, login_port)
+        self.subscriptions.delivery.trusted_ca = self._certificates.ca_path
+
+    async def open_front_door(self, port: int, target: str) -> str:
+        """Serve a public HTTPS address forwarding to ``target``; return its URL.
+
+        The demo's Home Assistant serves plain HTTP; Graph delivers only to HTTPS.
+        The URL names the host (localhost): Home Assistant takes no IP address as a
+        public HTTPS one, as no public CA certifies one.
+        """
+        listener = _Listener(
+            front_door(target), self._started(self._certificates).server_context()
+        )
+        await listener.start(self._started(self._login).host, port)
+        self._front_door = listener
+        return f"https://localhost:{listener.port}"
 
     async def stop(self) -> None:
         """Stop both listeners and delete the certificate files."""
@@ -232,14 +249,14 @@ class GraphEmulator:
         await self.subscriptions.stop()
         for waker in self._wakers:
             waker.set()
-        for listener in (self._graph, self._login):
+        for listener in (self._graph, self._login, self._front_door):
             if listener is not None:
                 await listener.stop()
         # Every sleeper was woken: joining them leaves no thread behind.
         self._sleepers.shutdown(wait=True)
         if self._certificates is not None:
             self._certificates.cleanup()
-        self._graph = self._login = self._certificates = None
+        self._graph = self._login = self._front_door = self._certificates = None
 
     @property
     def graph_url(self) -> str:

@@ -77,8 +77,11 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 
 
 def _subject_names(host: str) -> list[x509.GeneralName]:
-    """Name the listener as clients address it; loopback always works."""
-    names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    """Name the listener as clients address it; loopback always works, by name too."""
+    names: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.DNSName("localhost"),
+    ]
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -152,13 +155,21 @@ class Certificates:
         Path(self.ca_path).write_bytes(ca_cert.public_bytes(pem))
 
     def _issued_for(self, host: str) -> bool:
-        """Whether the folder holds a complete set issued for `host` (the CA last)."""
+        """Whether the folder holds a complete set issued for `host` (the CA last).
+
+        A set from an older emulator that named the listener otherwise is issued again.
+        """
         paths = (Path(self.key_path), Path(self.cert_path), Path(self.ca_path))
         if not all(path.exists() for path in paths):
             return False
         cert = x509.load_pem_x509_certificate(paths[1].read_bytes())
         names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        return [name.value for name in names] == [host]
+        alternatives = cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value
+        return [name.value for name in names] == [host] and list(alternatives) == (
+            _subject_names(host)
+        )
 
     def server_context(self) -> ssl.SSLContext:
         """Build the TLS context the HTTPS listener serves with."""

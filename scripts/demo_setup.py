@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Awaitable, Callable
 import os
 from pathlib import Path
 import re
@@ -32,6 +33,7 @@ ONBOARDING_EXTRAS: Final = ("google_translate", "met", "radio_browser", "shoppin
 REPO: Final = Path(__file__).resolve().parent.parent
 BLUEPRINTS: Final = Path("blueprints", "automation", DOMAIN)
 LIGHT: Final = "light.busy_light"
+DEVICE_CODE_ANSWER: Final = {"tenant": "organizations", "client_id": EMULATOR_CLIENT_ID}
 DOOR: Final = "binary_sensor.office_door"
 
 # default_config needs go2rtc and ffmpeg binaries; these start cleanly without them.
@@ -47,7 +49,7 @@ homeassistant:
   latitude: 52.37
   longitude: 4.89
   elevation: 0
-  external_url: $url
+  external_url: $external_url
   internal_url: $url
 frontend:
 config:
@@ -92,14 +94,22 @@ HTTP_WRITTEN: Final = re.compile(
 )
 
 
-def write_config(config_dir: Path, port: int) -> None:
-    """Write the configuration on the first start; always link the integration in."""
+def write_config(config_dir: Path, port: int, external_url: str | None) -> None:
+    """Write the configuration on the first start; always link the integration in.
+
+    ``external_url``: the public HTTPS address Graph posts Instant updates to (the
+    emulator's front door); the local address when there is none.
+    """
     config_dir.mkdir(parents=True, exist_ok=True)
     configuration = config_dir / "configuration.yaml"
     if not configuration.exists():
         url = f"http://127.0.0.1:{port}"
         http = HTTP.substitute(port=port)
-        configuration.write_text(CONFIGURATION.substitute(url=url, http=http))
+        configuration.write_text(
+            CONFIGURATION.substitute(
+                url=url, external_url=external_url or url, http=http
+            )
+        )
     for name in ("automations.yaml", "scripts.yaml"):
         if not (config_dir / name).exists():
             (config_dir / name).write_text("[]\n" if name[0] == "a" else "{}\n")
@@ -282,43 +292,110 @@ class HomeAssistant:
         )
         await self.use_code(result["result"])
 
-    async def add_entry(self, graph_url: str, login_url: str) -> str:
+    async def add_entry(
+        self, graph_url: str, login_url: str, *, instant_updates: bool
+    ) -> str:
         """Sign an account in by device code, unless one is there; say which."""
         entries_path = f"/api/config/config_entries/entry?domain={DOMAIN}"
         if entries := await self.call("GET", entries_path):
             return f"The account {entries[0]['title']} is kept from the last start"
         flows = "/api/config/config_entries/flow"
         step = await self.call("POST", flows, {"handler": DOMAIN})
-        flow = f"{flows}/{step['flow_id']}"
         # A custom cloud asks for its endpoints in a step of its own.
-        answers = {
-            "user": {"auth_method": "device_code", "cloud": "custom"},
-            "endpoints": {"graph_url": graph_url, "login_url": login_url},
-            "device_code": {"tenant": "organizations", "client_id": EMULATOR_CLIENT_ID},
-        }
-        while step["type"] == "form":
-            if step["step_id"] not in answers:
-                raise RuntimeError(f"The config flow asks an unknown step: {step}")
-            step = await self.call("POST", flow, answers.pop(step["step_id"]))
-        while step["type"] == "progress":
-            await asyncio.sleep(0.5)
-            try:
-                step = await self.call("GET", flow)
-            except HttpError as err:
-                # Home Assistant may finish the flow by itself once the sign-in ends.
-                if err.status != 404:
-                    raise
-                step = {"type": "create_entry"}
+        step = await self.drive(
+            f"{flows}/{step['flow_id']}",
+            step,
+            {
+                "user": {"auth_method": "device_code", "cloud": "custom"},
+                "endpoints": {"graph_url": graph_url, "login_url": login_url},
+                "device_code": DEVICE_CODE_ANSWER,
+            },
+        )
         if step["type"] != "create_entry":
             raise RuntimeError(f"The config flow stopped at {step}")
         entries = await self.call("GET", entries_path)
         if not entries:
             raise RuntimeError("The config flow ended without an entry")
         await self.add_automations(entries[0]["entry_id"])
-        return (
+        said = (
             f"Signed in to the emulator as {entries[0]['title']}; automations from"
             " both blueprints drive the Busy light and the Office door"
         )
+        if instant_updates:
+            mode = await self.turn_instant_updates_on(entries[0]["entry_id"])
+            said += f"; Instant updates on ({mode})"
+        return said
+
+    async def drive(
+        self, flow: str, step: dict[str, Any], answers: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Answer a flow's forms and wait through its progress; return how it ended."""
+        answers = dict(answers)
+        while step["type"] in ("form", "progress"):
+            if step["type"] == "progress":
+                await asyncio.sleep(0.5)
+                try:
+                    step = await self.call("GET", flow)
+                except HttpError as err:
+                    # Home Assistant may finish the flow by itself once sign-in ends.
+                    if err.status != 404:
+                        raise
+                    return {"type": "create_entry"}
+                continue
+            if step["step_id"] not in answers:
+                raise RuntimeError(f"The flow asks an unknown step: {step}")
+            step = await self.call("POST", flow, answers.pop(step["step_id"]))
+        return step
+
+    async def turn_instant_updates_on(self, entry_id: str) -> str:
+        """Turn the option on, signing in again if asked; return the Update mode reached.
+
+        Where the sign-in lacks the new permission the integration asks to sign in
+        again (reauthentication), and the emulator approves the device code. The
+        demo's emulator has it granted already (`--consent`): Entra ID then names it
+        in the first sign-in's tokens, and push starts at once.
+        """
+        options = "/api/config/config_entries/options/flow"
+        step = await self.call("POST", options, {"handler": entry_id})
+        values = {
+            field["name"]: field["description"]["suggested_value"]
+            for field in step["data_schema"]
+            if "suggested_value" in field.get("description", {})
+        }
+        step = await self.call(
+            "POST",
+            f"{options}/{step['flow_id']}",
+            {**values, "instant_updates": True},
+        )
+        if step["type"] != "create_entry":
+            raise RuntimeError(f"The options flow stopped at {step}")
+        flows = "/api/config/config_entries/flow"
+
+        async def push_mode_or_sign_in() -> tuple[str, str] | None:
+            for state in await self.call("GET", "/api/states"):
+                entity_id, mode = state["entity_id"], state["state"]
+                if entity_id.endswith("_update_mode") and mode.startswith("push"):
+                    return "push", mode
+            progress = await self.websocket({"type": "config_entries/flow/progress"})
+            for flow in progress["result"]:
+                if flow["handler"] == DOMAIN and flow["context"]["source"] == "reauth":
+                    return "reauth", f"{flows}/{flow['flow_id']}"
+            return None
+
+        kind, found = await poll(push_mode_or_sign_in)
+        if kind == "push":
+            return found
+        step = await self.drive(
+            found,
+            await self.call("GET", found),
+            {"reauth_consent": {}, "device_code": DEVICE_CODE_ANSWER},
+        )
+        if step.get("reason") != "reauth_successful":
+            raise RuntimeError(f"Signing in again stopped at {step}")
+        kind, found = await poll(push_mode_or_sign_in)
+        if kind != "push":
+            raise RuntimeError("Signed in again, and asked to sign in once more")
+        return found
 
     async def add_automations(self, entry_id: str) -> None:
         """One automation from each blueprint, as the automation editor saves them."""
@@ -351,6 +428,14 @@ class HomeAssistant:
             await self.call("POST", path, automation)
 
 
+async def poll[T](find: Callable[[], Awaitable[T | None]]) -> T:
+    """Ask ``find`` every half second until it finds something (the caller's timeout)."""
+    while True:
+        if (found := await find()) is not None:
+            return found
+        await asyncio.sleep(0.5)
+
+
 async def _run(args: argparse.Namespace) -> None:
     async with asyncio.timeout(args.timeout), aiohttp.ClientSession() as session:
         home_assistant = HomeAssistant(session, args.url)
@@ -359,7 +444,9 @@ async def _run(args: argparse.Namespace) -> None:
         if args.config_dir is not None:
             drop_migrated_http(args.config_dir)
         if args.command == "add-entry":
-            said = await home_assistant.add_entry(args.graph_url, args.login_url)
+            said = await home_assistant.add_entry(
+                args.graph_url, args.login_url, instant_updates=args.instant_updates
+            )
             sys.stdout.write(f"{said}\n")
 
 
@@ -370,6 +457,9 @@ def main(argv: list[str] | None = None) -> None:
     config = commands.add_parser("config", help="write the configuration directory")
     config.add_argument("config_dir", type=Path)
     config.add_argument("--port", type=int, default=8123)
+    config.add_argument(
+        "--external-url", help="the public HTTPS address (the emulator's front door)"
+    )
     for name in ("onboard", "add-entry"):
         command = commands.add_parser(name)
         command.add_argument("--url", default="http://127.0.0.1:8123")
@@ -382,9 +472,14 @@ def main(argv: list[str] | None = None) -> None:
         if name == "add-entry":
             command.add_argument("--graph-url", required=True)
             command.add_argument("--login-url", required=True)
+            command.add_argument(
+                "--instant-updates",
+                action="store_true",
+                help="turn Instant updates on for a new account",
+            )
     args = parser.parse_args(argv)
     if args.command == "config":
-        write_config(args.config_dir, args.port)
+        write_config(args.config_dir, args.port, args.external_url)
     else:
         asyncio.run(_run(args))
 

@@ -20,6 +20,7 @@ from unittest.mock import AsyncMock, patch
 import hass_nabucasa
 from hass_nabucasa.cloudhooks import Cloudhooks
 from hass_nabucasa.iot import CloudIoT
+from hass_nabucasa.payments_api import PaymentsApi
 from homeassistant.components.cloud import account_link
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -43,6 +44,9 @@ class CloudRelay:
         """Answer for Nabu Casa's servers while the test runs."""
         relay = self
 
+        async def subscription_info(_: PaymentsApi, **__: Any) -> dict[str, Any]:
+            return {"provider": "nabucasa"}
+
         async def generate(_: Cloudhooks) -> dict[str, Any]:
             token = secrets.token_hex(16)
             return {"cloudhook_id": token, "url": f"https://{CLOUDHOOK_HOST}/{token}"}
@@ -52,6 +56,7 @@ class CloudRelay:
             (hass_nabucasa.Cloud, "subscription_expired", property(lambda _: False)),
             (CloudIoT, "connected", property(lambda _: relay.connected)),
             (Cloudhooks, "generate", generate),
+            (PaymentsApi, "subscription_info", subscription_info),
         )
         with ExitStack() as stack:
             for owner, name, value in patches:

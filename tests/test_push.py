@@ -52,6 +52,10 @@ from custom_components.teams_presence.push import (
     SAFETY_READ_INTERVAL,
     PushManager,
 )
+from custom_components.teams_presence.push_inbox import (
+    GRAPH_RETRY_PERIOD,
+    WORST_DELIVERY_TIME,
+)
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import Post, Reply
 from graph_emulator.graph_api import GraphError
@@ -198,6 +202,23 @@ async def settle(hass: HomeAssistant, emulator: GraphEmulator) -> None:
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
+async def advance_delivering(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    duration: timedelta,
+    step: timedelta = timedelta(seconds=30),
+) -> None:
+    """Move the clock a step at a time, Graph delivering what is due after each.
+
+    A delivery still in flight when the clock jumps would time out at once.
+    """
+    end = dt_util.utcnow() + duration
+    while dt_util.utcnow() < end:
+        await advance(hass, freezer, step, step=step)
+        await settle(hass, emulator)
+
+
 def push_of(entry: MockConfigEntry) -> PushManager:
     push = entry.runtime_data.push
     assert isinstance(push, PushManager)
@@ -267,18 +288,55 @@ async def test_option_on_subscribes_with_the_webhook(
 
 
 async def test_a_teams_change_reaches_the_sensor_without_a_read(
-    hass: HomeAssistant, emulator: GraphEmulator, push_entry: MockConfigEntry
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
 ) -> None:
+    push = push_of(push_entry)
     reads = presence_reads(emulator)
     assert state_of(hass, PRESENCE) == "offline"
 
+    # For as long as Graph retries failed deliveries after a start, a rich change
+    # is read: it may be one from before the start, older than the first read.
+    emulator.set_client_session("teams", "Away", "Away")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "away"
+    assert presence_reads(emulator) == reads + 1
+
+    await advance(hass, freezer, GRAPH_RETRY_PERIOD, step=timedelta(minutes=1))
+    reads = presence_reads(emulator)
     emulator.set_client_session("teams", "Busy", "InACall")
     await settle(hass, emulator)
 
     assert state_of(hass, PRESENCE) == "busy"
     assert state_of(hass, "sensor.adele_vance_activity") == "in_a_call"
     assert presence_reads(emulator) == reads
-    assert push_of(push_entry).counts == {"accepted": 1}
+    assert push.counts == {"accepted": 2, "confirmed_by_read": 1}
+
+
+async def test_a_late_rich_notification_never_overwrites_a_newer_one(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+) -> None:
+    """Rich notifications carry no sequence number: one close behind another is read."""
+    push = push_of(push_entry)
+    await advance(hass, freezer, GRAPH_RETRY_PERIOD, step=timedelta(minutes=1))
+    emulator.set_client_session("teams", "Away", "Away")
+    await settle(hass, emulator)
+    await advance(hass, freezer, WORST_DELIVERY_TIME)
+    reads, confirmed = presence_reads(emulator), push.counts["confirmed_by_read"]
+
+    emulator.subscriptions.delivery.overtake(1)
+    emulator.set_client_session("teams", "Busy", "InACall")  # arrives last
+    emulator.set_client_session("teams", "Available", "Available")
+    await settle(hass, emulator)
+
+    assert state_of(hass, PRESENCE) == "available"
+    assert presence_reads(emulator) == reads + 1
+    assert push.counts["confirmed_by_read"] == confirmed + 1
 
 
 async def test_forged_notifications_are_counted_never_applied(
@@ -456,7 +514,10 @@ async def test_watchdog_falls_back_when_a_change_goes_unannounced(
         await settle(hass, emulator)
         assert state_of(hass, UPDATE_MODE) == "push_external"
         emulator.subscriptions.silent = True
-    assert push_of(push_entry).counts["watchdog_fallbacks"] == 2
+    counts = push_of(push_entry).counts
+    assert counts["watchdog_fallbacks"] == 2
+    # Graph may be retrying what it failed to deliver: the notifications are read.
+    assert counts["confirmed_by_read"] == 2
     assert caplog.text.count("did not announce") == 1
 
 
@@ -490,6 +551,35 @@ async def test_cloudhook_and_cloud_disconnect(
     assert state_of(hass, UPDATE_MODE) == "push_cloudhook"
     assert coordinator.update_interval == SAFETY_READ_INTERVAL
     assert push.counts["accepted"] == 1
+
+
+@pytest.mark.parametrize("with_cloud", [True])
+@pytest.mark.parametrize("external_url", [None])
+async def test_a_retried_notification_never_overwrites_a_newer_change(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    cloud: CloudRelay,
+) -> None:
+    """What failed to arrive while the cloud was away, Graph retries after it is back."""
+    await advance(hass, freezer, GRAPH_RETRY_PERIOD, step=timedelta(minutes=1))
+    sent = emulator.subscriptions.delivery.sent
+    cloud.set_connected(False)
+    await settle(hass, emulator)
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await advance_delivering(hass, freezer, emulator, timedelta(minutes=2))
+    assert state_of(hass, PRESENCE) == "busy"  # polling found it
+    [busy] = {id(s.body): s for s in sent if s.status == 0}.values()
+    cloud.set_connected(True)
+    await settle(hass, emulator)
+    assert state_of(hass, UPDATE_MODE) == "push_cloudhook"
+
+    emulator.set_client_session("teams", "Available", "Available")
+    await advance_delivering(hass, freezer, emulator, timedelta(minutes=10))
+
+    assert [s.status for s in sent if s.body is busy.body][-1] == 202  # retried
+    assert state_of(hass, PRESENCE) == "available"
 
 
 @pytest.mark.parametrize("with_cloud", [True])
@@ -807,7 +897,7 @@ async def test_diagnostics_show_how_presence_arrives(
         "subscription_expires": subscription.expires_at.isoformat(),
         "rich_notifications": True,
         "last_notification": push.last_notification.isoformat(),
-        "counts": {"accepted": 1},
+        "counts": {"accepted": 1, "confirmed_by_read": 1},
     }
     # Neither the webhook's address nor its secret.
     text = str(diagnostics)

@@ -316,6 +316,8 @@ class PushManager:
     def set_healthy(self, healthy: bool) -> None:
         """Read every 15 minutes while push works, at the Read interval at once if not."""
         was, self.healthy = self.healthy, healthy
+        if healthy and not was:
+            self.inbox.expect_retries()
         self.coordinator.update_interval = (
             SAFETY_READ_INTERVAL if healthy else self.read_interval
         )

@@ -2,7 +2,8 @@
 
 Checked (client state, tokens, signature) by the Graph layer's receiver, answered
 with 202 at once, applied at once when the notification carries the presence
-(rich), or read for when it does not (basic) with a burst coalesced into one read.
+(rich) and cannot be an old one, or read for otherwise (basic, close behind
+another, or while Graph may be retrying) with a burst coalesced into one read.
 A change a read finds that no notification announced within a minute trips a
 watchdog: push is then not trusted until a notification arrives again.
 """
@@ -33,8 +34,12 @@ from .graph import (
 if TYPE_CHECKING:
     from .push import PushManager
 
-WATCHDOG_GRACE = timedelta(minutes=1)
-"""Graph's documented worst delivery time: a change a read found must be announced by then."""
+WORST_DELIVERY_TIME = timedelta(minutes=1)
+"""Graph's documented worst: a change a read found must be announced by then, and two
+notifications that arrive closer together than this may have swapped places."""
+GRAPH_RETRY_PERIOD = timedelta(hours=4)
+"""How long Graph retries a delivery that failed: after a time push did not work
+(a start, an outage), an old notification may still arrive this long."""
 
 
 class NotificationInbox:
@@ -48,6 +53,7 @@ class NotificationInbox:
         self.counts: Counter[str] = Counter()
         """Accepted, coalesced, rejected (by reason) and watchdog fallbacks."""
         self.last_notification: datetime | None = None
+        self._retries_until = dt_util.utcnow() + GRAPH_RETRY_PERIOD
         self.silent = False
         """A change went unannounced: polling until a notification arrives."""
         self._reading = False
@@ -82,7 +88,7 @@ class NotificationInbox:
         ):
             self._unannounced = started
             self._watchdog_timer = async_call_later(
-                self.coordinator.hass, WATCHDOG_GRACE, self._watchdog
+                self.coordinator.hass, WORST_DELIVERY_TIME, self._watchdog
             )
         return snapshot
 
@@ -113,20 +119,42 @@ class NotificationInbox:
                     self._accept(outcome)
 
     def _accept(self, change: PresenceChange) -> None:
-        now = self.last_notification = dt_util.utcnow()
+        """Apply a rich change whose order is sure; read for any other.
+
+        A rich notification carries no sequence number. It is applied as it stands
+        only when it cannot be an old one: push has worked for longer than Graph
+        retries failed deliveries, and nothing else arrived within Graph's worst
+        delivery time before it. Otherwise a read, which carries the sequence number,
+        says what is current.
+        """
+        now = dt_util.utcnow()
+        previous, self.last_notification = self.last_notification, now
         self.counts["accepted"] += 1
         self._unannounced = None
         self.silent = False
         if self.push.subscription and not self.push.healthy:
-            self.push.set_healthy(True)
+            self.push.set_healthy(True)  # from now on, Graph may retry old ones
+        in_order = (
+            self.push.healthy
+            and now >= self._retries_until
+            and (previous is None or now - previous >= WORST_DELIVERY_TIME)
+        )
         coordinator = self.coordinator
-        if change.presence is not None and coordinator.data is not None:
+        if change.presence is None or coordinator.data is None:
+            self.read_soon()
+        elif not in_order:
+            self.counts["confirmed_by_read"] += 1
+            self.read_soon()
+        else:
             self._pushed = (now, change)
             # Not async_set_updated_data: that would put off the safety read.
             coordinator.data = change.applied_to(coordinator.data)
             coordinator.async_update_listeners()
-        else:
-            self.read_soon()
+
+    @callback
+    def expect_retries(self) -> None:
+        """Push works again: Graph may still retry what failed to arrive meanwhile."""
+        self._retries_until = dt_util.utcnow() + GRAPH_RETRY_PERIOD
 
     async def _async_reauthorize(self, subscription_id: str) -> None:
         try:

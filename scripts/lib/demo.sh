@@ -10,9 +10,11 @@ HASS_RESTART_CODE=100 # homeassistant.const.RESTART_EXIT_CODE
 # A second user in the emulator's tenant, for adding a second account by hand.
 EMULATOR_SECOND_USER=meganb@contoso.example
 
-# start_emulator DIR GRAPH_PORT LOGIN_PORT: the Graph/Entra emulator in the demo's venv,
-# with its users, tokens and certificates in DIR/.emulator; sets EMULATOR_GRAPH_URL,
-# EMULATOR_LOGIN_URL, EMULATOR_CA_BUNDLE (system CAs + the emulator's, for msal),
+# start_emulator DIR GRAPH_PORT LOGIN_PORT PUBLIC_PORT HA_URL: the Graph/Entra emulator in
+# the demo's venv, with its users, tokens and certificates in DIR/.emulator, and a public
+# HTTPS address on PUBLIC_PORT in front of HA_URL for Instant updates (the organization
+# lets users consent to Presence.Read.All); sets EMULATOR_GRAPH_URL, EMULATOR_LOGIN_URL,
+# EMULATOR_PUBLIC_URL, EMULATOR_CA_BUNDLE (system CAs + the emulator's, for msal),
 # EMULATOR_CLIENT_ID and EMULATOR_SECRET (its app registration).
 start_emulator() {
   local dir=$1 log="$1/emulator.log" venv
@@ -20,7 +22,8 @@ start_emulator() {
   mkdir -p "$dir"
   : >"$log"
   ha_command "$HA_DEMO_VERSION" "$venv/bin/python" -m graph_emulator --graph-port "$2" \
-    --login-port "$3" --auto-approve-device-seconds 1 --simulate-day \
+    --login-port "$3" --front-door "$4" "$5" --consent Presence.Read.All \
+    --auto-approve-device-seconds 1 --simulate-day \
     --state-dir "$dir/.emulator" --user "Megan Bowen <$EMULATOR_SECOND_USER>"
   supervise always "$log" "${HA_COMMAND[@]}"
   local waited=0
@@ -37,6 +40,7 @@ start_emulator() {
   _printed() { sed -n "s|$1|\\1|p" "$log" | head -n1; }
   EMULATOR_GRAPH_URL=$(_printed '^Graph: *\(http://[^/]*\)/v1.0.*')
   EMULATOR_LOGIN_URL=$(_printed '^Sign-in: *\(https://[^/]*\)/.*')
+  EMULATOR_PUBLIC_URL=$(_printed '^Public: *\(https://[^ ]*\) .*')
   EMULATOR_CLIENT_ID=$(_printed '^App: *client id \([^,]*\),.*')
   EMULATOR_SECRET=$(_printed '^App: .*, secret \(.*\)$')
   EMULATOR_CA_BUNDLE="$dir/ca-bundle.pem"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 import os
@@ -91,6 +92,8 @@ async def emulator() -> AsyncIterator[GraphEmulator]:
     emulator = GraphEmulator()
     emulator.auto_approve_device_codes = emulator.default_user
     emulator.auto_approve_delay = timedelta(seconds=1)
+    # As the demo's: granted, so that Instant updates need no second sign-in.
+    emulator.default_app.consented_scopes.add("Presence.Read.All")
     await emulator.start()
     yield emulator
     await emulator.stop()
@@ -100,10 +103,17 @@ async def emulator() -> AsyncIterator[GraphEmulator]:
 async def home_assistant(
     emulator: GraphEmulator, tmp_path: Path
 ) -> AsyncIterator[HomeAssistant]:
-    """Home Assistant onboarded with the demo user, trusting the emulator's CA."""
+    """Home Assistant onboarded with the demo user, trusting the emulator's CA.
+
+    As in the demo, its public address is the emulator's HTTPS front door.
+    """
     port = _free_port()
     config_dir = tmp_path / "config"
-    await run_demo_setup("config", str(config_dir), "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    public_url = await emulator.open_front_door(0, url)
+    await run_demo_setup(
+        "config", str(config_dir), "--port", str(port), "--external-url", public_url
+    )
     bundle = _ca_bundle(tmp_path / "ca-bundle.pem", Path(emulator.ca_path))
     env = os.environ | {
         "REQUESTS_CA_BUNDLE": str(bundle),
@@ -119,7 +129,6 @@ async def home_assistant(
         stderr=log,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         await run_demo_setup("onboard", "--url", url, "--timeout", "120")
         yield HomeAssistant(url, config_dir)
@@ -176,6 +185,17 @@ class Steps:
         self.count += 1
         await self.page.screenshot(path=self.folder / f"{self.count:02d}-{name}.png")
 
+    @asynccontextmanager
+    async def failure_recorded(self) -> AsyncIterator[None]:
+        """On a failure: a screenshot, and the accessibility tree the locators searched."""
+        try:
+            yield
+        except Exception:
+            await self.shot("failure")
+            snapshot = await self.page.locator("body").aria_snapshot()
+            (self.folder / "failure-aria.yaml").write_text(snapshot)
+            raise
+
     async def cards(self, name: str, *titles: str) -> None:
         """Picture just the cards with these titles (the README's comes from here)."""
         boxes = []
@@ -196,3 +216,25 @@ class Steps:
             path=self.folder / f"{self.count:02d}-{name}.png",
             clip={"x": left, "y": top, "width": right - left, "height": bottom - top},
         )
+
+
+async def open_page(
+    browser: Browser, folder: Path = ARTIFACTS, timeout_ms: int = UI_TIMEOUT_MS
+) -> Steps:
+    """A page as big as a laptop's window, its screenshots saved into ``folder``."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(timeout_ms)
+    return Steps(page, folder)
+
+
+async def add_demo_account(
+    emulator: GraphEmulator, home_assistant: HomeAssistant, *options: str
+) -> None:
+    """The account and the blueprints' automations, made as scripts/demo makes them."""
+    await run_demo_setup(
+        "add-entry",
+        f"--url={home_assistant.url}",
+        f"--graph-url={emulator.graph_url}",
+        f"--login-url={emulator.login_url}",
+        *options,
+    )

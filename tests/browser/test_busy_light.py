@@ -1,8 +1,10 @@
 """Through the real frontend: the demo's Busy light follows Teams and keeps its colour.
 
 While Graph is unreachable the light stays as it was (screenshots in
-artifacts/browser/busy-light/). The account and the automations from both blueprints are made as scripts/demo makes
-them (scripts/demo_setup.py add-entry); the emulated Teams client changes presence.
+artifacts/browser/busy-light/); with Instant updates it follows within 5 s, faster than
+any read (artifacts/browser/instant-updates/). The account and the automations from
+both blueprints are made as scripts/demo makes them (scripts/demo_setup.py add-entry);
+the emulated Teams client changes presence.
 """
 
 from __future__ import annotations
@@ -17,40 +19,55 @@ from graph_emulator import GraphEmulator
 
 from .conftest import (
     ARTIFACTS,
-    UI_TIMEOUT_MS,
     HomeAssistant,
     Steps,
+    add_demo_account,
     log_in,
-    run_demo_setup,
+    open_page,
 )
 
 pytestmark = pytest.mark.timeout(300)
 FOLDER = ARTIFACTS / "busy-light"
+PUSH_FOLDER = ARTIFACTS / "instant-updates"
 PRESENCE = "sensor.adele_vance_presence"
 BUSY_RED = "#ff0000"
 AVAILABLE_GREEN = "#00c800"
+PUSH_TIMEOUT_MS = 5_000
 
 
 async def test_busy_light_follows_teams_and_keeps_its_colour(
     emulator: GraphEmulator, home_assistant: HomeAssistant, browser: Browser
 ) -> None:
-    url = home_assistant.url
-    await run_demo_setup(
-        "add-entry",
-        f"--url={url}",
-        f"--graph-url={emulator.graph_url}",
-        f"--login-url={emulator.login_url}",
-    )
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    steps = Steps(page, FOLDER)
-    try:
-        await _follow(page, steps, emulator, url)
-    except Exception:
-        await steps.shot("failure")
-        snapshot = await page.locator("body").aria_snapshot()
-        (FOLDER / "failure-aria.yaml").write_text(snapshot)
-        raise
+    await add_demo_account(emulator, home_assistant)
+    steps = await open_page(browser, FOLDER)
+    async with steps.failure_recorded():
+        await _follow(steps.page, steps, emulator, home_assistant.url)
+
+
+async def test_with_instant_updates_the_light_follows_without_a_read(
+    emulator: GraphEmulator, home_assistant: HomeAssistant, browser: Browser
+) -> None:
+    """The demo's way: Graph posts each change through the front door to the webhook."""
+    await add_demo_account(emulator, home_assistant, "--instant-updates")
+    # Well within the 30 s read interval: only a notification can be this fast.
+    steps = await open_page(browser, PUSH_FOLDER, PUSH_TIMEOUT_MS)
+    page, url = steps.page, home_assistant.url
+    async with steps.failure_recorded():
+        await log_in(page, url)
+        await page.goto(f"{url}/config/integrations/integration/teams_presence")
+        await page.get_by_role("link", name="1 service").click()
+        await expect(page.get_by_text("Push (external URL)").first).to_be_visible()
+        await steps.shot("update-mode-push")
+        tile = await open_lights(page)
+        for availability, activity, colour in (
+            ("Busy", "InACall", BUSY_RED),
+            ("Available", "Available", AVAILABLE_GREEN),
+        ):
+            emulator.set_client_session("desktop", availability, activity)
+            await expect(tile).to_have_attribute(
+                "style", re.compile(f"--tile-color: *{colour}")
+            )
+        await steps.shot("busy-light-by-push")
 
 
 async def _follow(page: Page, steps: Steps, emulator: GraphEmulator, url: str) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from graph_emulator import GraphEmulator
 
-from .conftest import ARTIFACTS, UI_TIMEOUT_MS, HomeAssistant, Steps, choice
+from .conftest import HomeAssistant, Steps, choice, open_page
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -27,17 +27,9 @@ pytestmark = pytest.mark.timeout(300)
 async def test_add_by_device_code_and_set_app_presence(
     emulator: GraphEmulator, home_assistant: HomeAssistant, browser: Browser
 ) -> None:
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    steps = Steps(page)
-    try:
-        await _add_and_set(page, steps, emulator, home_assistant.url)
-    except Exception:
-        await steps.shot("failure")
-        # The accessibility tree says what the locators could have found.
-        snapshot = await page.locator("body").aria_snapshot()
-        (ARTIFACTS / "failure-aria.yaml").write_text(snapshot)
-        raise
+    steps = await open_page(browser)
+    async with steps.failure_recorded():
+        await _add_and_set(steps.page, steps, emulator, home_assistant.url)
 
 
 async def _add_and_set(
