@@ -262,3 +262,26 @@ async def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 30) == 0
     assert not await asyncio.to_thread(ca.parent.exists)
+
+
+async def test_the_demo_front_door_and_a_granted_permission(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "--graph-port=0",
+        "--login-port=0",
+        "--auto-approve-device-seconds=0",
+        "--front-door",
+        "0",
+        "http://127.0.0.1:9",
+        "--consent",
+        "Presence.Read.All",
+    ]
+    async with serving(argv, capsys) as emulator:
+        assert re.fullmatch(
+            r"https://localhost:\d+ -> http://127\.0\.0\.1:9", emulator.line("Public")
+        )
+        tokens = await sign_in_by_device_code(
+            emulator.graph_url, scope="Presence.Read.All offline_access"
+        )
+        assert "Presence.Read.All" in tokens["scope"]
