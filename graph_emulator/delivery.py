@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 import json
+import socket
 import ssl
 from time import perf_counter
 from typing import Any
@@ -350,7 +351,10 @@ class Deliveries:
             context = await asyncio.get_running_loop().run_in_executor(
                 None, _public_trust, self.trusted_ca
             )
-            self._session = ClientSession(connector=TCPConnector(ssl=context))
+            # IPv4: the front door listens on 127.0.0.1, and "localhost" is ::1 too.
+            self._session = ClientSession(
+                connector=TCPConnector(ssl=context, family=socket.AF_INET)
+            )
         async with self._session.post(
             post.url, data=post.body, headers={"Content-Type": post.content_type}
         ) as response:
