@@ -46,14 +46,6 @@ async def webhook(socket_enabled: None) -> AsyncIterator[Webhook]:
     await runner.cleanup()
 
 
-@pytest.fixture
-async def emulator(socket_enabled: None) -> AsyncIterator[GraphEmulator]:
-    emulator = GraphEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
 async def test_graph_posts_through_the_front_door_over_https(
     emulator: GraphEmulator, webhook: Webhook
 ) -> None:
