@@ -51,7 +51,7 @@ class NotificationInbox:
         self.coordinator = push.coordinator
         self.receiver = receiver
         self.counts: Counter[str] = Counter()
-        """Accepted, coalesced, rejected (by reason) and watchdog fallbacks."""
+        """Accepted, confirmed by a read, coalesced, rejected (by reason), watchdog fallbacks."""
         self.last_notification: datetime | None = None
         self._retries_until = dt_util.utcnow() + GRAPH_RETRY_PERIOD
         self.silent = False
