@@ -66,7 +66,6 @@ async def test_push_change_to_sensor(
             availability, activity, shown = STATES[change % 2]
             start = real_seconds()
             emulator.set_client_session("teams", availability, activity)
-            emulator.subscriptions.notice_changes()
             while state_of(hass, PRESENCE) != shown:
                 assert real_seconds() - start < 10, "the change never arrived"
                 await asyncio.sleep(0)  # the loop's timers are frozen

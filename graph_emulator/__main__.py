@@ -60,8 +60,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="PERMISSION",
-        help="a delegated permission the organization lets its users consent to"
-        " (such as Presence.Read.All, for Instant updates)",
+        help="a delegated permission granted to the app, as an administrator grants"
+        " it (such as Presence.Read.All, for Instant updates)",
     )
     parser.add_argument(
         "--front-door",

@@ -8,22 +8,23 @@ it; this is that proxy, on loopback, with a certificate from the emulator's CA
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 FORWARD_TIMEOUT = ClientTimeout(total=30)
 PASSED_HEADERS = ("Content-Type", "Accept")
 
 
+SESSION = web.AppKey("session", ClientSession)
+
+
 def front_door(target: str) -> web.Application:
     """Forward every request to ``target`` (scheme, host and port) and back."""
-    app = web.Application()
-    sessions: list[ClientSession] = []
 
     async def forward(request: web.Request) -> web.Response:
-        if not sessions:
-            sessions.append(ClientSession(timeout=FORWARD_TIMEOUT))
         try:
-            async with sessions[0].request(
+            async with request.app[SESSION].request(
                 request.method,
                 f"{target}{request.rel_url}",
                 data=await request.read(),
@@ -41,10 +42,11 @@ def front_door(target: str) -> web.Application:
         except (ClientError, TimeoutError):
             return web.Response(status=502, text="Home Assistant did not answer.")
 
-    async def close(_: web.Application) -> None:
-        for session in sessions:
-            await session.close()
+    async def session(app: web.Application) -> AsyncIterator[None]:
+        async with ClientSession(timeout=FORWARD_TIMEOUT) as app[SESSION]:
+            yield
 
+    app = web.Application()
     app.router.add_route("*", "/{path:.*}", forward)
-    app.on_cleanup.append(close)
+    app.cleanup_ctx.append(session)
     return app

@@ -33,7 +33,6 @@ ONBOARDING_EXTRAS: Final = ("google_translate", "met", "radio_browser", "shoppin
 REPO: Final = Path(__file__).resolve().parent.parent
 BLUEPRINTS: Final = Path("blueprints", "automation", DOMAIN)
 LIGHT: Final = "light.busy_light"
-DEVICE_CODE_ANSWER: Final = {"tenant": "organizations", "client_id": EMULATOR_CLIENT_ID}
 DOOR: Final = "binary_sensor.office_door"
 
 # default_config needs go2rtc and ffmpeg binaries; these start cleanly without them.
@@ -301,16 +300,26 @@ class HomeAssistant:
             return f"The account {entries[0]['title']} is kept from the last start"
         flows = "/api/config/config_entries/flow"
         step = await self.call("POST", flows, {"handler": DOMAIN})
+        flow = f"{flows}/{step['flow_id']}"
         # A custom cloud asks for its endpoints in a step of its own.
-        step = await self.drive(
-            f"{flows}/{step['flow_id']}",
-            step,
-            {
-                "user": {"auth_method": "device_code", "cloud": "custom"},
-                "endpoints": {"graph_url": graph_url, "login_url": login_url},
-                "device_code": DEVICE_CODE_ANSWER,
-            },
-        )
+        answers = {
+            "user": {"auth_method": "device_code", "cloud": "custom"},
+            "endpoints": {"graph_url": graph_url, "login_url": login_url},
+            "device_code": {"tenant": "organizations", "client_id": EMULATOR_CLIENT_ID},
+        }
+        while step["type"] == "form":
+            if step["step_id"] not in answers:
+                raise RuntimeError(f"The config flow asks an unknown step: {step}")
+            step = await self.call("POST", flow, answers.pop(step["step_id"]))
+        while step["type"] == "progress":
+            await asyncio.sleep(0.5)
+            try:
+                step = await self.call("GET", flow)
+            except HttpError as err:
+                # Home Assistant may finish the flow by itself once the sign-in ends.
+                if err.status != 404:
+                    raise
+                step = {"type": "create_entry"}
         if step["type"] != "create_entry":
             raise RuntimeError(f"The config flow stopped at {step}")
         entries = await self.call("GET", entries_path)
@@ -326,34 +335,11 @@ class HomeAssistant:
             said += f"; Instant updates on ({mode})"
         return said
 
-    async def drive(
-        self, flow: str, step: dict[str, Any], answers: dict[str, dict[str, Any]]
-    ) -> dict[str, Any]:
-        """Answer a flow's forms and wait through its progress; return how it ended."""
-        answers = dict(answers)
-        while step["type"] in ("form", "progress"):
-            if step["type"] == "progress":
-                await asyncio.sleep(0.5)
-                try:
-                    step = await self.call("GET", flow)
-                except HttpError as err:
-                    # Home Assistant may finish the flow by itself once sign-in ends.
-                    if err.status != 404:
-                        raise
-                    return {"type": "create_entry"}
-                continue
-            if step["step_id"] not in answers:
-                raise RuntimeError(f"The flow asks an unknown step: {step}")
-            step = await self.call("POST", flow, answers.pop(step["step_id"]))
-        return step
-
     async def turn_instant_updates_on(self, entry_id: str) -> str:
-        """Turn the option on, signing in again if asked; return the Update mode reached.
+        """Turn the option on, as a user would; return the Update mode reached.
 
-        Where the sign-in lacks the new permission the integration asks to sign in
-        again (reauthentication), and the emulator approves the device code. The
-        demo's emulator has it granted already (`--consent`): Entra ID then names it
-        in the first sign-in's tokens, and push starts at once.
+        The demo's emulator has `Presence.Read.All` granted (`--consent`): Entra ID
+        names it in the first sign-in's tokens, so push starts with no second sign-in.
         """
         options = "/api/config/config_entries/options/flow"
         step = await self.call("POST", options, {"handler": entry_id})
@@ -369,33 +355,24 @@ class HomeAssistant:
         )
         if step["type"] != "create_entry":
             raise RuntimeError(f"The options flow stopped at {step}")
-        flows = "/api/config/config_entries/flow"
 
-        async def push_mode_or_sign_in() -> tuple[str, str] | None:
+        async def push_mode() -> str | None:
             for state in await self.call("GET", "/api/states"):
                 entity_id, mode = state["entity_id"], state["state"]
                 if entity_id.endswith("_update_mode") and mode.startswith("push"):
-                    return "push", mode
+                    return str(mode)
             progress = await self.websocket({"type": "config_entries/flow/progress"})
-            for flow in progress["result"]:
-                if flow["handler"] == DOMAIN and flow["context"]["source"] == "reauth":
-                    return "reauth", f"{flows}/{flow['flow_id']}"
+            if any(
+                flow["handler"] == DOMAIN and flow["context"]["source"] == "reauth"
+                for flow in progress["result"]
+            ):
+                raise RuntimeError(
+                    "Instant updates ask to sign in again: the emulator has not"
+                    " granted Presence.Read.All (--consent)"
+                )
             return None
 
-        kind, found = await poll(push_mode_or_sign_in)
-        if kind == "push":
-            return found
-        step = await self.drive(
-            found,
-            await self.call("GET", found),
-            {"reauth_consent": {}, "device_code": DEVICE_CODE_ANSWER},
-        )
-        if step.get("reason") != "reauth_successful":
-            raise RuntimeError(f"Signing in again stopped at {step}")
-        kind, found = await poll(push_mode_or_sign_in)
-        if kind != "push":
-            raise RuntimeError("Signed in again, and asked to sign in once more")
-        return found
+        return await poll(push_mode)
 
     async def add_automations(self, entry_id: str) -> None:
         """One automation from each blueprint, as the automation editor saves them."""

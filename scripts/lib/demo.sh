@@ -12,8 +12,8 @@ EMULATOR_SECOND_USER=meganb@contoso.example
 
 # start_emulator DIR GRAPH_PORT LOGIN_PORT PUBLIC_PORT HA_URL: the Graph/Entra emulator in
 # the demo's venv, with its users, tokens and certificates in DIR/.emulator, and a public
-# HTTPS address on PUBLIC_PORT in front of HA_URL for Instant updates (the organization
-# lets users consent to Presence.Read.All); sets EMULATOR_GRAPH_URL, EMULATOR_LOGIN_URL,
+# HTTPS address on PUBLIC_PORT in front of HA_URL for Instant updates (Presence.Read.All
+# granted, as an administrator grants it); sets EMULATOR_GRAPH_URL, EMULATOR_LOGIN_URL,
 # EMULATOR_PUBLIC_URL, EMULATOR_CA_BUNDLE (system CAs + the emulator's, for msal),
 # EMULATOR_CLIENT_ID and EMULATOR_SECRET (its app registration).
 start_emulator() {
