@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 import json
 from pathlib import Path
 import re
@@ -9,6 +10,7 @@ from typing import Any
 
 from awesomeversion import AwesomeVersion
 from homeassistant.util.yaml import load_yaml_dict
+from packaging.specifiers import SpecifierSet
 import pytest
 
 ROOT = Path(__file__).parent.parent
@@ -49,11 +51,28 @@ def test_manifest() -> None:
     assert manifest["integration_type"] == "service"
     assert manifest["iot_class"] == "cloud_polling"
     assert all(owner.startswith("@") for owner in manifest["codeowners"])
-    assert all(re.fullmatch(r"[\w.-]+==[\w.]+", r) for r in manifest["requirements"])
     assert AwesomeVersion(manifest["version"]).valid
-    requirements = (ROOT / "requirements_test.txt").read_text(encoding="utf-8")
+
+
+def test_requirements_are_ranges_tested_at_both_ends() -> None:
+    """A range coexists with other integrations' needs; both of its ends are tested.
+
+    The minimum release runs each floor (scripts/lib/lowest_requirements.py), the
+    others requirements_test.txt's newest.
+    """
+    manifest = load_json(INTEGRATION / "manifest.json")
+    pinned = dict(
+        line.split("==")
+        for line in (ROOT / "requirements_test.txt").read_text("utf-8").splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     for requirement in manifest["requirements"]:
-        assert requirement in requirements.splitlines(), "tests run what users get"
+        name, specifiers = re.fullmatch(r"([\w.-]+)(.*)", requirement).groups()  # type: ignore[union-attr]
+        allowed = SpecifierSet(specifiers)
+        (floor,) = (s.version for s in allowed if s.operator == ">=")
+        assert allowed.contains(floor)
+        assert allowed.contains(pinned[name])
+        assert version(name) in {floor, pinned[name]}, "the venv runs one end"
 
 
 def test_hacs() -> None:

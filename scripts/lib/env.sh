@@ -110,7 +110,8 @@ ensure_ha_venv() {
   venv=$(ha_venv "$version")
   host=$(ha_host_path "$version" "$venv")
   local wanted
-  wanted=$({ cat "${files[@]}" scripts/lib/component_requirements.py
+  wanted=$({ cat "${files[@]}" scripts/lib/component_requirements.py \
+    custom_components/teams_presence/manifest.json
     echo "$version $plugin ${HA_PYTHON[$version]}"; } | sha256sum | cut -c1-16)
   if [ "$(cat "$host/.installed" 2>/dev/null)" != "$wanted" ]; then
     echo "Installing Home Assistant $version test environment in $host" >&2
@@ -127,6 +128,9 @@ ensure_ha_venv() {
     [ -e "$host/pyvenv.cfg" ] || ha_run "$version" "$uv" venv --quiet --python "$python" "$venv" >&2
     # Home Assistant is the version asked for, even where phacc pins another (compat mode).
     echo "homeassistant==$version" >"$host/overrides.txt"
+    # The minimum release runs the lowest versions the manifest's ranges allow.
+    [ "$version" = "$HA_MINIMUM" ] &&
+      ha_run "$version" "$python" scripts/lib/lowest_requirements.py >>"$host/overrides.txt"
     local requirements=() file
     for file in "${files[@]}"; do requirements+=(-r "$file"); done
     ha_run "$version" env VIRTUAL_ENV="$venv" "$uv" pip install --quiet "${resolve[@]}" \
