@@ -74,6 +74,9 @@ from custom_components.teams_presence.graph import (  # noqa: E402
     tenant_problem,
     validation_token,
 )
+from custom_components.teams_presence.graph.clouds import (  # noqa: E402
+    WORK_OR_SCHOOL_TENANT,
+)
 from custom_components.teams_presence.graph.subscriptions import (  # noqa: E402
     SUBSCRIPTION_MIN_LIFETIME,
 )
@@ -296,7 +299,7 @@ async def sign_in(
 
 
 class Secrets:
-    """Every credential the check held, to keep them out of what it prints."""
+    """Every credential the check held, and what names the account, kept out of print."""
 
     def __init__(self) -> None:
         """Hold nothing yet."""
@@ -437,6 +440,7 @@ class LiveCheck:
                 result.get("access_token"),
                 result.get("refresh_token"),
                 result.get("id_token"),
+                self.signed_in.tenant_id,
             )
             step.detail = f"granted {result.get('scope', '')}"
         self.client = GraphSubscriptionClient(
@@ -595,6 +599,7 @@ class LiveCheck:
     ) -> None:
         with self.step("Who am I (GET /me: the subscription names the user's id)"):
             self.changes.user_id = (await self.graph.get_user()).id
+            self.secrets.add(self.changes.user_id)
         if not self.changes.user_id:
             return
         with self.step(
@@ -734,8 +739,8 @@ class LiveCheck:
         finished = datetime.now(UTC)
         tenant = (
             options.tenant
-            if options.tenant.lower() == "organizations"
-            else "your tenant (not shown)"
+            if options.tenant.lower() == WORK_OR_SCHOOL_TENANT
+            else "yours (not shown)"
         )
         lines = [
             "## Teams Presence live check",
@@ -858,7 +863,7 @@ def parse_arguments(argv: Iterable[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--tenant",
-        default="organizations",
+        default=WORK_OR_SCHOOL_TENANT,
         help="your tenant's id or domain (default: organizations, any work account)",
     )
     parser.add_argument(
@@ -938,6 +943,10 @@ async def check(options: Options) -> int:
     is bounded by the client's timeout), and a second signal only says so.
     """
     live = LiveCheck(options)
+    # Not credentials, but what identifies the account: kept out of a public report.
+    live.secrets.add(options.client_id)
+    if options.tenant.lower() != WORK_OR_SCHOOL_TENANT:
+        live.secrets.add(options.tenant)
     loop = asyncio.get_running_loop()
     interrupted: list[signal.Signals] = []
     async with aiohttp.ClientSession(trace_configs=[live.log.trace]) as session:

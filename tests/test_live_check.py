@@ -132,11 +132,17 @@ class Check:
 
     async def start(self, *arguments: str) -> None:
         """Start the check and enter its device code as the user, once it shows one."""
+        await self.launch(*arguments)
+        code = await self.wait_for_message(r"enter the code (\S+) to authenticate")
+        self.emulator.approve_device_code(code)
+
+    async def launch(self, *arguments: str, client_id: str | None = None) -> None:
+        """Start the check with the emulator's app (or ``client_id``)."""
         emulator = self.emulator
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(SCRIPT),
-            f"--client-id={emulator.default_app.client_id}",
+            f"--client-id={client_id or emulator.default_app.client_id}",
             f"--graph-url={emulator.graph_url}",
             f"--login-url={emulator.login_url}",
             *arguments,
@@ -145,8 +151,6 @@ class Check:
             # msal (requests) trusts the emulator's sign-in certificate.
             env={**os.environ, "REQUESTS_CA_BUNDLE": emulator.ca_path},
         )
-        code = await self.wait_for_message(r"enter the code (\S+) to authenticate")
-        emulator.approve_device_code(code)
 
     async def wait_for_message(self, pattern: str) -> str:
         """Read the check's messages until one matches; return its first group."""
@@ -203,6 +207,14 @@ def assert_no_credentials(emulator: GraphEmulator, run: Run) -> None:
     printed = run.report + run.messages
     leaked = {s for s in emulator.issued_secrets() | client_states if s in printed}
     assert not leaked, f"{len(leaked)} credential(s) printed"
+    user = emulator.default_user
+    names = {
+        emulator.default_app.client_id,
+        user.id,
+        user.upn,
+        emulator.default_tenant_id,
+    }
+    assert not {name for name in names if name in run.report}
 
 
 def graph_requests(emulator: GraphEmulator) -> list[tuple[str, str, str]]:
@@ -405,16 +417,7 @@ async def test_interrupted_while_signing_in(
 ) -> None:
     """Nothing was changed, nothing is sent to Graph; msal's polling stops at once."""
     before = account_state(account)
-    check.process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(SCRIPT),
-        f"--client-id={account.default_app.client_id}",
-        f"--graph-url={account.graph_url}",
-        f"--login-url={account.login_url}",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "REQUESTS_CA_BUNDLE": account.ca_path},
-    )
+    await check.launch()
     await check.wait_for_message(r"enter the (code)")
     check.signal(signal.SIGINT)
     run = await check.finish()
@@ -448,3 +451,23 @@ async def test_a_taken_listening_port_skips_the_subscription(
     assert listen[1] == "FAILED"
     assert "address already in use" in listen[2]
     assert run.steps()[-1][:2] == ("Read the presence after the check", "ok")
+
+
+async def test_a_refused_sign_in_is_reported_in_entras_words(
+    account: GraphEmulator, check: Check
+) -> None:
+    """The app id Entra ID quotes is redacted; nothing reaches Graph."""
+    unknown = "0badc0de-0000-4000-8000-000000000000"
+
+    await check.launch(client_id=unknown)
+    run = await check.finish()
+
+    assert run.code == 1
+    assert "Outcome: **sign-in failed**" in run.report
+    [(name, outcome, detail)] = run.steps()
+    assert (name, outcome) == ("Sign in by device code", "FAILED")
+    assert detail.startswith(
+        "unauthorized_client: AADSTS700016: Application with identifier '[redacted]'"
+    )
+    assert unknown not in run.report
+    assert graph_requests(account) == []
