@@ -246,10 +246,19 @@ def scopes_for(endpoints: CloudEndpoints, *, notifications: bool) -> list[str]:
 
 
 def entra_error(answer: dict[str, Any]) -> str:
-    """Entra ID's error and the first line of its description (trace ids included)."""
+    """Return Entra ID's error, its description's first line, and its trace ids.
+
+    Microsoft's support finds a failed sign-in by its trace and correlation ids.
+    """
     lines = str(answer.get("error_description") or "").strip().splitlines()
     parts = (str(answer.get("error") or ""), lines[0] if lines else "")
-    return ": ".join(part for part in parts if part)
+    ids = ", ".join(
+        f"{name.replace('_', ' ')} {answer[name]}"
+        for name in ("trace_id", "correlation_id")
+        if answer.get(name)
+    )
+    text = ": ".join(part for part in parts if part)
+    return f"{text} ({ids})" if ids else text
 
 
 MSAL_CONNECTION_ERRORS: Final = (RequestException, MsalServiceError)

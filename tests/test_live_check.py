@@ -469,5 +469,9 @@ async def test_a_refused_sign_in_is_reported_in_entras_words(
     assert detail.startswith(
         "unauthorized_client: AADSTS700016: Application with identifier '[redacted]'"
     )
+    # What Microsoft's support looks a failed sign-in up by.
+    assert re.search(
+        rf"\(trace id {UUID.pattern}, correlation id {UUID.pattern}\)$", detail
+    )
     assert unknown not in run.report
     assert graph_requests(account) == []
