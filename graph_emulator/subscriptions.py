@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 import ipaddress
 import re
 from typing import Any
@@ -160,6 +161,8 @@ class Subscriptions:
     - `validation_token_claims`: claims that replace, add to (or, set to None,
       remove from) every validation token's: an `exp` in the past, another `aud`,
       to test the subscriber's checks.
+    - `outage`: a status (503...) every subscription request answers while presence
+      reads and writes work, as in an outage of Graph's subscription service alone.
     - Expiry needs no knob: at `expirationDateTime` on the emulator's clock
       notifications stop and the subscription is gone (404).
 
@@ -179,6 +182,7 @@ class Subscriptions:
         self.delivery = Deliveries(clock, sleep)
         self.silent = False
         self.validation_token_claims: dict[str, Any] = {}
+        self.outage: int | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._graph: GraphApi | None = None
@@ -345,6 +349,11 @@ class Subscriptions:
     def _caller(self, request: web.Request) -> tuple[AccessToken, User]:
         if self._graph is None:
             raise RuntimeError("routes() gives the subscriptions their Graph")
+        if self.outage is not None:
+            status = HTTPStatus(self.outage)
+            raise GraphError(
+                status, status.phrase.replace(" ", ""), f"{status.phrase}."
+            )
         token = self._graph.authorize(request, SUBSCRIBE_TO_PRESENCE)
         if token.user is None:  # only delegated scopes can grant the permission
             raise GraphError(403, "Forbidden", "")

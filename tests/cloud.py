@@ -2,7 +2,7 @@
 
 ``mock_cloud`` sets the cloud component up as core's own tests do. Below it,
 ``CloudRelay`` stands in for the account and the relay: logged in with an active
-subscription, connected or not, and cloudhooks that forward a POST to the webhook they
+subscription, connected or not, a cloudhook API that may fail, and cloudhooks that forward a POST to the webhook they
 were created for. Everything above ``hass_nabucasa`` (``async_get_or_create_cloudhook``,
 ``async_delete_cloudhook``, the cloudhooks Home Assistant stores, the connection
 signal) is Home Assistant's own code.
@@ -18,7 +18,7 @@ from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import hass_nabucasa
-from hass_nabucasa.cloudhooks import Cloudhooks
+from hass_nabucasa.cloudhooks import CloudhookApiError, Cloudhooks
 from hass_nabucasa.iot import CloudIoT
 from hass_nabucasa.payments_api import PaymentsApi
 from homeassistant.components.cloud import account_link
@@ -38,6 +38,8 @@ class CloudRelay:
 
     hass: HomeAssistant
     connected: bool = True
+    cloudhook_failures: int = 0
+    """How many cloudhook creations Nabu Casa's API fails next."""
 
     @contextmanager
     def serving(self) -> Iterator[None]:
@@ -48,6 +50,9 @@ class CloudRelay:
             return {"provider": "nabucasa"}
 
         async def generate(_: Cloudhooks) -> dict[str, Any]:
+            if relay.cloudhook_failures:
+                relay.cloudhook_failures -= 1
+                raise CloudhookApiError("Failed to fetch: (502) Bad Gateway")
             token = secrets.token_hex(16)
             return {"cloudhook_id": token, "url": f"https://{CLOUDHOOK_HOST}/{token}"}
 

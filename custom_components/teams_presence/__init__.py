@@ -22,7 +22,7 @@ from .const import (
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator, wish_store
 from .failures import FAILURES, Failure, classify, reason
 from .graph import GraphSubscriptionClient
-from .problems import async_delete_issues
+from .problems import async_delete_instant_updates_issues, async_delete_issues
 from .push import PushManager, async_end_push
 from .services import async_setup_services
 
@@ -53,7 +53,8 @@ async def async_setup_entry(
             read_interval=coordinator.update_interval or timedelta(0),
         )
         await coordinator.push.async_start()
-    else:  # turned off: end what it left in Graph
+    else:  # turned off: end what it left in Graph, and what it asked of the user
+        async_delete_instant_updates_issues(hass, entry)
         entry.async_create_background_task(
             hass,
             async_end_push(hass, entry, partial(_async_client_only, hass, entry)),

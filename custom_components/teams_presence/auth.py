@@ -569,7 +569,13 @@ def _refresh_needs_sign_in(err: ClientResponseError) -> bool:
 def _device_code_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAccess:
     """Tokens refreshed silently from the msal cache the device-code sign-in left."""
     endpoints = endpoints_from_data(entry.data)
-    scopes = delegated_scopes(endpoints, instant_updates=wants_instant_updates(entry))
+    # Until the consent Instant updates needs is granted, refresh with what was:
+    # asking for more fails, and the account would stop reading (the repair asks).
+    scopes = delegated_scopes(
+        endpoints,
+        instant_updates=wants_instant_updates(entry)
+        and not lacks_instant_updates_consent(entry),
+    )
     cache = msal.SerializableTokenCache()
     cache.deserialize(entry.data[CONF_TOKEN_CACHE])
 

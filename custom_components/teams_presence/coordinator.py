@@ -227,8 +227,13 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         if self.keeper.failures:
             # Graph is back: re-establish the session now, not at the next retry.
             self.writer.sync_in_background(name="reconnect")
-        if self.push is not None and self.push.unreachable:
-            # The same for the subscription: not after its doubled back-off.
+        if (
+            self.push is not None
+            and self.push.unreachable
+            and not self.last_update_success
+        ):
+            # The same for the subscription, when reads failed too: not after its
+            # doubled back-off. Its own outage, while reads work, keeps the back-off.
             self.push.keep_soon()
         if self.data is not None and snapshot.is_older_than(self.data):
             LOGGER.debug("A read older than the last one arrived late; kept the last")

@@ -28,6 +28,8 @@ ISSUE_INSTANT_UPDATES_CONSENT = "instant_updates_consent"
 ISSUE_INSTANT_UPDATES_ADDRESS = "instant_updates_address"
 INSTANT_UPDATES_ISSUES = (ISSUE_INSTANT_UPDATES_CONSENT, ISSUE_INSTANT_UPDATES_ADDRESS)
 """Why Instant updates cannot work: presence is polled meanwhile."""
+ISSUE_INSTANT_UPDATES_UNREACHABLE = "instant_updates_unreachable"
+"""The address repair's words when Graph could not reach the external URL."""
 ISSUE_LEARN_MORE = {
     ISSUE_MISSING_PERMISSION: (
         "https://learn.microsoft.com/graph/api/presence-setpresence#permissions"
@@ -39,6 +41,9 @@ ISSUE_LEARN_MORE = {
         "https://learn.microsoft.com/graph/api/subscription-post-subscriptions#permissions"
     ),
     ISSUE_INSTANT_UPDATES_ADDRESS: (
+        "https://www.home-assistant.io/docs/configuration/remote/"
+    ),
+    ISSUE_INSTANT_UPDATES_UNREACHABLE: (
         "https://www.home-assistant.io/docs/configuration/remote/"
     ),
 }
@@ -100,10 +105,20 @@ class AccountProblems:
         )
 
     @callback
+    def instant_updates_unreachable(self, url: str) -> None:
+        """Raise the address repair: Graph's handshake with ``url`` failed."""
+        self._raise_issue(
+            ISSUE_INSTANT_UPDATES_ADDRESS,
+            ISSUE_INSTANT_UPDATES_UNREACHABLE,
+            severity=ir.IssueSeverity.WARNING,
+            client_id=self.client_id,
+            url=url,
+        )
+
+    @callback
     def instant_updates_work(self) -> None:
         """Graph accepted the subscription: nothing is missing any more."""
-        for kind in INSTANT_UPDATES_ISSUES:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id(kind, self.entry))
+        async_delete_instant_updates_issues(self.hass, self.entry)
 
     def _raise_issue(
         self,
@@ -151,6 +166,15 @@ def throttled_error(until: datetime | None) -> HomeAssistantError:
 def issue_id(kind: str, entry: ConfigEntry) -> str:
     """Name an entry's repair issue of one kind."""
     return f"{kind}_{entry.entry_id}"
+
+
+@callback
+def async_delete_instant_updates_issues(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> None:
+    """Remove what Instant updates asked of the user: it works, or it is off."""
+    for kind in INSTANT_UPDATES_ISSUES:
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry))
 
 
 @callback

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,9 @@ SAFETY_READ_INTERVAL = timedelta(minutes=15)
 """Reads while push is healthy: status message and work location may not notify."""
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(minutes=30)
+PREVIOUS_CERTIFICATE_KEPT = timedelta(hours=4)
+"""Graph retries a failed delivery this long: after the subscription moved to a new
+certificate, a notification encrypted for the previous one may still come."""
 
 
 class UpdateMode(StrEnum):
@@ -80,17 +83,25 @@ def _cloud(hass: HomeAssistant) -> ModuleType | None:
     return cloud
 
 
-def _certificate(stored: dict[str, str] | None) -> NotificationCertificate:
-    """In the executor: the stored certificate, or a new one if none or expiring."""
-    if stored:
+def _certificates(stored: dict[str, Any]) -> list[NotificationCertificate]:
+    """In the executor: the stored certificates (a new one if none), newest first.
+
+    One due for rotation is kept: the subscription may still name it, and the
+    renewal rotates it, keeping it as the previous one.
+    """
+    certificates = []
+    for key in ("certificate", "previous_certificate"):
+        if not (data := stored.get(key)):
+            continue
         try:
-            certificate = NotificationCertificate.from_storage(stored)
+            certificates.append(NotificationCertificate.from_storage(data))
         except ValueError:
-            LOGGER.warning("The stored notification certificate is unreadable")
-        else:
-            if not certificate.needs_rotation(datetime.now(UTC)):
-                return certificate
-    return NotificationCertificate.generate()
+            LOGGER.warning("A stored notification certificate is unreadable")
+    return certificates or [NotificationCertificate.generate()]
+
+
+class CloudhookUnavailable(Exception):  # noqa: N818 - a state, not an error of ours
+    """Home Assistant Cloud is connected but could not make the cloudhook now."""
 
 
 class PushManager:
@@ -127,14 +138,19 @@ class PushManager:
         self.client_state = ""
         self.certificates: list[NotificationCertificate] = []
         """The newest first; the one before stays while notifications use it."""
+        self._previous_until: datetime | None = None
+        """When the previous certificate goes: set once the subscription left it."""
         self.subscription: dict[str, Any] = {}
         """id, url, expires (ISO) and certificate_id of the subscription Graph holds."""
         self.address = UpdateMode.POLLING
         self.healthy = False
         self._rich = True
         self._retry = FIRST_RETRY
+        self._paused = False
+        """A failure was logged: the next ones are not, until push works again."""
         self.unreachable = False
-        """The last attempt failed for now (network, 5xx): a good read retries at once."""
+        """The last attempt failed for now (network, 5xx): a read that ends an
+        outage of reads retries at once; while reads work, the back-off decides."""
         self._lock = asyncio.Lock()
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._timer: CALLBACK_TYPE | None = None
@@ -160,11 +176,11 @@ class PushManager:
         self.webhook_id = stored.get("webhook_id") or webhook.async_generate_id()
         self.client_state = stored.get("client_state") or new_client_state()
         self.subscription = stored.get("subscription") or {}
-        self.certificates = [
-            await self.hass.async_add_executor_job(
-                _certificate, stored.get("certificate")
-            )
-        ]
+        self.certificates = await self.hass.async_add_executor_job(
+            _certificates, stored
+        )
+        if len(self.certificates) > 1 and (until := stored.get("previous_until")):
+            self._previous_until = dt_util.parse_datetime(until)
         webhook.async_register(
             self.hass,
             DOMAIN,
@@ -214,32 +230,47 @@ class PushManager:
             if lacks_instant_updates_consent(self.entry):
                 self._consent_missing()
                 return
-            if (
-                address := await async_push_address(self.coordinator, self.webhook_id)
-            ) is None:
+            try:
+                address = await async_push_address(self.coordinator, self.webhook_id)
+            except CloudhookUnavailable as err:
+                self.set_healthy(False)
+                self._log_pause(
+                    "Home Assistant Cloud could not create the cloudhook"
+                    f" ({type(err.__cause__).__name__})"
+                )
+                self._schedule(self._back_off())
+                return
+            if address is None:
                 self.set_healthy(False)
                 return
             try:
                 await self._async_subscribe(*address)
             except FAILURES as err:
-                self._schedule(self._after_failure(err))
+                self._schedule(self._after_failure(err, *address))
                 return
+            if self._paused:
+                LOGGER.info("Instant updates work again")
             self._retry = FIRST_RETRY
-            self.unreachable = False
+            self._paused = self.unreachable = False
             self.coordinator.problems.instant_updates_work()
             # Renewed, but silent since the watchdog tripped: a notification decides.
             self.set_healthy(not self.inbox.silent)
             self._schedule(now + RENEW_EVERY)
 
     async def _async_subscribe(self, mode: UpdateMode, url: str) -> None:
-        """Renew (moving it to ``url``), or create; 404: create again and read once."""
+        """Renew, or create (also to move to ``url``); 404: create again and read once.
+
+        Graph cannot change a subscription's lifecycle URL, so a subscription moves
+        to a new address by being deleted and created again there.
+        """
         certificate = await self._async_current_certificate()
         held = self.subscription
-        if held:
+        if held and held["url"] != url:
+            await self._async_delete_held()
+        elif held:
             try:
                 renewed = await self.client.renew_subscription(
                     held["id"],
-                    notification_url=url if url != held["url"] else None,
                     certificate=certificate
                     if held["certificate_id"] not in (None, certificate.id)
                     else None,
@@ -263,11 +294,32 @@ class PushManager:
         if held:
             self.inbox.read_soon()  # changes made while it was gone were never notified
 
+    async def _async_delete_held(self) -> None:
+        """End the subscription Graph holds (gone already is as good)."""
+        try:
+            await self.client.delete_subscription(self.subscription["id"])
+        except GraphNotFoundError:
+            LOGGER.debug("The presence subscription had already ended")
+        self.subscription = {}
+        self._save()
+
     async def _async_current_certificate(self) -> NotificationCertificate:
-        """Rotate the certificate before it expires; keep the old one for a while."""
-        if self.certificates[0].needs_rotation(dt_util.utcnow()):
-            new = await self.hass.async_add_executor_job(_certificate, None)
+        """Rotate the certificate before it expires; keep the old one for a while.
+
+        The previous one goes once the subscription has left it for longer than
+        Graph retries a delivery.
+        """
+        now = dt_util.utcnow()
+        if self._previous_until is not None and now >= self._previous_until:
+            del self.certificates[1:]
+            self._previous_until = None
+            self._save()
+        if self.certificates[0].needs_rotation(now):
+            new = await self.hass.async_add_executor_job(
+                NotificationCertificate.generate
+            )
             self.certificates = [new, self.certificates[0]]
+            self._previous_until = None
         return self.certificates[0]
 
     def _remember(self, subscription: Subscription, mode: UpdateMode) -> None:
@@ -278,9 +330,15 @@ class PushManager:
             "expires": subscription.expires_at.isoformat(),
             "certificate_id": subscription.encryption_certificate_id,
         }
+        if (
+            len(self.certificates) > 1
+            and self._previous_until is None
+            and subscription.encryption_certificate_id != self.certificates[1].id
+        ):
+            self._previous_until = dt_util.utcnow() + PREVIOUS_CERTIFICATE_KEPT
         self._save()
 
-    def _after_failure(self, err: Exception) -> datetime:
+    def _after_failure(self, err: Exception, mode: UpdateMode, url: str) -> datetime:
         """Fall back to polling, do the failure's remedy, and say when to try again."""
         self.set_healthy(False)
         failure = classify(err)
@@ -288,16 +346,30 @@ class PushManager:
             self._consent_missing()
             return dt_util.utcnow() + LAST_RETRY
         self.coordinator.note_failure(err)
-        LOGGER.warning(
-            "Instant updates paused, presence is read instead: %s", reason(err)
-        )
+        self._log_pause(reason(err))
+        if isinstance(err, NotificationUrlError) and mode is UpdateMode.PUSH_EXTERNAL:
+            self.coordinator.problems.instant_updates_unreachable(
+                url.removesuffix(webhook.async_generate_path(self.webhook_id))
+            )
         if failure is Failure.SIGN_IN:
             self.entry.async_start_reauth(self.hass)
         if failure is Failure.THROTTLED and self.coordinator.keeper.throttled_until:
             return self.coordinator.keeper.throttled_until
         self.unreachable = failure is Failure.TRANSIENT
+        return self._back_off()
+
+    def _back_off(self) -> datetime:
+        """Say when to try again: 1 minute after the first failure, doubling to 30."""
         wait, self._retry = self._retry, min(self._retry * 2, LAST_RETRY)
         return dt_util.utcnow() + wait
+
+    def _log_pause(self, why: str) -> None:
+        """Warn once when push stops working; the retries that fail too, at debug."""
+        if self._paused:
+            LOGGER.debug("Instant updates still paused: %s", why)
+            return
+        self._paused = True
+        LOGGER.warning("Instant updates paused, presence is read instead: %s", why)
 
     def _consent_missing(self) -> None:
         """Ask for the new consent; say what an administrator must grant if refused."""
@@ -345,10 +417,15 @@ class PushManager:
         self._store.async_delay_save(self._as_dict, 1)
 
     def _as_dict(self) -> dict[str, Any]:
+        previous = self.certificates[1:]
         return {
             "webhook_id": self.webhook_id,
             "client_state": self.client_state,
             "certificate": self.certificates[0].to_storage(),
+            "previous_certificate": previous[0].to_storage() if previous else None,
+            "previous_until": self._previous_until.isoformat()
+            if previous and self._previous_until
+            else None,
             "subscription": self.subscription,
         }
 
@@ -389,7 +466,10 @@ async def async_create_subscription(
         existing = await client.find_presence_subscription(user_id)
         if existing is None:
             return await create(certificate)
-        if existing.client_state == client_state:
+        if (
+            existing.client_state == client_state
+            and existing.lifecycle_notification_url == url
+        ):
             return await client.renew_subscription(existing.id, notification_url=url)
         await client.delete_subscription(existing.id)
         return await create(certificate)
@@ -398,14 +478,24 @@ async def async_create_subscription(
 async def async_push_address(
     coordinator: TeamsPresenceCoordinator, webhook_id: str
 ) -> tuple[UpdateMode, str] | None:
-    """Return a cloudhook, else the external HTTPS address; None: say what is missing."""
+    """Return a cloudhook, else the external HTTPS address; None: say what is missing.
+
+    ``CloudhookUnavailable`` when the cloud is connected but its cloudhook API
+    failed and there is no external address: try again later.
+    """
     hass = coordinator.hass
     cloud = _cloud(hass)
+    cloud_failure: Exception | None = None
     if cloud is not None and cloud.async_active_subscription(hass):
+        from hass_nabucasa import CloudError  # noqa: PLC0415 - only with the cloud
+
         try:
             url = await cloud.async_get_or_create_cloudhook(hass, webhook_id)
-        except HomeAssistantError:
-            LOGGER.debug("Home Assistant Cloud is not connected now")
+        except (HomeAssistantError, CloudError, TimeoutError, ValueError) as err:
+            # Not connected (the connection's change retries), or its API failed.
+            if cloud.async_is_connected(hass):
+                cloud_failure = err
+            LOGGER.debug("No cloudhook now: %s", type(err).__name__)
         else:
             return UpdateMode.PUSH_CLOUDHOOK, url
     try:
@@ -417,6 +507,8 @@ async def async_push_address(
             prefer_external=True,
         )
     except NoURLAvailableError:
+        if cloud_failure is not None:
+            raise CloudhookUnavailable from cloud_failure
         if cloud is None or not cloud.async_active_subscription(hass):
             coordinator.problems.instant_updates_blocked(ISSUE_INSTANT_UPDATES_ADDRESS)
         return None

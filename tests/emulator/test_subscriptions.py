@@ -537,6 +537,27 @@ async def test_graph_faults_apply_to_subscription_requests(
     assert (await subscribe(watcher, emulator, clock, receiver)).status == 201
 
 
+async def test_an_outage_of_subscriptions_alone(
+    watcher: GraphClient,
+    session: aiohttp.ClientSession,
+    emulator: GraphEmulator,
+    clock: FakeClock,
+    receiver: WebhookReceiver,
+) -> None:
+    subscription_id = (await subscribe(watcher, emulator, clock, receiver)).body["id"]
+    emulator.subscriptions.outage = 503
+    refused = await renew(watcher, clock, subscription_id)
+    assert (refused.status, refused.body["error"]["code"]) == (
+        503,
+        "ServiceUnavailable",
+    )
+    assert (await subscribe(watcher, emulator, clock, receiver)).status == 503
+    reader = GraphClient(session, emulator.issue_token())
+    assert (await reader.get("/me/presence")).status == 200
+    emulator.subscriptions.outage = None
+    assert (await renew(watcher, clock, subscription_id)).status == 200
+
+
 # Delivery faults
 
 
