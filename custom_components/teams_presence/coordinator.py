@@ -7,8 +7,10 @@ Home Assistant side: the read schedule, the Store and the one-off requests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -47,6 +49,11 @@ from .writer import AppSessionWriter
 
 type TeamsPresenceConfigEntry = ConfigEntry[TeamsPresenceCoordinator]
 
+_ACTING_FOR: ContextVar[tuple[asyncio.Task[Any] | None, Context | None]] = ContextVar(
+    f"{DOMAIN}_acting_for", default=(None, None)
+)
+"""The task carrying out a caller's action or choice, and the caller's context."""
+
 
 class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     """Reads one account's presence and keeps its app session as wished."""
@@ -79,8 +86,6 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         )
         self.problems = AccountProblems(hass, entry, client_id)
         self.writer = AppSessionWriter(self, client_id)
-        self.context: Context | None = None
-        """The context of the action or choice being carried out, if any."""
         self._unknown_values_logged: set[str] = set()
         self.work_location = WorkLocationWriter(self)
         self._store = wish_store(hass, entry)
@@ -148,7 +153,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """
         undo = self.keeper.prefer(presence, expiration, dt_util.utcnow())
         with self.acting_for(context):
-            await self.writer.async_apply(undo)
+            await self.writer.async_apply(undo, preferred=True)
 
     async def async_set_status_message(
         self,
@@ -166,14 +171,25 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 )
             await self.async_refresh()
 
+    @property
+    def context(self) -> Context | None:
+        """The context of the caller the running task acts for, if any.
+
+        Carried with the call, not parked on the coordinator: callers that overlap
+        each see their own. Tasks and timers started meanwhile inherit the variable
+        but act for nobody (a keep-alive, the next read), so they see none.
+        """
+        task, context = _ACTING_FOR.get()
+        return context if task is not None and task is asyncio.current_task() else None
+
     @contextmanager
     def acting_for(self, context: Context | None) -> Iterator[None]:
-        """Let the states changed meanwhile carry the caller's context."""
-        self.context = context
+        """Let the states this task changes meanwhile carry ``context``."""
+        token = _ACTING_FOR.set((asyncio.current_task(), context))
         try:
             yield
         finally:
-            self.context = None
+            _ACTING_FOR.reset(token)
 
     async def async_call(
         self,
