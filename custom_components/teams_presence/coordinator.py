@@ -33,9 +33,7 @@ from .const import (
 )
 from .failures import FAILURES, Failure, classify, message, retry_after
 from .graph import (
-    Activity,
     AppPresence,
-    Availability,
     GraphPresenceClient,
     PreferredPresence,
     PresenceSnapshot,
@@ -86,7 +84,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         )
         self.problems = AccountProblems(hass, entry, client_id)
         self.writer = AppSessionWriter(self, client_id)
-        self._unknown_values_logged: set[str] = set()
+        self._unknown_values_logged: set[tuple[str, str]] = set()
         self.work_location = WorkLocationWriter(self)
         self._store = wish_store(hass, entry)
         self.push: PushManager | None = None
@@ -251,7 +249,6 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             return self.data
         if self.push is not None:
             snapshot = self.push.inbox.checked_read(self.data, snapshot, started)
-        self._log_unknown_values(snapshot)
         return snapshot
 
     def note_failure(self, err: Exception) -> Failure:
@@ -266,26 +263,38 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """Store the wish soon; a burst of changes writes once."""
         self._store.async_delay_save(self.keeper.as_dict, 1)
 
+    @callback
+    def async_update_listeners(self) -> None:
+        """Update the entities; first log what Graph sent that this version does not know.
+
+        Here, so a value that arrives by push is logged as one that was read.
+        """
+        if self.data is not None:
+            self._log_unknown_values(self.data)
+        super().async_update_listeners()
+
     def _log_unknown_values(self, snapshot: PresenceSnapshot) -> None:
         """Log once per value that Graph sent and this version does not know."""
-        for kind, raw, parsed in (
-            ("availability", snapshot.raw_availability, snapshot.availability),
-            ("activity", snapshot.raw_activity, snapshot.activity),
+        for kind, text in (
+            ("availability", snapshot.unknown_availability),
+            ("activity", snapshot.unknown_activity),
         ):
-            if (
-                parsed in (Availability.PRESENCE_UNKNOWN, Activity.PRESENCE_UNKNOWN)
-                and raw != parsed.value
-                and raw not in self._unknown_values_logged
-            ):
-                self._unknown_values_logged.add(raw)
-                LOGGER.info("Graph sent an unknown %s %r; shown as unknown", kind, raw)
+            if text is not None and (kind, text) not in self._unknown_values_logged:
+                self._unknown_values_logged.add((kind, text))
+                LOGGER.info(
+                    "Graph sent an unknown %s %r; shown as unknown, the text in the"
+                    " graph_value attribute",
+                    kind,
+                    text,
+                )
         location = snapshot.work_location
+        unknown_location = ("work location", WorkLocationType.UNKNOWN.value)
         if (
             location is not None
             and location.location_type is WorkLocationType.UNKNOWN
-            and WorkLocationType.UNKNOWN not in self._unknown_values_logged
+            and unknown_location not in self._unknown_values_logged
         ):
-            self._unknown_values_logged.add(WorkLocationType.UNKNOWN)
+            self._unknown_values_logged.add(unknown_location)
             LOGGER.info("Graph sent an unknown work location type; shown as unknown")
 
 
