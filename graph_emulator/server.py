@@ -505,7 +505,11 @@ class GraphEmulator:
     def set_client_session(
         self, name: str, availability: str, activity: str, user: User | None = None
     ) -> None:
-        """Simulate a Teams client's session; it neither fades nor expires."""
+        """Simulate a Teams client's session; it neither fades nor expires.
+
+        Its availability and activity are served as given, so a test can play a
+        value Graph adds later or spells otherwise ("InAWebinar", "busy").
+        """
         (user or self.default_user).presence.client_sessions[name] = (
             availability,
             activity,

@@ -7,15 +7,21 @@ of whoever chose.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import Context, HomeAssistant, State
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Context, Event, HomeAssistant, State
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
 
 from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator
@@ -218,3 +224,68 @@ async def test_a_later_read_is_not_attributed_to_an_old_action(
     assert state_of(hass, PRESENCE) == "busy"
     assert current(hass, PRESENCE).context.id != context.id
     assert set_calls(emulator)
+
+
+SESSION_EXPIRES = "sensor.adele_vance_app_session_expires"
+BUSY = "binary_sensor.adele_vance_busy"
+
+
+def contexts_by_entity(events: list[Event]) -> dict[str, set[str]]:
+    """The ids of the contexts each entity's state changes carried."""
+    seen: dict[str, set[str]] = {}
+    for event in events:
+        seen.setdefault(event.data["entity_id"], set()).add(event.context.id)
+    return seen
+
+
+async def test_overlapping_choices_each_carry_their_own_context(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    entity_registry: er.EntityRegistry,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """Two users choose at once against a slow Graph; a keep-alive names neither.
+
+    The writer sends both wishes one after the other (the second while the first
+    caller still waits), and each state names who wished what it shows.
+    """
+    entity_registry.async_update_entity(SESSION_EXPIRES, disabled_by=None)
+    await hass.config_entries.async_reload(setup_integration.entry_id)
+    await hass.async_block_till_done()
+    alice, bob = [
+        Context(
+            user_id=(
+                await hass.auth.async_create_user(name, group_ids=["system-admin"])
+            ).id
+        )
+        for name in ("Alice", "Bob")
+    ]
+    emulator.latency = 0.3
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    await asyncio.gather(
+        select(hass, "available", context=alice),
+        select(hass, "busy", PREFERRED_PRESENCE, context=bob),
+    )
+    await hass.async_block_till_done()
+    assert emulator.presence() == ("Busy", "Busy")
+    assert attributes(hass, APP_PRESENCE)["in_teams"] == "applied"
+    assert attributes(hass, PREFERRED_PRESENCE)["in_teams"] == "applied"
+    seen = contexts_by_entity(changes)
+    assert seen[APP_PRESENCE] == {alice.id}
+    assert seen[SESSION_EXPIRES] == {alice.id}
+    assert seen[PREFERRED_PRESENCE] == {bob.id}
+    # The aggregate shows both choices: whichever was sent last names it.
+    for shown in (PRESENCE, BUSY):
+        assert len(seen[shown]) == 1
+        assert seen[shown] <= {alice.id, bob.id}
+
+    # The keep-alive of the Available session: a state write in the background.
+    emulator.latency = 0
+    changes.clear()
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert len(set_calls(emulator)) == 2
+    seen = contexts_by_entity(changes)
+    assert SESSION_EXPIRES in seen
+    assert not set().union(*seen.values()) & {alice.id, bob.id}

@@ -123,6 +123,40 @@ async def test_select_sets_the_manual_layer_and_automatic_clears_it(
     assert state_of(hass, SELECT) == "automatic"
 
 
+async def test_choosing_what_the_select_shows_sends_nothing(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    """Automatic while it shows automatic must not erase what an agent set.
+
+    ``clearLocation`` would drop the automatic layer (the blueprint's) with the
+    manual one; a place already chosen is kept, and so is its place id.
+    """
+    await call(
+        hass,
+        setup_integration,
+        "set_work_location",
+        location="office",
+        layer="automatic",
+    )
+    assert shown(hass) == ("office", "automatic", None)
+    assert state_of(hass, SELECT) == "automatic"
+    requests = len(emulator.requests)
+
+    await select(hass, "automatic", SELECT)
+    assert emulator.requests[requests:] == []
+    await refresh(hass, setup_integration)
+    assert shown(hass) == ("office", "automatic", None)
+
+    await call(
+        hass, setup_integration, "set_work_location", location="remote", place_id="b7"
+    )
+    requests = len(emulator.requests)
+    await select(hass, "remote", SELECT)
+    assert emulator.requests[requests:] == []
+    await refresh(hass, setup_integration)
+    assert shown(hass) == ("remote", "manual", "b7")
+
+
 async def test_actions_write_each_layer(
     hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
 ) -> None:

@@ -25,13 +25,33 @@ BUSY_AVAILABILITIES = frozenset(
 CALL_ACTIVITIES = frozenset(
     {Activity.IN_A_CALL, Activity.IN_A_CONFERENCE_CALL, Activity.PRESENTING}
 )
+BUSY_ACTIVITIES = CALL_ACTIVITIES | {
+    Activity.BUSY,
+    Activity.DO_NOT_DISTURB,
+    Activity.IN_A_MEETING,
+    Activity.URGENT_INTERRUPTIONS_ONLY,
+}
+"""The activities Teams shows with Busy or Do not disturb."""
+
+
+def _busy(presence: PresenceSnapshot) -> bool | None:
+    """Busy from the availability; from the activity only where that is not known.
+
+    An activity Graph adds later (say, in a webinar) comes with a known availability,
+    so it never turns a busy light off; with neither known, Busy is unknown.
+    """
+    if presence.availability is not Availability.PRESENCE_UNKNOWN:
+        return presence.availability in BUSY_AVAILABILITIES
+    if presence.activity is not Activity.PRESENCE_UNKNOWN:
+        return presence.activity in BUSY_ACTIVITIES
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
 class TeamsPresenceBinarySensorDescription(BinarySensorEntityDescription):
     """How a binary sensor reads one presence snapshot."""
 
-    is_on_fn: Callable[[PresenceSnapshot], bool]
+    is_on_fn: Callable[[PresenceSnapshot], bool | None]
     attributes_fn: Callable[[PresenceSnapshot], dict[str, Any]] | None = None
 
 
@@ -39,7 +59,7 @@ BINARY_SENSORS = (
     TeamsPresenceBinarySensorDescription(
         key="busy",
         translation_key="busy",
-        is_on_fn=lambda presence: presence.availability in BUSY_AVAILABILITIES,
+        is_on_fn=_busy,
     ),
     TeamsPresenceBinarySensorDescription(
         key="in_a_call",
@@ -73,7 +93,7 @@ class TeamsPresenceBinarySensor(TeamsPresenceEntity, BinarySensorEntity):
     entity_description: TeamsPresenceBinarySensorDescription
 
     @property
-    def is_on(self) -> bool:
+    def is_on(self) -> bool | None:
         """Derive the state from the snapshot."""
         return self.entity_description.is_on_fn(self.coordinator.data)
 

@@ -7,8 +7,10 @@ Home Assistant side: the read schedule, the Store and the one-off requests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -31,9 +33,7 @@ from .const import (
 )
 from .failures import FAILURES, Failure, classify, message, retry_after
 from .graph import (
-    Activity,
     AppPresence,
-    Availability,
     GraphPresenceClient,
     PreferredPresence,
     PresenceSnapshot,
@@ -46,6 +46,11 @@ from .work_location import WorkLocationWriter
 from .writer import AppSessionWriter
 
 type TeamsPresenceConfigEntry = ConfigEntry[TeamsPresenceCoordinator]
+
+_ACTING_FOR: ContextVar[tuple[asyncio.Task[Any] | None, Context | None]] = ContextVar(
+    f"{DOMAIN}_acting_for", default=(None, None)
+)
+"""The task carrying out a caller's action or choice, and the caller's context."""
 
 
 class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
@@ -79,9 +84,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         )
         self.problems = AccountProblems(hass, entry, client_id)
         self.writer = AppSessionWriter(self, client_id)
-        self.context: Context | None = None
-        """The context of the action or choice being carried out, if any."""
-        self._unknown_values_logged: set[str] = set()
+        self._unknown_values_logged: set[tuple[str, str]] = set()
         self.work_location = WorkLocationWriter(self)
         self._store = wish_store(hass, entry)
         self.push: PushManager | None = None
@@ -148,7 +151,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """
         undo = self.keeper.prefer(presence, expiration, dt_util.utcnow())
         with self.acting_for(context):
-            await self.writer.async_apply(undo)
+            await self.writer.async_apply(undo, preferred=True)
 
     async def async_set_status_message(
         self,
@@ -166,14 +169,25 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 )
             await self.async_refresh()
 
+    @property
+    def context(self) -> Context | None:
+        """The context of the caller the running task acts for, if any.
+
+        Carried with the call, not parked on the coordinator: callers that overlap
+        each see their own. Tasks and timers started meanwhile inherit the variable
+        but act for nobody (a keep-alive, the next read), so they see none.
+        """
+        task, context = _ACTING_FOR.get()
+        return context if task is not None and task is asyncio.current_task() else None
+
     @contextmanager
     def acting_for(self, context: Context | None) -> Iterator[None]:
-        """Let the states changed meanwhile carry the caller's context."""
-        self.context = context
+        """Let the states this task changes meanwhile carry ``context``."""
+        token = _ACTING_FOR.set((asyncio.current_task(), context))
         try:
             yield
         finally:
-            self.context = None
+            _ACTING_FOR.reset(token)
 
     async def async_call(
         self,
@@ -240,7 +254,6 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             return self.data
         if self.push is not None:
             snapshot = self.push.inbox.checked_read(self.data, snapshot, started)
-        self._log_unknown_values(snapshot)
         return snapshot
 
     def note_failure(self, err: Exception) -> Failure:
@@ -255,26 +268,38 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """Store the wish soon; a burst of changes writes once."""
         self._store.async_delay_save(self.keeper.as_dict, 1)
 
+    @callback
+    def async_update_listeners(self) -> None:
+        """Update the entities; first log what Graph sent that this version does not know.
+
+        Here, so a value that arrives by push is logged as one that was read.
+        """
+        if self.data is not None:
+            self._log_unknown_values(self.data)
+        super().async_update_listeners()
+
     def _log_unknown_values(self, snapshot: PresenceSnapshot) -> None:
         """Log once per value that Graph sent and this version does not know."""
-        for kind, raw, parsed in (
-            ("availability", snapshot.raw_availability, snapshot.availability),
-            ("activity", snapshot.raw_activity, snapshot.activity),
+        for kind, text in (
+            ("availability", snapshot.unknown_availability),
+            ("activity", snapshot.unknown_activity),
         ):
-            if (
-                parsed in (Availability.PRESENCE_UNKNOWN, Activity.PRESENCE_UNKNOWN)
-                and raw != parsed.value
-                and raw not in self._unknown_values_logged
-            ):
-                self._unknown_values_logged.add(raw)
-                LOGGER.info("Graph sent an unknown %s %r; shown as unknown", kind, raw)
+            if text is not None and (kind, text) not in self._unknown_values_logged:
+                self._unknown_values_logged.add((kind, text))
+                LOGGER.info(
+                    "Graph sent an unknown %s %r; shown as unknown, the text in the"
+                    " graph_value attribute",
+                    kind,
+                    text,
+                )
         location = snapshot.work_location
+        unknown_location = ("work location", WorkLocationType.UNKNOWN.value)
         if (
             location is not None
             and location.location_type is WorkLocationType.UNKNOWN
-            and WorkLocationType.UNKNOWN not in self._unknown_values_logged
+            and unknown_location not in self._unknown_values_logged
         ):
-            self._unknown_values_logged.add(WorkLocationType.UNKNOWN)
+            self._unknown_values_logged.add(unknown_location)
             LOGGER.info("Graph sent an unknown work location type; shown as unknown")
 
 

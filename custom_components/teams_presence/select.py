@@ -203,11 +203,15 @@ class TeamsWorkLocationSelect(TeamsPresenceEntity, SelectEntity):
         return None
 
     async def async_select_option(self, option: str) -> None:
-        """Set the manual layer, or (``automatic``) clear it.
+        """Set the manual layer, or (``automatic``) clear it; what it shows, never.
 
         Graph clears the manual layer only with the automatic one: the plan shows
-        until an agent (the blueprint) sets the automatic layer again.
+        until an agent (the blueprint) sets the automatic layer again. So choosing
+        what the select already shows sends nothing: ``automatic`` would erase the
+        agent's layer, a place would drop the place id the manual choice holds.
         """
+        if option == self.current_option:
+            return
         if option == AUTOMATIC_OPTION:
             await self.coordinator.work_location.async_clear(None, self._context)
         else:

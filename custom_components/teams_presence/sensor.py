@@ -107,6 +107,9 @@ SENSORS = (
         device_class=SensorDeviceClass.ENUM,
         options=[option(value) for value in Availability],
         value_fn=lambda coordinator: option(coordinator.data.availability),
+        attributes_fn=lambda coordinator: {
+            "graph_value": coordinator.data.unknown_availability
+        },
     ),
     TeamsPresenceSensorDescription(
         key="activity",
@@ -114,6 +117,9 @@ SENSORS = (
         device_class=SensorDeviceClass.ENUM,
         options=[option(value) for value in Activity],
         value_fn=lambda coordinator: option(coordinator.data.activity),
+        attributes_fn=lambda coordinator: {
+            "graph_value": coordinator.data.unknown_activity
+        },
     ),
     TeamsPresenceSensorDescription(
         key="status_message",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from homeassistant.core import CALLBACK_TYPE, callback
+from homeassistant.core import CALLBACK_TYPE, Context, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
@@ -44,6 +44,8 @@ class AppSessionWriter:
         self._refusal_logged = False
         self._lock = asyncio.Lock()
         self._timer: CALLBACK_TYPE | None = None
+        self._wished_by: dict[bool, tuple[object, Context]] = {}
+        """Who made the wish Graph has not had yet, by whether it is a preferred one."""
 
     @callback
     def async_start(self) -> None:
@@ -59,12 +61,21 @@ class AppSessionWriter:
         self.keeper.close()
         self._cancel_timer()
 
-    async def async_apply(self, undo: Callable[[], None]) -> None:
-        """Send a wish the keeper just recorded.
+    async def async_apply(
+        self, undo: Callable[[], None], *, preferred: bool = False
+    ) -> None:
+        """Send a wish the keeper just recorded for the caller this task acts for.
 
         Graph's refusal undoes it (``undo``) and raises; an unreachable or throttling
         Graph keeps the wish, shown as pending, and the writer retries on its own.
+        What Graph's acceptance changes names the caller, whoever sends it: a burst
+        of choices is sent by the first caller's task.
         """
+        wish = self.keeper.preferred_wish if preferred else self.keeper.wish
+        if (context := self.coordinator.context) is not None:
+            self._wished_by[preferred] = (wish, context)
+        else:
+            self._wished_by.pop(preferred, None)
         self.coordinator.async_update_listeners()
         try:
             await self.async_sync()
@@ -101,16 +112,22 @@ class AppSessionWriter:
         a translated error only for refusals a retry cannot fix.
         """
         changed = False
+        wisher: Context | None = None
         async with self._lock:
             self._cancel_timer()
             retry: datetime | None = None
             while request := self.keeper.due(now := dt_util.utcnow(), force=force):
+                wish = self._wish_sent_by(request)
                 try:
                     await self._async_send(request)
                 except FAILURES as err:
                     retry = self._retry_after_failure(err, now)
                     break
                 changed |= self.keeper.accepted(request, now)
+                credit = self._credit(wish)
+                wisher = credit or wisher
+                with self.coordinator.acting_for(credit):
+                    self.coordinator.async_update_listeners()
                 force = force and isinstance(request, (SetPreferred, ClearPreferred))
                 self.last_write = now
                 self.coordinator.save()
@@ -121,7 +138,23 @@ class AppSessionWriter:
             self._schedule(retry or self.keeper.next_wake(now))
         self.coordinator.async_update_listeners()
         if changed:
-            await self.coordinator.async_refresh()
+            with self.coordinator.acting_for(wisher):
+                await self.coordinator.async_refresh()
+
+    def _wish_sent_by(self, request: SessionRequest) -> tuple[bool, object]:
+        """Return the wish ``request`` serves: before sending, as a new one may come."""
+        if isinstance(request, (SetPreferred, ClearPreferred)):
+            return True, request.wish
+        return False, self.keeper.wish
+
+    def _credit(self, sent: tuple[bool, object]) -> Context | None:
+        """Return who made the wish Graph just accepted; once: a keep-alive names nobody."""
+        preferred, wish = sent
+        wished = self._wished_by.get(preferred)
+        if wished is None or wished[0] is not wish:
+            return None
+        del self._wished_by[preferred]
+        return wished[1]
 
     def _retry_after_failure(self, err: Exception, now: datetime) -> datetime | None:
         """Note a failed write and return when to try again.

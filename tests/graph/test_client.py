@@ -571,6 +571,51 @@ def test_iso8601_duration_rejects_zero() -> None:
         iso8601_duration(timedelta(0))
 
 
+@pytest.mark.parametrize(
+    ("availability", "activity", "parsed", "unknown"),
+    [
+        ("Busy", "InACall", (Availability.BUSY, Activity.IN_A_CALL), (None, None)),
+        ("busy", "inACall", (Availability.BUSY, Activity.IN_A_CALL), (None, None)),
+        (
+            "DONOTDISTURB",
+            "presenting",
+            (Availability.DO_NOT_DISTURB, Activity.PRESENTING),
+            (None, None),
+        ),
+        (
+            "presenceUnknown",
+            "PRESENCEUNKNOWN",
+            (Availability.PRESENCE_UNKNOWN, Activity.PRESENCE_UNKNOWN),
+            (None, None),
+        ),
+        (
+            "Busy",
+            "InAWebinar",
+            (Availability.BUSY, Activity.PRESENCE_UNKNOWN),
+            (None, "InAWebinar"),
+        ),
+        (
+            "Focusing",
+            "busy",
+            (Availability.PRESENCE_UNKNOWN, Activity.BUSY),
+            ("Focusing", None),
+        ),
+    ],
+)
+def test_values_parse_in_any_casing_and_new_ones_keep_their_text(
+    availability: str,
+    activity: str,
+    parsed: tuple[Availability, Activity],
+    unknown: tuple[str | None, str | None],
+) -> None:
+    """Graph has changed a spelling before, and adds values: neither is lost."""
+    snapshot = PresenceSnapshot.from_graph(
+        {"availability": availability, "activity": activity}
+    )
+    assert (snapshot.availability, snapshot.activity) == parsed
+    assert (snapshot.unknown_availability, snapshot.unknown_activity) == unknown
+
+
 def test_unknown_values_map_to_unknown_and_keep_raw_text() -> None:
     snapshot = PresenceSnapshot.from_graph(
         {"availability": "Focusing", "activity": "Deep work", "statusMessage": None}

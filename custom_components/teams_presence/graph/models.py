@@ -1,7 +1,8 @@
 """Typed values of Microsoft Graph's presence API.
 
-Graph adds availability and activity values over time, so parsing never fails on an
-unknown string: it maps to ``PRESENCE_UNKNOWN`` and keeps the raw text for logging.
+Graph adds availability and activity values over time, and has changed a value's
+casing before, so parsing ignores case and never fails on an unknown string: it maps
+to ``PRESENCE_UNKNOWN`` and keeps the raw text, to show and to log.
 """
 
 from __future__ import annotations
@@ -28,16 +29,20 @@ DEFAULT_EXPIRATION = timedelta(minutes=5)
 MAX_STATUS_MESSAGE_LENGTH = 280
 
 
+_PRESENCE_UNKNOWN = "PresenceUnknown"
+
+
 class _TolerantEnum(StrEnum):
-    """A string enum whose parse falls back to ``PRESENCE_UNKNOWN``."""
+    """A string enum whose parse ignores case and falls back to ``PRESENCE_UNKNOWN``."""
 
     @classmethod
-    def parse(cls, value: object) -> Self:
-        """Return the member for ``value``, or the unknown member for anything new."""
-        try:
-            return cls(str(value))
-        except ValueError:
-            return cls("PresenceUnknown")
+    def parse(cls, value: str) -> Self:
+        """Return the member for ``value`` in any casing, or unknown for anything new."""
+        folded = value.casefold()
+        return next(
+            (member for member in cls if member.value.casefold() == folded),
+            cls(_PRESENCE_UNKNOWN),
+        )
 
 
 class _CamelCaseEnum(StrEnum):
@@ -357,6 +362,16 @@ class PresenceSnapshot:
     sequence_number: str | None = None
     """Graph's stamp of the presence version; stamps sort as strings."""
 
+    @property
+    def unknown_availability(self) -> str | None:
+        """Graph's text of an availability this version does not know, if it is one."""
+        return _unknown_text(self.availability, self.raw_availability)
+
+    @property
+    def unknown_activity(self) -> str | None:
+        """Graph's text of an activity this version does not know, if it is one."""
+        return _unknown_text(self.activity, self.raw_activity)
+
     def is_older_than(self, other: PresenceSnapshot) -> bool:
         """Whether Graph stamped this read before ``other``.
 
@@ -403,6 +418,13 @@ class PresenceSnapshot:
             ),
             sequence_number=_typed(data, "sequenceNumber", str) or None,
         )
+
+
+def _unknown_text(parsed: StrEnum, raw: str) -> str | None:
+    """Return ``raw`` if it parsed to unknown without saying so: a value Graph added."""
+    if parsed != _PRESENCE_UNKNOWN or raw.casefold() == _PRESENCE_UNKNOWN.casefold():
+        return None
+    return raw
 
 
 class MalformedPresenceError(ValueError):
