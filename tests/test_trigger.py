@@ -76,7 +76,9 @@ def on_device(device: dr.DeviceEntry, kind: str, **options: Any) -> dict[str, An
     }
 
 
-async def automate(hass: HomeAssistant, triggers: dict[str, dict[str, Any]]) -> list[Event]:
+async def automate(
+    hass: HomeAssistant, triggers: dict[str, dict[str, Any]]
+) -> list[Event]:
     """Add one automation per named trigger; return the firings."""
     fired: list[Event] = async_capture_events(hass, FIRED)
     assert await async_setup_component(
@@ -274,7 +276,9 @@ async def test_an_unknown_availability_is_refused(
         {
             AUTOMATION_DOMAIN: {
                 "alias": "typo",
-                "triggers": [on_device(device, "presence_became", availability="bussy")],
+                "triggers": [
+                    on_device(device, "presence_became", availability="bussy")
+                ],
                 "actions": [],
             }
         },

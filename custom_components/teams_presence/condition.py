@@ -29,7 +29,7 @@ CONF_WORK_LOCATION: Final = "work_location"
 
 
 def _options_schema(field: str, states: list[str] | tuple[str, ...]) -> vol.Schema:
-    """A target, and one or more of ``states`` under ``field``."""
+    """Accept a target, and one or more of ``states`` under ``field``."""
     return vol.Schema(
         {
             vol.Required(CONF_TARGET): cv.TARGET_FIELDS,
@@ -69,7 +69,7 @@ class ReadStateCondition(Condition):
         self._options: ConfigType = config.options or {}
 
     def states(self) -> frozenset[str]:
-        """The states for which the condition holds."""
+        """Return the states for which the condition holds."""
         return frozenset({STATE_ON})
 
     def holds(self) -> bool:
@@ -84,7 +84,7 @@ class ReadStateCondition(Condition):
         )
 
     async def async_get_checker(self) -> ConditionCheckerType:
-        """The check, as Home Assistant asks for it up to 2026.4."""
+        """Return the check, as Home Assistant asks for it up to 2026.4."""
 
         @trace_condition_function
         def check(hass: HomeAssistant, variables: TemplateVarsType = None) -> bool:
@@ -93,7 +93,7 @@ class ReadStateCondition(Condition):
         return check
 
     def _async_check(self, **kwargs: Any) -> bool:
-        """The check, as Home Assistant runs it from 2026.5 on (traced by it)."""
+        """Check, as Home Assistant does from 2026.5 on (it traces the result)."""
         return self.holds()
 
 
@@ -104,7 +104,7 @@ class PresenceIsCondition(ReadStateCondition):
     _entity = ReadChange(Platform.SENSOR, "presence")
 
     def states(self) -> frozenset[str]:
-        """The chosen availabilities."""
+        """Return the chosen availabilities."""
         return frozenset(self._options[CONF_AVAILABILITY])
 
 
@@ -121,7 +121,7 @@ class WorkLocationIsCondition(ReadStateCondition):
     _entity = ReadChange(Platform.SENSOR, "work_location")
 
     def states(self) -> frozenset[str]:
-        """The chosen work locations."""
+        """Return the chosen work locations."""
         return frozenset(self._options[CONF_WORK_LOCATION])
 
 

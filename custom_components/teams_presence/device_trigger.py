@@ -26,7 +26,6 @@ from homeassistant.const import (
     CONF_DOMAIN,
     CONF_PLATFORM,
     CONF_TYPE,
-    Platform,
 )
 from homeassistant.core import (
     CALLBACK_TYPE,
@@ -34,7 +33,6 @@ from homeassistant.core import (
     EventStateChangedData,
     HassJob,
     HomeAssistant,
-    State,
     callback,
 )
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -60,7 +58,6 @@ from .read_changes import (
 )
 from .sensor import option
 
-
 TRIGGERS: Final[dict[str, ReadChange]] = {
     **{
         option(availability): presence_became(option(availability))
@@ -77,9 +74,7 @@ TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 )
 
 
-def _entity_id(
-    hass: HomeAssistant, device_id: str, trigger: ReadChange
-) -> str | None:
+def _entity_id(hass: HomeAssistant, device_id: str, trigger: ReadChange) -> str | None:
     """Return the entity id the device's entity has now, if it has that entity."""
     device = dr.async_get(hass).async_get(device_id)
     if device is None or (account_id := account_id_of(device)) is None:
@@ -171,7 +166,11 @@ class _Watch:
     def _state_changed(self, event: Event[EventStateChangedData]) -> None:
         new = event.data["new_state"]
         last = self._reads.advance(self._trigger.key, new)
-        if new is None or last is None or not self._trigger.fires(last.state, new.state):
+        if (
+            new is None
+            or last is None
+            or not self._trigger.fires(last.state, new.state)
+        ):
             return
         self._hass.async_run_hass_job(
             self._job,
@@ -185,4 +184,3 @@ class _Watch:
             },
             event.context,
         )
-

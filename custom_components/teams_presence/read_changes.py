@@ -98,7 +98,7 @@ def was_read(state: State) -> bool:
 
 
 def change_variables(last: State, new: State) -> dict[str, Any]:
-    """What a firing tells the automation, as Home Assistant's state triggers do."""
+    """Tell the automation what changed, as Home Assistant's state triggers do."""
     return {"entity_id": new.entity_id, "from_state": last, "to_state": new}
 
 
@@ -137,7 +137,7 @@ def _selection(target: ConfigType) -> Any:
 
 
 def targeted_entity_ids(hass: HomeAssistant, target: ConfigType) -> set[str]:
-    """The entities a target names: directly, or through devices, areas, labels."""
+    """Return the entities a target names: directly, or by device, area, label."""
     selected = ha_target.async_extract_referenced_entity_ids(
         hass, _selection(target), expand_group=False
     )

@@ -71,7 +71,7 @@ class ReadChangeTrigger(Trigger):
         self._options: ConfigType = config.options or {}
 
     def change(self) -> ReadChange:
-        """The change that fires this trigger."""
+        """Return the change that fires this trigger."""
         return self._change
 
     async def async_attach_runner(
