@@ -21,7 +21,7 @@ from custom_components.teams_presence.const import DOMAIN
 from graph_emulator import GraphEmulator
 
 from .common import PRESENCE, advance, state_of
-from .test_device_trigger import READ, STEPS, firings, read
+from .test_device_trigger import READ, STEPS, busy_outage_reload_away, firings, read
 
 AUTOMATION_DOMAIN = "automation"
 FIRED = "teams_presence_test_trigger_fired"
@@ -111,9 +111,9 @@ async def automate(
     return fired
 
 
-def presence_triggers(device: dr.DeviceEntry) -> dict[str, dict[str, Any]]:
-    """Each trigger of the presence and the call, targeted at the device or entity."""
-    return {
+def presence_triggers(device: dr.DeviceEntry, *names: str) -> dict[str, dict[str, Any]]:
+    """The presence and call triggers named (all by default), at device or entity."""
+    triggers = {
         "busy": on_device(device, "presence_became", availability=["busy"]),
         "busy_or_busy_idle": {
             "trigger": f"{DOMAIN}.presence_became",
@@ -125,6 +125,7 @@ def presence_triggers(device: dr.DeviceEntry) -> dict[str, dict[str, Any]]:
         "call_ended": on_device(device, "call_ended"),
         "status_message_changed": on_device(device, "status_message_changed"),
     }
+    return {name: triggers[name] for name in names or triggers}
 
 
 FIRED_AT: dict[str, list[int]] = {
@@ -186,31 +187,9 @@ async def test_no_firing_again_after_an_outage_or_a_reload(
     device: dr.DeviceEntry,
 ) -> None:
     fired = await automate(
-        hass,
-        {
-            name: trigger
-            for name, trigger in presence_triggers(device).items()
-            if name in {"busy", "away", "call_started", "call_ended"}
-        },
+        hass, presence_triggers(device, "busy", "away", "call_started", "call_ended")
     )
-    await read(hass, freezer, emulator, "Busy", "InACall")
-    assert len(fired) == 2  # busy, call started
-
-    # A failed read, then the same presence again; then a reload.
-    emulator.fail(1)
-    await advance(hass, freezer, READ)
-    assert state_of(hass, PRESENCE) == STATE_UNAVAILABLE
-    await advance(hass, freezer, READ)
-    await hass.config_entries.async_reload(setup_integration.entry_id)
-    await hass.async_block_till_done()
-    assert state_of(hass, PRESENCE) == "busy"
-    assert len(fired) == 2
-
-    # The call ends and the user steps away while Graph cannot be read.
-    emulator.fail(1)
-    await advance(hass, freezer, READ)
-    assert state_of(hass, PRESENCE) == STATE_UNAVAILABLE
-    await read(hass, freezer, emulator, "Away", "Away")
+    await busy_outage_reload_away(hass, freezer, emulator, setup_integration, fired)
     assert firings(fired) == [
         {"type": "away", "from": "busy", "to": "away"},
         {"type": "busy", "from": "offline", "to": "busy"},
@@ -231,14 +210,7 @@ async def test_no_firing_for_what_a_restart_reads_again(
     await read(hass, freezer, emulator, "Busy", "InACall")
     assert await hass.config_entries.async_unload(setup_integration.entry_id)
     assert state_of(hass, PRESENCE) == STATE_UNAVAILABLE
-    fired = await automate(
-        hass,
-        {
-            name: trigger
-            for name, trigger in presence_triggers(device).items()
-            if name in {"busy", "call_started"}
-        },
-    )
+    fired = await automate(hass, presence_triggers(device, "busy", "call_started"))
 
     assert await hass.config_entries.async_setup(setup_integration.entry_id)
     await hass.async_block_till_done()
