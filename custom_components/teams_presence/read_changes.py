@@ -132,7 +132,9 @@ def _selection(target: ConfigType) -> Any:
 
     2025.12 names it ``TargetSelectorData``, which 2026.x deprecates.
     """
-    selection = getattr(ha_target, "TargetSelection", ha_target.TargetSelectorData)
+    selection = getattr(ha_target, "TargetSelection", None)
+    if selection is None:
+        selection = ha_target.TargetSelectorData
     return selection(target)
 
 

@@ -10,6 +10,7 @@ when Teams shows Busy. Screenshots in artifacts/browser/purpose-triggers/.
 from __future__ import annotations
 
 import asyncio
+import re
 
 from playwright.async_api import Browser, Page, expect
 import pytest
@@ -67,18 +68,23 @@ async def _repairs_hold_nothing_of_the_demo(page: Page, steps: Steps, url: str) 
 async def _build_the_automation(page: Page, steps: Steps, url: str) -> None:
     await page.goto(f"{url}/config/automation/edit/new")
     await page.get_by_role("button", name="Add trigger").first.click()
-    # By target: the search finds the account's device; its triggers are offered.
-    await page.get_by_role("textbox", name="Search").last.fill(ACCOUNT)
-    await steps.shot("search-the-account")
-    await page.get_by_text(ACCOUNT, exact=True).first.click()
-    await page.get_by_text("Teams presence became", exact=True).first.click()
+    # By target: the account is a service device (Unassigned > Services); the
+    # triggers offered for it include ours.
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("treeitem", name="Services").click()
+    await dialog.get_by_role("treeitem", name=ACCOUNT).first.click()
+    became = dialog.get_by_text("Teams presence became", exact=True).first
+    await expect(became).to_be_visible()
+    await steps.shot("triggers-for-the-account")
+    await became.click()
     await page.get_by_role("checkbox", name="Busy", exact=True).check()
     await steps.shot("trigger-in-the-editor")
 
     await page.get_by_role("button", name="Save").first.click()
-    name = page.get_by_role("textbox", name="Name")
-    await name.fill(AUTOMATION_NAME)
-    await page.get_by_role("dialog").get_by_role("button", name="Save").click()
+    # A new automation is named on its first save.
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("textbox", name="Name", exact=True).fill(AUTOMATION_NAME)
+    await dialog.get_by_role("button", name=re.compile(r"^(Save|Rename)$")).click()
     await expect(page.get_by_text(AUTOMATION_NAME).first).to_be_visible()
     await steps.shot("saved")
 
