@@ -10,7 +10,6 @@ when Teams shows Busy. Screenshots in artifacts/browser/purpose-triggers/.
 from __future__ import annotations
 
 import asyncio
-import re
 
 from playwright.async_api import Browser, Page, expect
 import pytest
@@ -69,11 +68,11 @@ async def _build_the_automation(page: Page, steps: Steps, url: str) -> None:
     await page.goto(f"{url}/config/automation/edit/new")
     await page.get_by_role("button", name="Add trigger").first.click()
     # By target: the account is a service device (Unassigned > Services); the
-    # triggers offered for it include ours.
-    dialog = page.get_by_role("dialog")
-    await dialog.get_by_role("treeitem", name="Services").click()
-    await dialog.get_by_role("treeitem", name=ACCOUNT).first.click()
-    became = dialog.get_by_text("Teams presence became", exact=True).first
+    # triggers offered for it include ours. The dialog's content is slotted, not
+    # inside its dialog element: the locators search the page.
+    await page.get_by_role("treeitem", name="Services").click()
+    await page.get_by_role("treeitem", name=ACCOUNT).first.click()
+    became = page.get_by_text("Teams presence became", exact=True).first
     await expect(became).to_be_visible()
     await steps.shot("triggers-for-the-account")
     await became.click()
@@ -81,10 +80,9 @@ async def _build_the_automation(page: Page, steps: Steps, url: str) -> None:
     await steps.shot("trigger-in-the-editor")
 
     await page.get_by_role("button", name="Save").first.click()
-    # A new automation is named on its first save.
-    dialog = page.get_by_role("dialog")
-    await dialog.get_by_role("textbox", name="Name", exact=True).fill(AUTOMATION_NAME)
-    await dialog.get_by_role("button", name=re.compile(r"^(Save|Rename)$")).click()
+    # A new automation is named on its first save, in a dialog after the editor.
+    await page.get_by_role("textbox", name="Name").first.fill(AUTOMATION_NAME)
+    await page.get_by_role("button", name="Save").last.click()
     await expect(page.get_by_text(AUTOMATION_NAME).first).to_be_visible()
     await steps.shot("saved")
 
