@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Final, cast
 
-from homeassistant.const import CONF_OPTIONS, CONF_TARGET, STATE_ON, Platform
+from homeassistant.const import CONF_OPTIONS, CONF_TARGET, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.condition import (
@@ -21,7 +21,15 @@ from homeassistant.helpers.condition import (
 from homeassistant.helpers.typing import ConfigType, TemplateVarsType
 import voluptuous as vol
 
-from .read_changes import AVAILABILITIES, ReadChange, targeted_entity_ids, was_read
+from .read_changes import (
+    AVAILABILITIES,
+    IN_A_CALL,
+    PRESENCE,
+    WORK_LOCATION,
+    AccountEntity,
+    targeted_entity_ids,
+    was_read,
+)
 from .sensor import WORK_LOCATIONS
 
 CONF_AVAILABILITY: Final = "availability"
@@ -51,7 +59,7 @@ class ReadStateCondition(Condition):
             vol.Optional(CONF_OPTIONS, default={}): {},
         }
     )
-    _entity: ClassVar[ReadChange]
+    _entity: ClassVar[AccountEntity]
     """Which entity of an account the condition reads (its platform and key)."""
 
     @classmethod
@@ -101,7 +109,7 @@ class PresenceIsCondition(ReadStateCondition):
     """Teams presence is one of the chosen availabilities."""
 
     _schema = _options_schema(CONF_AVAILABILITY, AVAILABILITIES)
-    _entity = ReadChange(Platform.SENSOR, "presence")
+    _entity = PRESENCE
 
     def states(self) -> frozenset[str]:
         """Return the chosen availabilities."""
@@ -111,14 +119,14 @@ class PresenceIsCondition(ReadStateCondition):
 class InACallCondition(ReadStateCondition):
     """The account is in a call (In a call is on)."""
 
-    _entity = ReadChange(Platform.BINARY_SENSOR, "in_a_call")
+    _entity = IN_A_CALL
 
 
 class WorkLocationIsCondition(ReadStateCondition):
     """The work location is one of the chosen ones."""
 
     _schema = _options_schema(CONF_WORK_LOCATION, WORK_LOCATIONS)
-    _entity = ReadChange(Platform.SENSOR, "work_location")
+    _entity = WORK_LOCATION
 
     def states(self) -> frozenset[str]:
         """Return the chosen work locations."""

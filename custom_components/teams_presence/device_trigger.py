@@ -80,7 +80,9 @@ def _entity_id(hass: HomeAssistant, device_id: str, trigger: ReadChange) -> str 
     if device is None or (account_id := account_id_of(device)) is None:
         return None
     return er.async_get(hass).async_get_entity_id(
-        trigger.platform, DOMAIN, entity_unique_id(account_id, trigger.key)
+        trigger.entity.platform,
+        DOMAIN,
+        entity_unique_id(account_id, trigger.entity.key),
     )
 
 
@@ -111,7 +113,7 @@ async def async_attach_trigger(
     entity_id = _entity_id(hass, config[CONF_DEVICE_ID], trigger)
     if entity_id is None:
         raise InvalidDeviceAutomationConfig(
-            f"Device {config[CONF_DEVICE_ID]} has no {trigger.key} entity"
+            f"Device {config[CONF_DEVICE_ID]} has no {trigger.entity.key} entity"
         )
     watch = _Watch(hass, trigger, action, trigger_info)
     watch.follow(entity_id)
@@ -140,7 +142,7 @@ class _Watch:
     def follow(self, entity_id: str) -> None:
         """Watch ``entity_id``'s states, and its registry entry for a rename."""
         self.stop()
-        self._reads.seed(self._trigger.key, self._hass.states.get(entity_id))
+        self._reads.seed(self._trigger.entity.key, self._hass.states.get(entity_id))
         self._unsubscribe = [
             async_track_state_change_event(self._hass, entity_id, self._state_changed),
             async_track_entity_registry_updated_event(
@@ -165,7 +167,7 @@ class _Watch:
     @callback
     def _state_changed(self, event: Event[EventStateChangedData]) -> None:
         new = event.data["new_state"]
-        last = self._reads.advance(self._trigger.key, new)
+        last = self._reads.advance(self._trigger.entity.key, new)
         if (
             new is None
             or last is None

@@ -27,29 +27,12 @@ from .sensor import option
 
 
 @dataclass(frozen=True, slots=True)
-class ReadChange:
-    """Which entity of an account a trigger watches, and which changes fire it."""
+class AccountEntity:
+    """One kind of entity every account has: its platform and description key."""
 
     platform: Platform
     key: str
     """The entity description's key, part of the entity's unique id."""
-    from_states: frozenset[str] | None = None
-    """The last state read must be one of these (``None``: any)."""
-    to_states: frozenset[str] | None = None
-    """The new state must be one of these and the last not (``None``: any other
-    than the last): busy to do not disturb is no change into "busy or do not
-    disturb"."""
-
-    def fires(self, last: str, new: str) -> bool:
-        """Whether a read that turned ``last`` into ``new`` fires the trigger."""
-        return (
-            last != new
-            and (self.from_states is None or last in self.from_states)
-            and (
-                self.to_states is None
-                or (new in self.to_states and last not in self.to_states)
-            )
-        )
 
     def watches(self, hass: HomeAssistant, entity_id: str) -> bool:
         """Whether ``entity_id`` is this kind of entity of one of our accounts."""
@@ -66,6 +49,36 @@ class ReadChange:
             config_entry is not None
             and config_entry.unique_id is not None
             and entry.unique_id == entity_unique_id(config_entry.unique_id, self.key)
+        )
+
+
+PRESENCE: Final = AccountEntity(Platform.SENSOR, "presence")
+IN_A_CALL: Final = AccountEntity(Platform.BINARY_SENSOR, "in_a_call")
+STATUS_MESSAGE: Final = AccountEntity(Platform.SENSOR, "status_message")
+WORK_LOCATION: Final = AccountEntity(Platform.SENSOR, "work_location")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadChange:
+    """Which entity of an account a trigger watches, and which changes fire it."""
+
+    entity: AccountEntity
+    from_states: frozenset[str] | None = None
+    """The last state read must be one of these (``None``: any)."""
+    to_states: frozenset[str] | None = None
+    """The new state must be one of these and the last not (``None``: any other
+    than the last): busy to do not disturb is no change into "busy or do not
+    disturb"."""
+
+    def fires(self, last: str, new: str) -> bool:
+        """Whether a read that turned ``last`` into ``new`` fires the trigger."""
+        return (
+            last != new
+            and (self.from_states is None or last in self.from_states)
+            and (
+                self.to_states is None
+                or (new in self.to_states and last not in self.to_states)
+            )
         )
 
 
@@ -108,23 +121,21 @@ AVAILABILITIES: Final = tuple(option(availability) for availability in Availabil
 
 def presence_became(*availabilities: str) -> ReadChange:
     """Presence turned into one of ``availabilities`` from any other."""
-    return ReadChange(Platform.SENSOR, "presence", to_states=frozenset(availabilities))
+    return ReadChange(PRESENCE, to_states=frozenset(availabilities))
 
 
 CALL_STARTED: Final = ReadChange(
-    Platform.BINARY_SENSOR,
-    "in_a_call",
+    IN_A_CALL,
     from_states=frozenset({STATE_OFF}),
     to_states=frozenset({STATE_ON}),
 )
 CALL_ENDED: Final = ReadChange(
-    Platform.BINARY_SENSOR,
-    "in_a_call",
+    IN_A_CALL,
     from_states=frozenset({STATE_ON}),
     to_states=frozenset({STATE_OFF}),
 )
-STATUS_MESSAGE_CHANGED: Final = ReadChange(Platform.SENSOR, "status_message")
-WORK_LOCATION_CHANGED: Final = ReadChange(Platform.SENSOR, "work_location")
+STATUS_MESSAGE_CHANGED: Final = ReadChange(STATUS_MESSAGE)
+WORK_LOCATION_CHANGED: Final = ReadChange(WORK_LOCATION)
 
 
 def _selection(target: ConfigType) -> Any:

@@ -91,7 +91,7 @@ class ReadChangeTrigger(Trigger):
             return {
                 entity_id
                 for entity_id in entity_ids
-                if change.watches(self._hass, entity_id)
+                if change.entity.watches(self._hass, entity_id)
             }
 
         @callback
