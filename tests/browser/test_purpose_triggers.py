@@ -76,7 +76,8 @@ async def _build_the_automation(page: Page, steps: Steps, url: str) -> None:
     await expect(became).to_be_visible()
     await steps.shot("triggers-for-the-account")
     await became.click()
-    await page.get_by_role("checkbox", name="Busy", exact=True).check()
+    busy = page.get_by_role("checkbox", name="Busy", exact=True)
+    await busy.or_(page.get_by_label("Busy", exact=True)).first.check()
     await steps.shot("trigger-in-the-editor")
 
     await page.get_by_role("button", name="Save").first.click()
