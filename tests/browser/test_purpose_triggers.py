@@ -24,7 +24,7 @@ from .conftest import (
     log_in,
     open_page,
 )
-from .test_ui import call_service, state_attribute
+from .test_ui import read_until_triggered, state_attribute
 
 pytestmark = pytest.mark.timeout(300)
 FOLDER = ARTIFACTS / "purpose-triggers"
@@ -96,15 +96,4 @@ async def _it_fires_when_teams_says_busy(page: Page, emulator: GraphEmulator) ->
         await asyncio.sleep(0.1)
     assert await state_attribute(page, automation, "last_triggered") is None
     emulator.set_client_session("desktop", "Busy", "InACall")
-    for _ in range(100):
-        await call_service(
-            page,
-            "homeassistant",
-            "update_entity",
-            {"entity_id": "sensor.adele_vance_presence"},
-        )
-        if await state_attribute(page, automation, "last_triggered"):
-            break
-        await asyncio.sleep(0.3)
-    else:
-        raise AssertionError("the purpose-specific trigger never fired")
+    await read_until_triggered(page, automation)
