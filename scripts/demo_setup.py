@@ -2,8 +2,9 @@
 
 Used by scripts/demo and the browser tests. Each command does only what is missing, so
 that a restart keeps what is there (the entry, its id and options, the automations,
-the user's edits): `config` writes the configuration directory on the first start, and
-later only links the integration and copies missing blueprints back in; `onboard` waits
+the user's edits): `config` writes the configuration directory on the first start (with
+the HTTP settings in Home Assistant's storage, not YAML), and later only links the
+integration and copies missing blueprints back in; `onboard` waits
 for Home Assistant, completes onboarding once and creates the demo user; `add-entry`
 adds the integration by device code through the config-flow REST API (the emulator
 approves the code) when it has no entry, with one automation from each blueprint.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
+import json
 import os
 from pathlib import Path
 import re
@@ -53,7 +55,7 @@ homeassistant:
 frontend:
 config:
 api:
-${http}application_credentials:
+application_credentials:
 automation: !include automations.yaml
 script: !include scripts.yaml
 history:
@@ -85,9 +87,13 @@ logger:
     homeassistant.components.camera.img_util: critical
     aiohttp_fast_zlib: error
 """)
-# From 2026.11 Home Assistant moves `http:` into its storage on the first start and asks
-# (a repair) to delete the YAML: it is there for that start only (see `onboard`).
-HTTP: Final = Template("http:\n  server_host: 127.0.0.1\n  server_port: $port\n")
+# From 2026.11 the HTTP settings live in Home Assistant's storage (Settings > System >
+# Network); an `http:` block in YAML is moved there once, with a repair asking to delete
+# it. The demo writes the storage before the first start instead, in the store's first
+# version, which Home Assistant migrates to its current one (filling in every default).
+HTTP_STORE: Final = Path(".storage", "http")
+# What demo configurations made before that still hold: dropped once Home Assistant
+# stored it (see `drop_migrated_http`).
 HTTP_WRITTEN: Final = re.compile(
     r"^http:\n  server_host: 127\.0\.0\.1\n  server_port: \d+\n", re.MULTILINE
 )
@@ -103,12 +109,10 @@ def write_config(config_dir: Path, port: int, external_url: str | None) -> None:
     configuration = config_dir / "configuration.yaml"
     if not configuration.exists():
         url = f"http://127.0.0.1:{port}"
-        http = HTTP.substitute(port=port)
         configuration.write_text(
-            CONFIGURATION.substitute(
-                url=url, external_url=external_url or url, http=http
-            )
+            CONFIGURATION.substitute(url=url, external_url=external_url or url)
         )
+        write_http_settings(config_dir, port)
     for name in ("automations.yaml", "scripts.yaml"):
         if not (config_dir / name).exists():
             (config_dir / name).write_text("[]\n" if name[0] == "a" else "{}\n")
@@ -125,8 +129,20 @@ def write_config(config_dir: Path, port: int, external_url: str | None) -> None:
             shutil.copy(blueprint, installed / blueprint.name)
 
 
+def write_http_settings(config_dir: Path, port: int) -> None:
+    """Listen on 127.0.0.1 at `port` only, as the Network settings would say."""
+    store = config_dir / HTTP_STORE
+    if store.exists():
+        return
+    store.parent.mkdir(exist_ok=True)
+    settings = {"server_host": ["127.0.0.1"], "server_port": port}
+    store.write_text(
+        json.dumps({"version": 1, "minor_version": 1, "key": "http", "data": settings})
+    )
+
+
 def drop_migrated_http(config_dir: Path) -> None:
-    """Delete the `http:` block the first start wrote, once Home Assistant stored it."""
+    """Delete an `http:` block an older demo's first start wrote, once stored."""
     configuration = config_dir / "configuration.yaml"
     text = configuration.read_text()
     kept = HTTP_WRITTEN.sub("", text, count=1)
@@ -231,16 +247,6 @@ class HomeAssistant:
                 await self.call("POST", f"/api/onboarding/{step}", body)
         if "core_config" not in done:
             await self.remove_onboarding_extras()
-        await self.keep_http_config()
-
-    async def keep_http_config(self) -> None:
-        """Confirm the HTTP settings moved from YAML, as the dialog asks a user to.
-
-        From 2026.11 they start as a trial that Home Assistant reverts (restarting
-        on its default port) unless confirmed within five minutes. Older releases
-        don't know the command, and there is nothing to confirm once it is done.
-        """
-        await self.websocket({"type": "http/config/promote"})
 
     async def websocket(self, command: dict[str, Any]) -> dict[str, Any]:
         """Send one command over the websocket API, as the frontend does; the answer."""
@@ -444,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument(
             "--config-dir",
             type=Path,
-            help="its configuration: the first start's `http:` goes once stored",
+            help="its configuration: an older demo's `http:` YAML goes once stored",
         )
         if name == "add-entry":
             command.add_argument("--graph-url", required=True)

@@ -7,14 +7,14 @@ In a call sensor's rule), and the status message changing.
 
 Each watches one of the device's entities, found through the entity registry by its
 unique id, never by an entity id a user may rename; a rename while the automation
-runs is followed. A trigger compares each read with the last value read before it:
-Graph being unreachable for a while (the sensors go unavailable) or a reload neither
-fires it again nor hides a change made meanwhile.
+runs is followed. A trigger compares each read with the last value read before it
+(``read_changes.py``, shared with the purpose-specific triggers): Graph being
+unreachable for a while (the sensors go unavailable) or a reload neither fires it
+again nor hides a change made meanwhile.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from homeassistant.components.device_automation import DEVICE_TRIGGER_BASE_SCHEMA
@@ -26,10 +26,6 @@ from homeassistant.const import (
     CONF_DOMAIN,
     CONF_PLATFORM,
     CONF_TYPE,
-    STATE_OFF,
-    STATE_ON,
-    STATE_UNAVAILABLE,
-    Platform,
 )
 from homeassistant.core import (
     CALLBACK_TYPE,
@@ -37,7 +33,6 @@ from homeassistant.core import (
     EventStateChangedData,
     HassJob,
     HomeAssistant,
-    State,
     callback,
 )
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -52,50 +47,25 @@ import voluptuous as vol
 from .const import DOMAIN
 from .entity import account_id_of, entity_unique_id
 from .graph import Availability
+from .read_changes import (
+    CALL_ENDED,
+    CALL_STARTED,
+    STATUS_MESSAGE_CHANGED,
+    LastReads,
+    ReadChange,
+    change_variables,
+    presence_became,
+)
 from .sensor import option
 
-
-@dataclass(frozen=True, slots=True)
-class DeviceTrigger:
-    """Which entity of the device a trigger watches, and which changes fire it."""
-
-    platform: Platform
-    key: str
-    """The entity description's key, part of the entity's unique id."""
-    from_states: frozenset[str] | None = None
-    """The last state read must be one of these (``None``: any)."""
-    to_states: frozenset[str] | None = None
-    """The new state must be one of these (``None``: any other than the last)."""
-
-    def fires(self, last: str, new: str) -> bool:
-        """Whether a read that turned ``last`` into ``new`` fires the trigger."""
-        return (
-            last != new
-            and (self.from_states is None or last in self.from_states)
-            and (self.to_states is None or new in self.to_states)
-        )
-
-
-TRIGGERS: Final[dict[str, DeviceTrigger]] = {
+TRIGGERS: Final[dict[str, ReadChange]] = {
     **{
-        option(availability): DeviceTrigger(
-            Platform.SENSOR, "presence", to_states=frozenset({option(availability)})
-        )
+        option(availability): presence_became(option(availability))
         for availability in Availability
     },
-    "call_started": DeviceTrigger(
-        Platform.BINARY_SENSOR,
-        "in_a_call",
-        from_states=frozenset({STATE_OFF}),
-        to_states=frozenset({STATE_ON}),
-    ),
-    "call_ended": DeviceTrigger(
-        Platform.BINARY_SENSOR,
-        "in_a_call",
-        from_states=frozenset({STATE_ON}),
-        to_states=frozenset({STATE_OFF}),
-    ),
-    "status_message_changed": DeviceTrigger(Platform.SENSOR, "status_message"),
+    "call_started": CALL_STARTED,
+    "call_ended": CALL_ENDED,
+    "status_message_changed": STATUS_MESSAGE_CHANGED,
 }
 """Each trigger type: ``busy`` and the other Presence states, then the rest."""
 
@@ -104,15 +74,15 @@ TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 )
 
 
-def _entity_id(
-    hass: HomeAssistant, device_id: str, trigger: DeviceTrigger
-) -> str | None:
+def _entity_id(hass: HomeAssistant, device_id: str, trigger: ReadChange) -> str | None:
     """Return the entity id the device's entity has now, if it has that entity."""
     device = dr.async_get(hass).async_get(device_id)
     if device is None or (account_id := account_id_of(device)) is None:
         return None
     return er.async_get(hass).async_get_entity_id(
-        trigger.platform, DOMAIN, entity_unique_id(account_id, trigger.key)
+        trigger.entity.platform,
+        DOMAIN,
+        entity_unique_id(account_id, trigger.entity.key),
     )
 
 
@@ -143,7 +113,7 @@ async def async_attach_trigger(
     entity_id = _entity_id(hass, config[CONF_DEVICE_ID], trigger)
     if entity_id is None:
         raise InvalidDeviceAutomationConfig(
-            f"Device {config[CONF_DEVICE_ID]} has no {trigger.key} entity"
+            f"Device {config[CONF_DEVICE_ID]} has no {trigger.entity.key} entity"
         )
     watch = _Watch(hass, trigger, action, trigger_info)
     watch.follow(entity_id)
@@ -156,7 +126,7 @@ class _Watch:
     def __init__(
         self,
         hass: HomeAssistant,
-        trigger: DeviceTrigger,
+        trigger: ReadChange,
         action: TriggerActionType,
         trigger_info: TriggerInfo,
     ) -> None:
@@ -165,16 +135,14 @@ class _Watch:
         self._trigger = trigger
         self._job = HassJob(action, f"device trigger {trigger_info}")
         self._trigger_data = trigger_info["trigger_data"]
-        self._last: State | None = None
+        self._reads = LastReads()
         self._unsubscribe: list[CALLBACK_TYPE] = []
 
     @callback
     def follow(self, entity_id: str) -> None:
         """Watch ``entity_id``'s states, and its registry entry for a rename."""
         self.stop()
-        state = self._hass.states.get(entity_id)
-        if self._last is None and state is not None and _was_read(state):
-            self._last = state
+        self._reads.seed(self._trigger.entity.key, self._hass.states.get(entity_id))
         self._unsubscribe = [
             async_track_state_change_event(self._hass, entity_id, self._state_changed),
             async_track_entity_registry_updated_event(
@@ -199,10 +167,12 @@ class _Watch:
     @callback
     def _state_changed(self, event: Event[EventStateChangedData]) -> None:
         new = event.data["new_state"]
-        if new is None or not _was_read(new):
-            return
-        last, self._last = self._last, new
-        if last is None or not self._trigger.fires(last.state, new.state):
+        last = self._reads.advance(self._trigger.entity.key, new)
+        if (
+            new is None
+            or last is None
+            or not self._trigger.fires(last.state, new.state)
+        ):
             return
         self._hass.async_run_hass_job(
             self._job,
@@ -210,16 +180,9 @@ class _Watch:
                 "trigger": {
                     **self._trigger_data,
                     "platform": "device",
-                    "entity_id": new.entity_id,
-                    "from_state": last,
-                    "to_state": new,
+                    **change_variables(last, new),
                     "description": f"state of {new.entity_id}",
                 }
             },
             event.context,
         )
-
-
-def _was_read(state: State) -> bool:
-    """Whether a state comes from a read, not from Graph being unreachable."""
-    return state.state != STATE_UNAVAILABLE

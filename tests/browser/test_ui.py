@@ -205,6 +205,11 @@ async def _device_trigger_in_an_automation(
     await steps.shot("device-trigger")
 
     emulator.set_client_session("desktop", "Busy", "InACall")
+    await read_until_triggered(page, "automation.teams_says_busy")
+
+
+async def read_until_triggered(page: Page, automation: str) -> None:
+    """Read the presence now, again and again, until ``automation`` has run."""
     for _ in range(100):
         await call_service(
             page,
@@ -212,11 +217,10 @@ async def _device_trigger_in_an_automation(
             "update_entity",
             {"entity_id": "sensor.adele_vance_presence"},
         )
-        if await state_attribute(page, "automation.teams_says_busy", "last_triggered"):
-            break
+        if await state_attribute(page, automation, "last_triggered"):
+            return
         await asyncio.sleep(0.3)
-    else:
-        raise AssertionError("the device trigger never fired")
+    raise AssertionError(f"{automation} never ran")
 
 
 async def call_service(
