@@ -394,6 +394,8 @@ async def change_options_or_restart(
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
+    # Set up again after the wait: its first read waits too.
+    assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
 @pytest.mark.parametrize("how", ["options", "restart"])
@@ -407,7 +409,7 @@ async def test_retry_after_outlives_a_reload(
     """Nothing reaches Graph before the wait it asked for ends, reload or not."""
     emulator.throttle(1, retry_after=300)
     await select(hass, "away")
-    (throttled,) = [call for call in emulator.requests if call.status == 429]
+    (throttled,) = [request for request in emulator.requests if request.status == 429]
     await advance(hass, freezer, timedelta(seconds=10))
     await change_options_or_restart(hass, setup_integration, how)
 
@@ -417,7 +419,9 @@ async def test_retry_after_outlives_a_reload(
         throttled.time + timedelta(seconds=299) - dt_util.utcnow(),
         step=timedelta(seconds=1),
     )
-    assert [call for call in emulator.requests if call.time > throttled.time] == []
+    assert [
+        request for request in emulator.requests if request.time > throttled.time
+    ] == []
 
     await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=5))
     assert setup_integration.state is ConfigEntryState.LOADED

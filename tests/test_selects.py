@@ -269,7 +269,7 @@ async def test_a_hold_that_ends_during_retry_after_shows_what_comes_after(
     start = await hold_busy_after_away(hass, setup_integration, timedelta(minutes=2))
     emulator.throttle(1, retry_after=300)
     await advance(hass, freezer, timedelta(seconds=40))
-    throttled = [call for call in emulator.requests if call.status == 429]
+    throttled = [request for request in emulator.requests if request.status == 429]
     assert len(throttled) == 1
     throttled_at = throttled[0].time
 
@@ -289,7 +289,9 @@ async def test_a_hold_that_ends_during_retry_after_shows_what_comes_after(
     await advance(
         hass, freezer, throttled_at + timedelta(seconds=295) - dt_util.utcnow()
     )
-    assert [call for call in emulator.requests if call.time > throttled_at] == []
+    assert [
+        request for request in emulator.requests if request.time > throttled_at
+    ] == []
     await advance(hass, freezer, timedelta(seconds=10))
     assert emulator.presence() == ("Away", "Away")
     assert attributes(hass, APP_PRESENCE)["in_teams"] == "applied"
