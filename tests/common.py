@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.select import (
@@ -12,7 +13,7 @@ from homeassistant.components.select import (
     DOMAIN as SELECT_DOMAIN,
     SERVICE_SELECT_OPTION,
 )
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -110,3 +111,16 @@ def reauth_flows(hass: HomeAssistant) -> list[object]:
         for flow in hass.config_entries.flow.async_progress()
         if flow["handler"] == DOMAIN and flow["context"]["source"] == SOURCE_REAUTH
     ]
+
+
+async def call(
+    hass: HomeAssistant, entry: ConfigEntry, action: str, **data: Any
+) -> Any:
+    """Run one of the integration's actions for ``entry``, as an automation does."""
+    return await hass.services.async_call(
+        DOMAIN,
+        action,
+        {"config_entry_id": entry.entry_id, **data},
+        blocking=True,
+        return_response=action == "get_presence",
+    )

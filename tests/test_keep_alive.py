@@ -20,7 +20,11 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence.const import CONF_EXPIRATION, DOMAIN
+from custom_components.teams_presence.const import (
+    CONF_EXPIRATION,
+    CONF_READ_INTERVAL,
+    DOMAIN,
+)
 from graph_emulator import GraphEmulator
 
 from .common import (
@@ -28,6 +32,7 @@ from .common import (
     CLIENT_ID,
     PRESENCE,
     advance,
+    call,
     select,
     set_calls,
     state_of,
@@ -342,6 +347,115 @@ async def test_shorter_expiration_for_the_same_presence_is_sent(
         "PT4H",
         "PT5M",
     ]
+    session = emulator.app_session(CLIENT_ID)
+    assert session is not None
+    assert session.expires_at - dt_util.utcnow() <= timedelta(minutes=5)
+
+
+@pytest.mark.usefixtures("short_expiration", "setup_integration")
+async def test_a_session_graph_dropped_is_pending(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    """Writes failing past the expiration: Graph no longer holds what is shown."""
+    await select(hass, "busy_in_a_call")
+    sent_at = set_calls(emulator)[-1].time
+    await emulator.refuse_connections()
+    await advance(hass, freezer, sent_at + timedelta(minutes=4) - dt_util.utcnow())
+    assert in_teams(hass) == "applied"
+
+    await advance(hass, freezer, sent_at + timedelta(minutes=5) - dt_util.utcnow())
+    assert emulator.app_session(CLIENT_ID) is None
+    assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+    assert in_teams(hass) == "pending"
+
+    await emulator.accept_connections()
+    await advance(hass, freezer, timedelta(seconds=60), step=timedelta(seconds=5))
+    assert emulator.presence() == ("Busy", "InACall")
+    assert in_teams(hass) == "applied"
+
+
+def in_teams(hass: HomeAssistant) -> object:
+    """Whether the app presence select says Teams has its choice."""
+    state = hass.states.get(APP_PRESENCE)
+    assert state is not None
+    return state.attributes["in_teams"]
+
+
+async def change_options_or_restart(
+    hass: HomeAssistant, entry: MockConfigEntry, how: str
+) -> None:
+    """Reload the entry through an options change, or unload it and set it up again."""
+    if how == "options":
+        flow = await hass.config_entries.options.async_init(entry.entry_id)
+        await hass.config_entries.options.async_configure(
+            flow["flow_id"], {**entry.options, CONF_READ_INTERVAL: 60}
+        )
+    else:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # Set up again after the wait: its first read waits too.
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+@pytest.mark.parametrize("how", ["options", "restart"])
+async def test_retry_after_outlives_a_reload(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    how: str,
+) -> None:
+    """Nothing reaches Graph before the wait it asked for ends, reload or not."""
+    emulator.throttle(1, retry_after=300)
+    await select(hass, "away")
+    (throttled,) = [request for request in emulator.requests if request.status == 429]
+    await advance(hass, freezer, timedelta(seconds=10))
+    await change_options_or_restart(hass, setup_integration, how)
+
+    await advance(
+        hass,
+        freezer,
+        throttled.time + timedelta(seconds=299) - dt_util.utcnow(),
+        step=timedelta(seconds=1),
+    )
+    assert [
+        request for request in emulator.requests if request.time > throttled.time
+    ] == []
+
+    await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=5))
+    assert setup_integration.state is ConfigEntryState.LOADED
+    assert set_calls(emulator)[0].time >= throttled.time + timedelta(seconds=300)
+    assert emulator.presence() == ("Away", "Away")
+    assert state_of(hass, APP_PRESENCE) == "away"
+    assert in_teams(hass) == "applied"
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_an_absurd_retry_after_waits_an_hour_at_most(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    emulator.throttle(1, retry_after="1e300")
+    await select(hass, "away")
+    assert in_teams(hass) == "pending"
+    await advance(hass, freezer, timedelta(minutes=59), step=timedelta(minutes=1))
+    assert set_calls(emulator) == []
+    await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=10))
+    assert emulator.presence() == ("Away", "Away")
+    assert in_teams(hass) == "applied"
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_a_hold_returns_with_the_expiration_wanted_before_it(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    """Busy for 5 minutes stays Busy for 5 minutes after a hold, not the hour."""
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    await call(hass, entry, "set_presence", presence="busy_in_a_call", expiration=5)
+    await call(hass, entry, "set_presence", presence="away", hold_for={"minutes": 10})
+    await advance(hass, freezer, timedelta(minutes=11), step=timedelta(seconds=5))
+    assert emulator.presence() == ("Busy", "InACall")
+    assert set_calls(emulator)[-1].body["expirationDuration"] == "PT5M"
     session = emulator.app_session(CLIENT_ID)
     assert session is not None
     assert session.expires_at - dt_util.utcnow() <= timedelta(minutes=5)

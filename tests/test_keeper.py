@@ -103,25 +103,57 @@ def test_a_burst_of_wishes_sends_only_the_last() -> None:
     assert keeper.due(at(1)) == SetSession(AppPresence.DO_NOT_DISTURB_PRESENTING, HOUR)
 
 
+FIVE_MINUTES = timedelta(minutes=5)
+
+
 @pytest.mark.parametrize(
-    ("before", "after_deadline"),
-    [(None, EndSession()), (AVAILABLE, SetSession(AVAILABLE, HOUR))],
+    ("before", "expiration", "after_deadline"),
+    [
+        (None, None, EndSession()),
+        (AVAILABLE, None, SetSession(AVAILABLE, HOUR)),
+        # The expiration wanted before the hold comes back with its presence: if
+        # Home Assistant stopped, Teams would show Busy twelve times longer.
+        (BUSY, FIVE_MINUTES, SetSession(BUSY, FIVE_MINUTES)),
+    ],
 )
 def test_a_hold_returns_to_what_was_wanted_before(
-    before: AppPresence | None, after_deadline: SessionRequest
+    before: AppPresence | None,
+    expiration: timedelta | None,
+    after_deadline: SessionRequest,
 ) -> None:
     keeper = SessionKeeper(HOUR)
     if before is not None:
-        keeper.want(before, T0)
-        keeper.accepted(SetSession(before, HOUR), T0)
-    keeper.want(BUSY, at(1), until=at(46))
+        keeper.want(before, T0, expiration=expiration)
+        keeper.accepted(SetSession(before, expiration or HOUR), T0)
+    keeper.want(AWAY, at(1), until=at(46))
     request = keeper.due(at(1))
     # The session outlives the hold only a little, should Home Assistant stop.
-    assert request == SetSession(BUSY, timedelta(minutes=46))
+    assert request == SetSession(AWAY, timedelta(minutes=46))
     keeper.accepted(request, at(1))
     assert keeper.next_wake(at(1)) == at(46)
     assert keeper.due(at(46)) == after_deadline
-    assert keeper.wish == Wish(before)
+    assert keeper.wish == Wish(before, expiration=expiration)
+
+
+def test_a_hold_within_a_hold_returns_to_what_was_wanted_before_both() -> None:
+    keeper = SessionKeeper(HOUR)
+    keeper.want(BUSY, T0, expiration=FIVE_MINUTES)
+    keeper.want(AWAY, at(1), until=at(30))
+    keeper.want(AppPresence.DO_NOT_DISTURB_PRESENTING, at(2), until=at(20))
+    assert keeper.wish.settled(at(20)) == Wish(BUSY, expiration=FIVE_MINUTES)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        Wish(AWAY, until=at(30), after_hold=BUSY, after_hold_expiration=FIVE_MINUTES),
+        Wish(AWAY, until=at(30), expiration=FIVE_MINUTES),
+        Wish(BUSY, expiration=4 * HOUR),
+        Wish(),
+    ],
+)
+def test_a_wish_outlives_the_store_whole(stored: Wish) -> None:
+    assert Wish.from_dict(stored.as_dict()) == stored
 
 
 def test_throttling_holds_every_request_until_retry_after() -> None:
@@ -175,6 +207,36 @@ def test_a_restart_keeps_the_wish_but_not_a_finished_hold() -> None:
 def test_a_wish_stored_by_version_0_1_0_is_read() -> None:
     stored = {"presence": "busy_in_a_call", "until": at(30).isoformat(), "then": "away"}
     assert Wish.from_dict(stored) == Wish(BUSY, until=at(30), after_hold=AWAY)
+
+
+def test_a_hold_stored_without_the_expiration_before_it_returns_to_the_option() -> None:
+    """A store written before the expiration was kept: the entry's option, as then."""
+    stored = {
+        "presence": "away",
+        "until": at(30).isoformat(),
+        "after_hold": "busy_in_a_call",
+        "expiration": None,
+    }
+    assert Wish.from_dict(stored).settled(at(30)) == Wish(BUSY)
+
+
+def test_a_restart_keeps_graph_s_retry_after() -> None:
+    """A reload or restart during a throttle sends nothing before it ends."""
+    keeper = SessionKeeper(HOUR)
+    keeper.want(AWAY, T0)
+    keeper.throttle(300, T0)
+    stored = keeper.as_dict()
+
+    reloaded = SessionKeeper(HOUR)
+    reloaded.restore(stored, at(1))
+    assert reloaded.is_throttled(at(4.9))
+    assert reloaded.due(at(1), force=True) is None
+    assert reloaded.next_wake(at(1)) == at(5)
+    assert reloaded.due(at(5), force=True) == SetSession(AWAY, HOUR)
+
+    after_it = SessionKeeper(HOUR)
+    after_it.restore(stored, at(6))
+    assert after_it.throttled_until is None
 
 
 def test_the_preferred_presence_lasts_its_default_expiration() -> None:
@@ -243,3 +305,89 @@ def test_applied_follows_what_graph_accepted() -> None:
     assert request is not None
     keeper.accepted(request, at(1))
     assert keeper.app_presence_applied(at(1))
+
+
+@pytest.mark.parametrize(
+    ("presence", "expiration", "lapses"),
+    [
+        # Graph drops the session at its expiry; Available fades after 5 minutes.
+        (BUSY, FIVE_MINUTES, at(5)),
+        (BUSY, HOUR, at(60)),
+        (AVAILABLE, HOUR, at(5)),
+    ],
+)
+def test_applied_ends_when_graph_drops_the_session(
+    presence: AppPresence, expiration: timedelta, lapses: datetime
+) -> None:
+    """Writes failing since: Graph no longer holds what Home Assistant wants."""
+    keeper = keeper_holding(presence, expiration)
+    assert keeper.app_presence_applied(lapses - timedelta(seconds=1))
+    assert not keeper.app_presence_applied(lapses)
+
+
+def test_no_session_wanted_is_applied_once_the_session_expired() -> None:
+    keeper = keeper_holding(BUSY, FIVE_MINUTES)
+    keeper.want(None, at(1))
+    assert not keeper.app_presence_applied(at(4))
+    assert keeper.app_presence_applied(at(5))
+
+
+@pytest.mark.parametrize("sent", [True, False])
+def test_the_end_of_a_preferred_presence_is_a_wake(sent: bool) -> None:
+    """So what Home Assistant shows ends with it, whatever a read says."""
+    keeper = SessionKeeper(HOUR)
+    keeper.prefer(PreferredPresence.DO_NOT_DISTURB, timedelta(minutes=10), T0)
+    if sent:
+        request = keeper.due(T0)
+        assert request is not None
+        keeper.accepted(request, T0)
+    assert keeper.next_wake(T0) == at(10)
+    assert keeper.preferred_presence(at(10)) is None
+    assert keeper.next_wake(at(10)) is None
+
+
+def test_the_nearest_of_a_refresh_and_an_override_s_end_wakes() -> None:
+    keeper = keeper_holding(BUSY)
+    keeper.prefer(PreferredPresence.BUSY, timedelta(minutes=10), T0)
+    request = keeper.due(T0)
+    assert request is not None
+    keeper.accepted(request, T0)
+    assert keeper.next_wake(T0) == at(10)
+    assert keeper.next_wake(at(10)) == at(60) - REFRESH_MARGIN
+
+
+@pytest.mark.parametrize(
+    ("event", "ends"),
+    [
+        ("hold", at(2)),
+        ("override", at(5)),
+        # Graph drops the session while asking to wait: pending from then on.
+        ("session", at(5)),
+    ],
+)
+def test_a_throttle_still_wakes_when_what_is_shown_changes(
+    event: str, ends: datetime
+) -> None:
+    """Nothing is sent before Retry-After ends, but what Home Assistant shows changes."""
+    keeper = keeper_holding(BUSY, FIVE_MINUTES if event == "session" else HOUR)
+    if event == "hold":
+        keeper.want(AWAY, T0, until=ends)
+    if event == "override":
+        keeper.prefer(PreferredPresence.AWAY, FIVE_MINUTES, T0)
+        request = keeper.due(T0)
+        assert request is not None
+        keeper.accepted(request, T0)
+    keeper.throttle(600, T0)
+    assert keeper.next_wake(T0) == ends
+    assert keeper.due(ends) is None
+    assert keeper.next_wake(ends) == at(10)
+
+
+def test_the_wish_in_force_during_a_throttle_is_the_one_after_the_hold() -> None:
+    keeper = keeper_holding(BUSY, FIVE_MINUTES)
+    keeper.want(AWAY, at(1), until=at(2))
+    keeper.throttle(600, at(1))
+    assert keeper.due(at(2)) is None
+    assert keeper.wish.settled(at(2)) == Wish(BUSY)
+    # Graph still holds the session from before the hold: what is wanted now.
+    assert keeper.app_presence_applied(at(2))

@@ -8,7 +8,7 @@ of whoever chose.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
@@ -32,6 +32,7 @@ from .common import (
     PREFERRED_PRESENCE,
     PRESENCE,
     advance,
+    call,
     select,
     set_calls,
     state_of,
@@ -59,6 +60,22 @@ def preferred_sets(emulator: GraphEmulator) -> list[dict[str, object]]:
     ]
 
 
+async def hold_busy_after_away(
+    hass: HomeAssistant, entry: MockConfigEntry, hold_for: timedelta
+) -> datetime:
+    """Choose Away, then hold Busy in a call for ``hold_for``; return when it began."""
+    await select(hass, "away")
+    start = dt_util.utcnow()
+    await call(
+        hass,
+        entry,
+        "set_presence",
+        presence="busy_in_a_call",
+        hold_for={"seconds": hold_for.total_seconds()},
+    )
+    return start
+
+
 @pytest.mark.usefixtures("setup_integration")
 async def test_both_selects_start_applied_with_nothing_held(
     hass: HomeAssistant,
@@ -81,18 +98,7 @@ async def test_a_hold_shows_its_end_and_what_comes_after(
     emulator: GraphEmulator,
     setup_integration: MockConfigEntry,
 ) -> None:
-    await select(hass, "away")
-    start = dt_util.utcnow()
-    await hass.services.async_call(
-        DOMAIN,
-        "set_presence",
-        {
-            "config_entry_id": setup_integration.entry_id,
-            "presence": "busy_in_a_call",
-            "hold_for": {"minutes": 30},
-        },
-        blocking=True,
-    )
+    start = await hold_busy_after_away(hass, setup_integration, timedelta(minutes=30))
     shown = attributes(hass, APP_PRESENCE)
     assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
     assert shown["in_teams"] == "applied"
@@ -289,3 +295,74 @@ async def test_overlapping_choices_each_carry_their_own_context(
     seen = contexts_by_entity(changes)
     assert SESSION_EXPIRES in seen
     assert not set().union(*seen.values()) & {alice.id, bob.id}
+
+
+async def test_an_override_shows_its_end_when_teams_looks_the_same(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """A read that shows nothing new changes nothing: the end itself must show."""
+    emulator.set_client_session("desktop", "DoNotDisturb", "DoNotDisturb")
+    await advance(hass, freezer, timedelta(seconds=30))
+    assert state_of(hass, PRESENCE) == "do_not_disturb"
+    start = dt_util.utcnow()
+    await call(
+        hass,
+        setup_integration,
+        "set_preferred_presence",
+        presence="do_not_disturb",
+        expiration={"minutes": 10},
+    )
+    assert [body["expirationDuration"] for body in preferred_sets(emulator)] == [
+        "PT10M"
+    ]
+    assert state_of(hass, PREFERRED_PRESENCE) == "do_not_disturb"
+    assert attributes(hass, PREFERRED_PRESENCE)["expires_at"] == start + timedelta(
+        minutes=10
+    )
+
+    await advance(hass, freezer, timedelta(minutes=10))
+    assert emulator.presence() == ("DoNotDisturb", "DoNotDisturb")
+    assert state_of(hass, PREFERRED_PRESENCE) == "none"
+    assert "expires_at" not in attributes(hass, PREFERRED_PRESENCE)
+    assert state_of(hass, PRESENCE) == "do_not_disturb"
+
+
+async def test_a_hold_that_ends_during_retry_after_shows_what_comes_after(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """The select and get_presence show the wish in force; Graph gets it when allowed."""
+    start = await hold_busy_after_away(hass, setup_integration, timedelta(minutes=2))
+    emulator.throttle(1, retry_after=300)
+    await advance(hass, freezer, timedelta(seconds=40))
+    throttled = [request for request in emulator.requests if request.status == 429]
+    assert len(throttled) == 1
+    throttled_at = throttled[0].time
+
+    await advance(hass, freezer, start + timedelta(minutes=2) - dt_util.utcnow())
+    assert state_of(hass, APP_PRESENCE) == "away"
+    assert attributes(hass, APP_PRESENCE) | {"options": None} == {
+        "options": None,
+        "friendly_name": "Adele Vance Presence from Home Assistant",
+        "in_teams": "pending",
+    }
+    shown = await call(hass, setup_integration, "get_presence")
+    assert shown is not None
+    assert (shown["app_presence"], shown["app_presence_until"]) == ("away", None)
+    # Graph still holds the hold's Busy: nothing is sent before Retry-After ends.
+    assert emulator.presence() == ("Busy", "InACall")
+
+    await advance(
+        hass, freezer, throttled_at + timedelta(seconds=295) - dt_util.utcnow()
+    )
+    assert [
+        request for request in emulator.requests if request.time > throttled_at
+    ] == []
+    await advance(hass, freezer, timedelta(seconds=10))
+    assert emulator.presence() == ("Away", "Away")
+    assert attributes(hass, APP_PRESENCE)["in_teams"] == "applied"

@@ -22,22 +22,11 @@ from .common import (
     PREFERRED_PRESENCE,
     PRESENCE,
     advance,
+    call,
     state_of,
 )
 
 STATUS_MESSAGE = "sensor.adele_vance_status_message"
-
-
-async def call(
-    hass: HomeAssistant, entry: MockConfigEntry, service: str, **data: Any
-) -> Any:
-    return await hass.services.async_call(
-        DOMAIN,
-        service,
-        {"config_entry_id": entry.entry_id, **data},
-        blocking=True,
-        return_response=service == "get_presence",
-    )
 
 
 async def test_set_presence_with_expiration(

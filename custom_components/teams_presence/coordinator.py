@@ -92,8 +92,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     @property
     def wish(self) -> Wish:
-        """What the user wants of the app session."""
-        return self.keeper.wish
+        """What the user wants of the app session now: a hold that ended gives way.
+
+        Even while Graph asks to wait and the keeper has not sent what follows it.
+        """
+        return self.keeper.wish.settled(dt_util.utcnow())
 
     @property
     def session(self) -> AppSession | None:
@@ -213,10 +216,16 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             raise caller_error(err) from err
 
     async def _async_update_data(self) -> PresenceSnapshot:
-        """Read the aggregated presence, unless Graph asked us to wait."""
+        """Read the aggregated presence, unless Graph asked us to wait.
+
+        A wait that outlived a reload or a restart holds the first read too: the
+        entry is set up once it is over.
+        """
         started = dt_util.utcnow()
-        if self.keeper.is_throttled(started) and self.data is not None:
-            return self.data
+        if self.keeper.is_throttled(started):
+            if self.data is not None:
+                return self.data
+            raise UpdateFailed(translation_domain=DOMAIN, translation_key="throttled")
         try:
             snapshot = await self.client.get_presence()
         except FAILURES as err:
@@ -261,6 +270,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         failure = self.problems.record(err)
         if failure is Failure.THROTTLED:
             self.keeper.throttle(retry_after(err), dt_util.utcnow())
+            self.save()  # a reload or a restart waits too
         return failure
 
     @callback

@@ -49,11 +49,16 @@ class Wish:
     """What is wanted once ``until`` passes (the state before the hold)."""
     expiration: timedelta | None = None
     """Session expiration for this wish; ``None`` uses the entry's option."""
+    after_hold_expiration: timedelta | None = None
+    """The expiration wanted before the hold, which returns with ``after_hold``."""
 
     def settled(self, now: datetime) -> Wish:
-        """Return the wish in force at ``now``: a hold past its deadline gives way."""
+        """Return the wish in force at ``now``: a hold past its deadline gives way.
+
+        To the state before it exactly as it was wanted, its expiration included.
+        """
         if self.until is not None and now >= self.until:
-            return Wish(self.after_hold)
+            return Wish(self.after_hold, expiration=self.after_hold_expiration)
         return self
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,23 +67,35 @@ class Wish:
             "presence": self.presence,
             "until": self.until.isoformat() if self.until else None,
             "after_hold": self.after_hold,
-            "expiration": self.expiration.total_seconds() if self.expiration else None,
+            "expiration": _seconds(self.expiration),
+            "after_hold_expiration": _seconds(self.after_hold_expiration),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Wish:
-        """Deserialize from the store (``then`` is what version 0.1.0 called it)."""
+        """Deserialize from the store (``then`` is what version 0.1.0 called it).
+
+        A store written before ``after_hold_expiration`` was kept returns from a
+        hold with the entry's expiration, as the version that wrote it did.
+        """
         after_hold = data.get("after_hold") or data.get("then")
         return cls(
             presence=AppPresence(data["presence"]) if data.get("presence") else None,
             until=datetime.fromisoformat(data["until"]) if data.get("until") else None,
             after_hold=AppPresence(after_hold) if after_hold else None,
-            expiration=(
-                timedelta(seconds=data["expiration"])
-                if data.get("expiration")
-                else None
-            ),
+            expiration=_duration(data.get("expiration")),
+            after_hold_expiration=_duration(data.get("after_hold_expiration")),
         )
+
+
+def _seconds(duration: timedelta | None) -> float | None:
+    """Return a duration as the store keeps it."""
+    return duration.total_seconds() if duration else None
+
+
+def _duration(seconds: float | None) -> timedelta | None:
+    """Return a duration the store kept (``None`` or 0: none)."""
+    return timedelta(seconds=seconds) if seconds else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +124,16 @@ class AppSession:
         )
 
     @property
+    def lapses_at(self) -> datetime:
+        """When Graph stops showing it as set: it fades (Available) or expires."""
+        if self.presence.times_out:
+            return min(self.expires_at, self.sent_at + AVAILABLE_TIMEOUT)
+        return self.expires_at
+
+    @property
     def refresh_due(self) -> datetime:
         """When to set it again so it neither fades (Available) nor expires."""
-        lapses = self.expires_at
-        if self.presence.times_out:
-            lapses = min(lapses, self.sent_at + AVAILABLE_TIMEOUT)
-        return lapses - REFRESH_MARGIN
+        return self.lapses_at - REFRESH_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,12 +250,18 @@ class SessionKeeper:
         A hold (``until``) remembers what was wanted before it, to return to.
         """
         previous = self.wish.settled(now)
-        after_hold = previous.after_hold if previous.until else previous.presence
+        before = (
+            Wish(previous.after_hold, expiration=previous.after_hold_expiration)
+            if previous.until
+            else previous
+        )
+        held = until is not None
         self.wish = wish = Wish(
             presence,
             until=until if presence is not None else None,
-            after_hold=after_hold if until is not None else None,
+            after_hold=before.presence if held else None,
             expiration=expiration,
+            after_hold_expiration=before.expiration if held else None,
         )
 
         def undo() -> None:
@@ -268,11 +295,20 @@ class SessionKeeper:
         return undo
 
     def app_presence_applied(self, now: datetime) -> bool:
-        """Whether Graph holds the app session as wished (as far as we know)."""
+        """Whether Graph holds the app session as wished (as far as we know).
+
+        Graph drops a session at its expiry and fades Available, however long the
+        writes that would have refreshed it kept failing.
+        """
         wished = self.wish.settled(now).presence
+        session = self.session
         if wished is None:
-            return self.session is None
-        return self.session is not None and self.session.presence is wished
+            return session is None or now >= session.expires_at
+        return (
+            session is not None
+            and session.presence is wished
+            and now < session.lapses_at
+        )
 
     def preferred_presence(self, now: datetime) -> PreferredPresence | None:
         """Return the user-preferred presence wished from here, while it lasts.
@@ -342,20 +378,32 @@ class SessionKeeper:
         )
 
     def next_wake(self, now: datetime) -> datetime | None:
-        """When a request may next be due: a refresh, a hold's end, or a throttle's."""
+        """When a request may next be due, or what Home Assistant shows changes.
+
+        A request: a refresh, a hold's end, a throttle's end. What is shown changes
+        by itself, and must show even while Graph asks to wait: a hold's end, a
+        user-preferred presence's end, the app session's lapse.
+        """
         if self.closed:
             return None
-        if self.is_throttled(now):
-            return self.throttled_until
-        wakes = [
+        shown_changes = [
             moment
             for moment in (
-                self.session.refresh_due if self.session else None,
                 self.wish.until,
+                self.preferred_expires_at(now),
+                self.session.lapses_at if self.session else None,
             )
-            if moment is not None
+            if moment is not None and moment > now
         ]
-        return min(wakes) if wakes else None
+        if (throttled_until := self.throttled_until) is not None and (
+            now < throttled_until
+        ):
+            wakes = [throttled_until, *shown_changes]
+        elif self.session is not None:
+            wakes = [self.session.refresh_due, *shown_changes]
+        else:
+            wakes = shown_changes
+        return min(wakes, default=None)
 
     def expiration(self, wish: Wish, now: datetime) -> timedelta:
         """Session expiration: the wish's or the default, cut short for a hold.
@@ -425,10 +473,19 @@ class SessionKeeper:
             "preferred_wish": (
                 self.preferred_wish.as_dict() if self.preferred_wish else None
             ),
+            "throttled_until": (
+                self.throttled_until.isoformat() if self.throttled_until else None
+            ),
         }
 
     def restore(self, stored: dict[str, Any], now: datetime) -> None:
-        """Load what ``as_dict`` saved; a hold that ended while down is over."""
+        """Load what ``as_dict`` saved; a hold or a throttle that ended while down is over.
+
+        A throttle still running holds every request after a reload or a restart.
+        """
+        if throttled_until := stored.get("throttled_until"):
+            until = datetime.fromisoformat(throttled_until)
+            self.throttled_until = until if until > now else None
         self.wish = Wish.from_dict(stored.get("wish") or {}).settled(now)
         if preferred := stored.get("preferred"):
             self.preferred = PreferredState.from_dict(preferred)

@@ -547,6 +547,15 @@ async def test_timeout(emulator: GraphEmulator, http: ClientSession) -> None:
         ("soon", None),
         ("Wed, 01 Jan 2031 00:01:00 GMT", 60.0),
         ("Wed, 01 Jan 2031 00:00:00 GMT", 0.0),
+        # Absurd values: no real throttle asks for more than the ceiling.
+        ("1e300", 3600.0),
+        ("inf", 3600.0),
+        ("-inf", 0.0),
+        ("nan", None),
+        pytest.param("9" * 400, 3600.0, id="a 400-digit number"),
+        ("3601", 3600.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 3600.0),
+        ("Mon, 01 Jan 1900 00:00:00 GMT", 0.0),
     ],
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:

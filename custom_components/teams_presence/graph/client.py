@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 import json
+import math
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -50,6 +51,14 @@ TokenProvider = Callable[[], Awaitable[str]]
 GRAPH_GLOBAL: Final = CLOUD_ENDPOINTS[Cloud.GLOBAL].graph_url
 ME: Final = "me"
 DEFAULT_TIMEOUT: Final = 20.0
+MAX_RETRY_AFTER: Final = 3600.0
+"""The longest wait, in seconds, a Retry-After is taken for.
+
+Graph's throttles ask for seconds, a few minutes at most; an hour or more is a broken
+header (or a proxy's), not a throttle. Obeying it would stop every read and let every
+app session (4 hours at most) lapse, and a huge value overflows the clock. An hour
+still honours any real throttle many times over.
+"""
 
 _ERRORS_BY_STATUS: Final[dict[int, type[GraphError]]] = {
     HTTPStatus.BAD_REQUEST: GraphValidationError,
@@ -314,17 +323,22 @@ async def _read_error_body(response: ClientResponse) -> tuple[str | None, str | 
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Parse Retry-After as seconds or as an HTTP date; ``None`` when absent or bad."""
+    """Parse Retry-After as seconds or as an HTTP date, at most ``MAX_RETRY_AFTER``.
+
+    ``None`` when absent or unreadable (not a number, not a date, NaN).
+    """
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if math.isnan(seconds):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
