@@ -72,12 +72,17 @@ async def _build_the_automation(page: Page, steps: Steps, url: str) -> None:
     # inside its dialog element: the locators search the page.
     await page.get_by_role("treeitem", name="Services").click()
     await page.get_by_role("treeitem", name=ACCOUNT).first.click()
-    became = page.get_by_text("Teams presence became", exact=True).first
+    # Each trigger offered is a button named by its title and its target.
+    became = page.get_by_role("button", name=f"Teams presence became {ACCOUNT}")
     await expect(became).to_be_visible()
     await steps.shot("triggers-for-the-account")
     await became.click()
+    # Once the picker has closed, the trigger's fields show beside the editor;
+    # a checkbox is ticked by its label (its box covers its input).
+    await expect(page.get_by_role("dialog")).to_have_count(0)
     busy = page.get_by_role("checkbox", name="Busy", exact=True)
-    await busy.or_(page.get_by_label("Busy", exact=True)).first.check()
+    await page.get_by_text("Busy", exact=True).click()
+    await expect(busy).to_be_checked()
     await steps.shot("trigger-in-the-editor")
 
     await page.get_by_role("button", name="Save").first.click()
