@@ -11,14 +11,16 @@ watchdog: push is then not trusted until a notification arrives again.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
+from homeassistant.util.aiohttp import MockRequest
 
 from .const import DOMAIN, LOGGER
 from .failures import FAILURES
@@ -30,6 +32,7 @@ from .graph import (
     Rejected,
     validation_token,
 )
+from .push_intake import Intake, async_read_body
 
 if TYPE_CHECKING:
     from .push import PushManager
@@ -50,6 +53,7 @@ class NotificationInbox:
         self.push = push
         self.coordinator = push.coordinator
         self.receiver = receiver
+        self._intake = Intake(self._async_receive, self._start_receiving)
         self.counts: Counter[str] = Counter()
         """Accepted, confirmed by a read, coalesced, rejected (by reason), watchdog fallbacks."""
         self.last_notification: datetime | None = None
@@ -93,16 +97,27 @@ class NotificationInbox:
         return snapshot
 
     async def async_handle(
-        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request | MockRequest
     ) -> web.Response:
-        """Answer Graph's handshake, or take a notification and answer 202 at once."""
+        """Answer Graph's handshake, or take a notification and answer 202 at once.
+
+        Never raises: Home Assistant would log a traceback naming the webhook (its
+        secret address) and answer 200. What is refused or dropped is counted.
+        """
         if (token := validation_token(request.query)) is not None:
             return web.Response(text=token, content_type="text/plain")
-        body = await request.read()
-        self.coordinator.config_entry.async_create_background_task(
-            hass, self._async_receive(body), f"{DOMAIN} notification"
-        )
+        if (body := await async_read_body(request)) is None:
+            self.counts["refused_too_large"] += 1
+            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        if not self._intake.take(body):
+            self.counts["dropped_busy"] += 1
         return web.Response(status=HTTPStatus.ACCEPTED)
+
+    def _start_receiving(self, work: Coroutine[Any, Any, None]) -> None:
+        coordinator = self.coordinator
+        coordinator.config_entry.async_create_background_task(
+            coordinator.hass, work, f"{DOMAIN} notification"
+        )
 
     async def _async_receive(self, body: bytes) -> None:
         """Apply a rich change at once, read for a basic one; count the rest."""
@@ -116,6 +131,8 @@ class NotificationInbox:
                 case LifecycleNotice():
                     await self._async_reauthorize(outcome.subscription_id)
                 case PresenceChange():
+                    if outcome.tokens_unchecked:
+                        self.counts["tokens_unchecked"] += 1
                     self._accept(outcome)
 
     def _accept(self, change: PresenceChange) -> None:
