@@ -12,16 +12,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
 import json
 import logging
+import sys
+from time import perf_counter
 from typing import Any
 
 from aiohttp import ClientResponse
 from homeassistant.core import HomeAssistant
+from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.teams_presence.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.teams_presence.push_intake import (
     MAX_BODY_BYTES,
     MAX_RECEIVING,
@@ -64,11 +73,11 @@ OVERSIZED = 17 * 1024 * 1024
 """Above Home Assistant's own limit for a request it reads whole (16 MiB)."""
 
 
-def loud_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+def loud(records: list[logging.LogRecord]) -> list[logging.LogRecord]:
     """Records a user would see (warnings and up) or that carry a traceback."""
     return [
         record
-        for record in caplog.records
+        for record in records
         if record.levelno >= logging.WARNING or record.exc_info
     ]
 
@@ -78,7 +87,7 @@ def assert_quiet(caplog: pytest.LogCaptureFixture, webhook_id: str) -> None:
 
     The web server's access log names every request's URL, as for any webhook.
     """
-    assert loud_records(caplog) == []
+    assert loud(caplog.records) == []
     assert [
         record.getMessage()
         for record in caplog.records
@@ -95,7 +104,10 @@ async def post(
     **kwargs: Any,
 ) -> ClientResponse:
     client = await hass_client_no_auth()
-    return await client.post(f"/api/webhook/{webhook_id}", data=body, **kwargs)
+    response: ClientResponse = await client.post(
+        f"/api/webhook/{webhook_id}", data=body, **kwargs
+    )
+    return response
 
 
 async def test_a_body_nested_beyond_recursion_is_counted(
@@ -215,7 +227,9 @@ async def test_an_oversized_body_is_refused_unread(
 
 def peak_overlap(spans: list[tuple[float, float]]) -> int:
     """The most spans (start, end) open at one moment."""
-    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    events = sorted(
+        [(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans]
+    )
     peak = open_now = 0
     for _, change in events:
         open_now += change
@@ -239,10 +253,7 @@ async def test_a_flood_is_bounded_and_the_excess_counted(
     flood = 3 * (MAX_RECEIVING + MAX_WAITING)
     emulator.delay(flood, 0.2)
     answers = await asyncio.gather(
-        *(
-            post(hass_client_no_auth, push.webhook_id, replayed)
-            for _ in range(flood)
-        )
+        *(post(hass_client_no_auth, push.webhook_id, replayed) for _ in range(flood))
     )
     assert {response.status for response in answers} == {202}
     await settle(hass, emulator)
@@ -251,7 +262,10 @@ async def test_a_flood_is_bounded_and_the_excess_counted(
     assert len(calls) == MAX_RECEIVING + MAX_WAITING
     spans = [(call.received, call.answered or call.received) for call in calls]
     assert peak_overlap(spans) <= MAX_RECEIVING
-    assert push.counts["dropped_busy"] == flood - MAX_RECEIVING - MAX_WAITING
+    dropped = flood - MAX_RECEIVING - MAX_WAITING
+    assert push.counts["dropped_busy"] == dropped
+    diagnostics = await async_get_config_entry_diagnostics(hass, push_entry)
+    assert diagnostics["updates"]["counts"]["dropped_busy"] == dropped
     assert_quiet(caplog, push.webhook_id)
 
 
@@ -291,3 +305,182 @@ async def test_unchecked_tokens_are_read_at_once(
     assert presence_reads(emulator) == reads + 1
     assert push.counts["tokens_unchecked"] == 1
     assert_quiet(caplog, push.webhook_id)
+
+
+# The property: whatever is posted, the answer comes in time, nothing raises, and
+# nothing but Graph's own notifications is accepted.
+
+TEXT = st.one_of(
+    st.text(max_size=12), st.sampled_from([SURROGATE, "\udfff", "", "\x00"])
+)
+JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        TEXT,
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(TEXT, children, max_size=4)
+    ),
+    max_leaves=16,
+)
+ENCRYPTED_KEYS = ("data", "dataKey", "dataSignature", "encryptionCertificateId")
+ITEM = st.fixed_dictionaries(
+    {"subscriptionId": TEXT},
+    optional={
+        "clientState": TEXT,
+        "resourceData": st.one_of(st.fixed_dictionaries({"id": TEXT}), JSON),
+        "encryptedContent": st.one_of(
+            st.fixed_dictionaries(dict.fromkeys(ENCRYPTED_KEYS, TEXT)), JSON
+        ),
+        "lifecycleEvent": st.one_of(
+            st.sampled_from(["reauthorizationRequired", "missed"]), JSON
+        ),
+    },
+)
+SHAPED = st.fixed_dictionaries(
+    {"value": st.lists(st.one_of(ITEM, JSON), max_size=3)},
+    optional={"validationTokens": st.lists(st.one_of(TEXT, JSON), max_size=3)},
+)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A change to one node of a genuine notification (``where``: which, modulo)."""
+
+    where: int
+    how: str
+    value: Any
+
+    def applied_to(self, genuine: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(json.dumps(genuine))
+        nodes = list(_nodes(body))
+        parent, key = nodes[self.where % len(nodes)]
+        match self.how:
+            case "delete":
+                del parent[key]
+            case "flip" if isinstance(parent[key], str) and parent[key]:
+                text = parent[key]
+                at = self.where % len(text)
+                parent[key] = (
+                    text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+                )
+            case "twice" if isinstance(parent[key], list):
+                parent[key] = parent[key] * 2
+            case _:
+                parent[key] = self.value
+        return body
+
+
+def _nodes(tree: Any) -> Any:
+    """Every (container, key) in ``tree``, depth first."""
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree)
+    for key, child in list(items):
+        yield tree, key
+        if isinstance(child, dict | list):
+            yield from _nodes(child)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One POST: a body (or a mutation of Graph's), and maybe a validation query."""
+
+    body: bytes | Mutation
+    token: str | None
+
+    def bytes_for(self, genuine: dict[str, Any]) -> bytes:
+        if isinstance(self.body, Mutation):
+            return json.dumps(self.body.applied_to(genuine)).encode()
+        return self.body
+
+
+POSTS = st.builds(
+    Draw,
+    body=st.one_of(
+        st.binary(max_size=300),
+        JSON.map(lambda value: json.dumps(value).encode()),
+        SHAPED.map(lambda value: json.dumps(value).encode()),
+        st.integers(900, 3 * DEPTH).map(lambda depth: b"[" * depth),
+        st.builds(
+            Mutation,
+            where=st.integers(0, 10**6),
+            how=st.sampled_from(["replace", "delete", "flip", "twice"]),
+            value=JSON,
+        ),
+        st.builds(
+            Mutation,
+            where=st.integers(0, 10**6),
+            how=st.just("flip"),
+            value=st.none(),
+        ),
+    ),
+    # Printable: Home Assistant refuses control characters in a query itself (400).
+    token=st.one_of(
+        st.none(), st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E))
+    ),
+)
+
+
+async def test_whatever_is_posted_is_answered_in_time_and_never_forges(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    push = push_of(push_entry)
+    client = await hass_client_no_auth()
+    path = f"/api/webhook/{push.webhook_id}"
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    genuine = emulator.subscriptions.delivery.sent[-1].body
+    assert state_of(hass, PRESENCE) == "busy"
+    ours = push.client_state.encode()
+    slowest = 0.0
+
+    async def check(draw: Draw) -> None:
+        nonlocal slowest
+        body = draw.bytes_for(genuine)
+        accepted, logged = push.counts["accepted"], len(caplog.records)
+        query = {} if draw.token is None else {"validationToken": draw.token}
+        started = perf_counter()
+        async with client.post(path, data=body, params=query) as response:
+            status, text = response.status, await response.text()
+        slowest = max(slowest, perf_counter() - started)
+        assert slowest < 3.0  # Graph's bound for every answer
+        if draw.token is not None:
+            assert (status, text) == (200, draw.token)
+        else:
+            assert status == 202
+        await settle(hass, emulator)
+        assert loud(caplog.records[logged:]) == []
+        assert state_of(hass, PRESENCE) == "busy"
+        if draw.token is not None or ours not in body:
+            assert push.counts["accepted"] == accepted
+
+    @settings(
+        max_examples=300,
+        deadline=timedelta(seconds=10),
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(POSTS)
+    def post_each(draw: Draw) -> None:
+        asyncio.run_coroutine_threadsafe(check(draw), hass.loop).result()
+
+    # Hypothesis runs in a thread of its own; each POST on Home Assistant's loop.
+    with ThreadPoolExecutor(1) as hypothesis_thread:
+        await asyncio.get_running_loop().run_in_executor(hypothesis_thread, post_each)
+    assert_quiet(caplog, push.webhook_id)
+    # Not vacuous: strangers were turned away, and some mutations of Graph's own
+    # notification (in fields no check covers) were still Graph's news, read for.
+    assert push.counts["rejected_client_state"] > 0
+    assert push.counts["accepted"] > 1
+    with capsys.disabled():
+        sys.stdout.write(
+            f"\nwebhook: slowest answer {slowest * 1000:.0f} ms;"
+            f" {dict(sorted(push.counts.items()))}\n"
+        )

@@ -319,8 +319,11 @@ class NotificationReceiver:
             payload = _parse_json(body)
         except ValueError:
             return [Rejected(RejectionReason.MALFORMED)]
-        items = payload.get("value") if isinstance(payload, dict) else None
-        if not isinstance(items, list) or not items:
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(items := payload.get("value"), list)
+            or not items
+        ):
             return [Rejected(RejectionReason.MALFORMED)]
         outcomes = [_read_item(item, client_state) for item in items]
         token_failure = None
