@@ -94,16 +94,16 @@ class CloudRelay:
         """
         if not self.connected:
             raise OSError("The cloud relay is not connected")
-        url = URL(post.url)
+        address, _, query = post.url.partition("?")  # as sent, not re-encoded
         answer: dict[str, Any] = await self.hass.data[
             "cloud"
         ].client.async_webhook_message(
             {
-                "cloudhook_id": url.name,
+                "cloudhook_id": URL(address).name,
                 "body": post.body.decode(),
                 "headers": {"Content-Type": post.content_type},
                 "method": "POST",
-                "query": url.query_string,
+                "query": query,
             }
         )
         content_type = answer.get("headers", {}).get("Content-Type", "")

@@ -17,6 +17,7 @@ import pytest
 
 from custom_components.teams_presence.graph import (
     NotificationCertificate,
+    MAX_BATCH,
     NotificationReceiver,
     PresenceChange,
     Rejected,
@@ -80,6 +81,21 @@ async def test_a_body_nested_beyond_recursion_is_malformed(
     assert await notification_receiver.receive(body, client_state=CLIENT_STATE) == [
         Rejected(RejectionReason.MALFORMED)
     ]
+
+
+async def test_a_batch_larger_than_graph_sends_is_malformed(
+    notification_receiver: NotificationReceiver,
+) -> None:
+    """Each item costs microseconds: half a million would hold the loop for seconds."""
+    item = {"subscriptionId": "sub", "clientState": "guessed"}
+    most = json.dumps({"value": [item] * MAX_BATCH})
+    assert await notification_receiver.receive(
+        most, client_state=CLIENT_STATE
+    ) == [Rejected(RejectionReason.CLIENT_STATE, "sub")] * MAX_BATCH
+    too_many = json.dumps({"value": [item] * (MAX_BATCH + 1)})
+    assert await notification_receiver.receive(
+        too_many, client_state=CLIENT_STATE
+    ) == [Rejected(RejectionReason.MALFORMED)]
 
 
 async def test_a_lone_surrogate_client_state_is_not_ours(

@@ -44,6 +44,7 @@ from .models import (
     WorkLocationUpdate,
 )
 from .notifications import (
+    MAX_BATCH,
     LifecycleEvent,
     LifecycleNotice,
     Notification,
@@ -66,6 +67,7 @@ from .subscriptions import (
 )
 
 __all__ = [
+    "MAX_BATCH",
     "AVAILABLE_TIMEOUT",
     "CLOUD_ENDPOINTS",
     "DEFAULT_EXPIRATION",

@@ -45,6 +45,10 @@ SIGNING_KEYS_MAX_AGE: Final = timedelta(hours=6)
 """Entra ID rotates its signing keys about daily; a cached set is fetched again after this."""
 KEYS_REFETCH_INTERVAL: Final = timedelta(minutes=5)
 """The keys are fetched at most this often, whatever tokens name or outages do."""
+MAX_BATCH: Final = 1000
+"""Notifications in one body, at most. Graph batches a few about one account's presence;
+checking each item costs microseconds, so a body of half a million would hold the
+event loop for seconds."""
 _SIGNING_ALGORITHM: Final = "RS256"
 _FETCH_TIMEOUT: Final = 10.0
 
@@ -322,7 +326,7 @@ class NotificationReceiver:
         if (
             not isinstance(payload, dict)
             or not isinstance(items := payload.get("value"), list)
-            or not items
+            or not 0 < len(items) <= MAX_BATCH
         ):
             return [Rejected(RejectionReason.MALFORMED)]
         outcomes = [_read_item(item, client_state) for item in items]
