@@ -16,8 +16,8 @@ from aiohttp import ClientSession
 import pytest
 
 from custom_components.teams_presence.graph import (
-    NotificationCertificate,
     MAX_BATCH,
+    NotificationCertificate,
     NotificationReceiver,
     PresenceChange,
     Rejected,
@@ -89,13 +89,14 @@ async def test_a_batch_larger_than_graph_sends_is_malformed(
     """Each item costs microseconds: half a million would hold the loop for seconds."""
     item = {"subscriptionId": "sub", "clientState": "guessed"}
     most = json.dumps({"value": [item] * MAX_BATCH})
-    assert await notification_receiver.receive(
-        most, client_state=CLIENT_STATE
-    ) == [Rejected(RejectionReason.CLIENT_STATE, "sub")] * MAX_BATCH
+    assert (
+        await notification_receiver.receive(most, client_state=CLIENT_STATE)
+        == [Rejected(RejectionReason.CLIENT_STATE, "sub")] * MAX_BATCH
+    )
     too_many = json.dumps({"value": [item] * (MAX_BATCH + 1)})
-    assert await notification_receiver.receive(
-        too_many, client_state=CLIENT_STATE
-    ) == [Rejected(RejectionReason.MALFORMED)]
+    assert await notification_receiver.receive(too_many, client_state=CLIENT_STATE) == [
+        Rejected(RejectionReason.MALFORMED)
+    ]
 
 
 async def test_a_lone_surrogate_client_state_is_not_ours(
