@@ -11,10 +11,9 @@ watchdog: push is then not trusted until a notification arrives again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -53,7 +52,7 @@ class NotificationInbox:
         self.push = push
         self.coordinator = push.coordinator
         self.receiver = receiver
-        self._intake = Intake(self._async_receive, self._start_receiving)
+        self._intake = Intake(push.hass, push.entry, self._async_receive)
         self.counts: Counter[str] = Counter()
         """Accepted, confirmed by a read, coalesced, rejected (by reason), watchdog fallbacks."""
         self.last_notification: datetime | None = None
@@ -112,12 +111,6 @@ class NotificationInbox:
         if not self._intake.take(body):
             self.counts["dropped_busy"] += 1
         return web.Response(status=HTTPStatus.ACCEPTED)
-
-    def _start_receiving(self, work: Coroutine[Any, Any, None]) -> None:
-        coordinator = self.coordinator
-        coordinator.config_entry.async_create_background_task(
-            coordinator.hass, work, f"{DOMAIN} notification"
-        )
 
     async def _async_receive(self, body: bytes) -> None:
         """Apply a rich change at once, read for a basic one; count the rest."""

@@ -10,22 +10,24 @@ to it. A body is read only up to ``MAX_BODY_BYTES`` (a larger one is refused wit
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Final
 
 from aiohttp import hdrs, web
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
 from homeassistant.util.aiohttp import MockRequest
 
+from .const import DOMAIN
+
 MAX_BODY_BYTES: Final = 1024 * 1024
-"""1 MiB: a notification about one account's presence is about 3 kB, so this holds
+"""1 MiB: a notification about one account's presence is about 2.5 kB, so this holds
 a batch of hundreds (the README's Instant updates section says so)."""
 MAX_RECEIVING: Final = 2
 """Bodies checked at once: checking waits only on Entra ID's signing keys, or on a
 request a lifecycle notification asks for."""
 MAX_WAITING: Final = 8
 """Bodies that wait for a turn; with the ones being checked, at most 10 MiB held."""
-
-type Start = Callable[[Coroutine[Any, Any, None]], object]
 
 
 async def async_read_body(request: web.Request | MockRequest) -> bytes | None:
@@ -51,11 +53,15 @@ class Intake:
     """Hands bodies to ``receive`` a few at a time, with a bounded queue."""
 
     def __init__(
-        self, receive: Callable[[bytes], Awaitable[None]], start: Start
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        receive: Callable[[bytes], Awaitable[None]],
     ) -> None:
-        """Check each body with ``receive``, in tasks that ``start`` runs."""
+        """Check each body with ``receive``, in background tasks of ``entry``."""
+        self._hass = hass
+        self._entry = entry
         self._receive = receive
-        self._start = start
         self._waiting: deque[bytes] = deque()
         self._receiving = 0
 
@@ -63,7 +69,11 @@ class Intake:
         """Have ``body`` checked soon; False when too many wait (it is dropped)."""
         if self._receiving < MAX_RECEIVING:
             self._receiving += 1
-            self._start(self._async_drain(body))
+            self._entry.async_create_background_task(
+                self._hass,
+                self._async_drain(body),
+                f"{DOMAIN} notification",
+            )
             return True
         if len(self._waiting) < MAX_WAITING:
             self._waiting.append(body)
