@@ -31,6 +31,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.teams_presence.diagnostics import (
     async_get_config_entry_diagnostics,
 )
+from custom_components.teams_presence.graph import MAX_BATCH
 from custom_components.teams_presence.push_intake import (
     MAX_BODY_BYTES,
     MAX_RECEIVING,
@@ -278,6 +279,27 @@ async def test_a_flood_is_bounded_and_the_excess_counted(
     assert len(calls) + dropped == flood
     diagnostics = await async_get_config_entry_diagnostics(hass, push_entry)
     assert diagnostics["updates"]["counts"]["dropped_busy"] == dropped
+    assert_quiet(caplog, push.webhook_id)
+
+
+async def test_one_body_asks_for_one_reauthorization(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A replayed lifecycle item, repeated in one body, is one Graph request."""
+    push = push_of(push_entry)
+    emulator.subscriptions.require_reauthorization()
+    await settle(hass, emulator)
+    [item] = emulator.subscriptions.delivery.sent[-1].body["value"]
+    before = len(emulator.graph_calls("reauthorize"))
+    body = json.dumps({"value": [item] * MAX_BATCH})
+    response = await post(hass_client_no_auth, push.webhook_id, body)
+    assert response.status == 202
+    await settle(hass, emulator)
+    assert len(emulator.graph_calls("reauthorize")) == before + 1
     assert_quiet(caplog, push.webhook_id)
 
 

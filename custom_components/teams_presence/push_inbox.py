@@ -113,8 +113,12 @@ class NotificationInbox:
         return web.Response(status=HTTPStatus.ACCEPTED)
 
     async def _async_receive(self, body: bytes) -> None:
-        """Apply a rich change at once, read for a basic one; count the rest."""
+        """Apply a rich change at once, read for a basic one; count the rest.
+
+        A subscription is reauthorized once per body, however often it asks.
+        """
         push = self.push
+        reauthorize: dict[str, None] = {}
         for outcome in await self.receiver.receive(
             body, client_state=push.client_state, certificates=push.certificates
         ):
@@ -122,11 +126,13 @@ class NotificationInbox:
                 case Rejected(reason=why):
                     self.counts[f"rejected_{why}"] += 1
                 case LifecycleNotice():
-                    await self._async_reauthorize(outcome.subscription_id)
+                    reauthorize[outcome.subscription_id] = None
                 case PresenceChange():
                     if outcome.tokens_unchecked:
                         self.counts["tokens_unchecked"] += 1
                     self._accept(outcome)
+        for subscription_id in reauthorize:
+            await self._async_reauthorize(subscription_id)
 
     def _accept(self, change: PresenceChange) -> None:
         """Apply a rich change whose order is sure; read for any other.
