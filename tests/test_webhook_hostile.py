@@ -159,27 +159,7 @@ async def test_a_hostile_body_is_counted_once(
 
 @pytest.mark.parametrize("with_cloud", [True])
 @pytest.mark.parametrize("external_url", [None])
-async def test_a_lone_surrogate_validation_token_through_the_cloud_is_counted(
-    hass: HomeAssistant,
-    emulator: GraphEmulator,
-    push_entry: MockConfigEntry,
-    cloud: CloudRelay,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Only a cloudhook's relay can pass one: aiohttp refuses such a URL itself."""
-    push = push_of(push_entry)
-    [subscription] = emulator.subscriptions.all()
-    url = f"{subscription.notification_url}?validationToken={SURROGATE}"
-    answer = await cloud.deliver(Post(url, b"", "text/plain"))
-    assert answer.status == 202
-    await settle(hass, emulator)
-    assert push.counts == {"rejected_malformed": 1}
-    assert_quiet(caplog, push.webhook_id)
-
-
-@pytest.mark.parametrize("with_cloud", [True])
-@pytest.mark.parametrize("external_url", [None])
-async def test_a_notification_through_the_cloud_relay_is_applied(
+async def test_through_the_cloud_relay(
     hass: HomeAssistant,
     emulator: GraphEmulator,
     push_entry: MockConfigEntry,
@@ -194,12 +174,22 @@ async def test_a_notification_through_the_cloud_relay_is_applied(
     assert [sent.status for sent in emulator.subscriptions.delivery.sent][-1] == 202
     assert state_of(hass, PRESENCE) == "busy"
     assert push.counts["accepted"] == 1
-    # A body over the limit is refused there too.
+
+    # A lone surrogate as the validation token: only a relay can pass one (aiohttp
+    # refuses such a URL itself). It cannot be echoed: an empty notification.
     [subscription] = emulator.subscriptions.all()
+    url = f"{subscription.notification_url}?validationToken={SURROGATE}"
+    answer = await cloud.deliver(Post(url, b"", "text/plain"))
+    assert answer.status == 202
+    await settle(hass, emulator)
+    assert push.counts["rejected_malformed"] == 1
+
+    # A body over the limit is refused there too.
     answer = await cloud.deliver(
         Post(subscription.notification_url, b" " * (MAX_BODY_BYTES + 1), "text/plain")
     )
     assert answer.status == 413
+    assert push.counts["refused_too_large"] == 1
     assert_quiet(caplog, push.webhook_id)
 
 
@@ -236,6 +226,14 @@ async def test_an_oversized_body_is_refused_unread(
     assert push.counts == {"refused_too_large": 1, "rejected_malformed": 1}
 
 
+async def lifecycle_item(hass: HomeAssistant, emulator: GraphEmulator) -> Any:
+    """Graph's reauthorizationRequired item, as a replay would carry it."""
+    emulator.subscriptions.require_reauthorization()
+    await settle(hass, emulator)
+    [item] = emulator.subscriptions.delivery.sent[-1].body["value"]
+    return item
+
+
 def peak_overlap(spans: list[tuple[float, float]]) -> int:
     """The most spans (start, end) open at one moment."""
     events = sorted(
@@ -257,9 +255,7 @@ async def test_a_flood_is_bounded_and_the_excess_counted(
 ) -> None:
     """Replays of a genuine lifecycle notification each cost a Graph request."""
     push = push_of(push_entry)
-    emulator.subscriptions.require_reauthorization()
-    await settle(hass, emulator)
-    replayed = json.dumps(emulator.subscriptions.delivery.sent[-1].body)
+    replayed = json.dumps({"value": [await lifecycle_item(hass, emulator)]})
     before = len(emulator.graph_calls("reauthorize"))
     flood = 3 * (MAX_RECEIVING + MAX_WAITING)
     # Each reauthorization takes half a second: the flood is posted meanwhile.
@@ -291,9 +287,7 @@ async def test_one_body_asks_for_one_reauthorization(
 ) -> None:
     """A replayed lifecycle item, repeated in one body, is one Graph request."""
     push = push_of(push_entry)
-    emulator.subscriptions.require_reauthorization()
-    await settle(hass, emulator)
-    [item] = emulator.subscriptions.delivery.sent[-1].body["value"]
+    item = await lifecycle_item(hass, emulator)
     before = len(emulator.graph_calls("reauthorize"))
     body = json.dumps({"value": [item] * MAX_BATCH})
     response = await post(hass_client_no_auth, push.webhook_id, body)
