@@ -70,6 +70,7 @@ class EntraHost(Protocol):
         """Return the token endpoint's next queued refusal, if any."""
 
     login_down: bool
+    signing_keys_down: bool
     signing_key: SigningKey
     authorize_as: User | None
     auto_approve_device_codes: User | None
@@ -207,6 +208,8 @@ class EntraApi:
 
     async def _keys(self, request: web.Request) -> web.StreamResponse:
         """Publish the key validation tokens are signed with (id_tokens are unsigned)."""
+        if self._host.signing_keys_down:
+            return web.Response(status=503, text="Service Unavailable")
         return web.json_response(self._host.signing_key.jwks())
 
     async def _logout(self, request: web.Request) -> web.StreamResponse:

@@ -149,6 +149,8 @@ class GraphEmulator:
     - `set_scheduled_location(...)`: what the user's working-hours plan says.
     - `login_down`, `throttle_sign_in(count, retry_after, status)`: the token
       endpoint answers 503 / 429 with Retry-After.
+    - `signing_keys_down`: the signing keys (JWKS) answer 503, so no validation
+      token of a rich notification can be checked.
     - `subscriptions`: change-notification subscriptions and their deliveries,
       with knobs of their own (see `Subscriptions` and `Deliveries`).
     """
@@ -171,6 +173,7 @@ class GraphEmulator:
         self.latency = 0.0
         """Seconds every Graph request waits before it is answered (see _sleep)."""
         self.login_down = False
+        self.signing_keys_down = False
         self.token_lifetime = timedelta(hours=1)
         self.authorize_as: User | None = None
         self.auto_approve_device_codes: User | None = None

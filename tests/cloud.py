@@ -29,6 +29,8 @@ from pytest_homeassistant_custom_component.common import (
 )
 from yarl import URL
 
+from graph_emulator.delivery import Post, Reply
+
 CLOUDHOOK_HOST = "hooks.nabu.casa"
 
 
@@ -88,6 +90,29 @@ class CloudRelay:
             if hook["cloudhook_id"] == cloudhook_id:
                 return f"/api/webhook/{hook['webhook_id']}"
         raise OSError(f"No cloudhook {cloudhook_id}")
+
+    async def deliver(self, post: Post) -> Reply:
+        """Relay a POST to a cloudhook as Nabu Casa does: a message to the cloud component.
+
+        The cloud component hands the webhook a ``MockRequest`` (no socket, the body
+        already read), not an aiohttp request.
+        """
+        if not self.connected:
+            raise OSError("The cloud relay is not connected")
+        address, _, query = post.url.partition("?")  # as sent, not re-encoded
+        answer: dict[str, Any] = await self.hass.data[
+            "cloud"
+        ].client.async_webhook_message(
+            {
+                "cloudhook_id": URL(address).name,
+                "body": post.body.decode(),
+                "headers": {"Content-Type": post.content_type},
+                "method": "POST",
+                "query": query,
+            }
+        )
+        content_type = answer.get("headers", {}).get("Content-Type", "")
+        return Reply(answer["status"], content_type, answer.get("body") or "")
 
 
 async def mock_cloud(hass: HomeAssistant) -> None:

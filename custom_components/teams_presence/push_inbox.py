@@ -19,6 +19,7 @@ from aiohttp import web
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
+from homeassistant.util.aiohttp import MockRequest
 
 from .const import DOMAIN, LOGGER
 from .failures import FAILURES
@@ -30,6 +31,7 @@ from .graph import (
     Rejected,
     validation_token,
 )
+from .push_intake import Intake, async_read_body
 
 if TYPE_CHECKING:
     from .push import PushManager
@@ -50,6 +52,7 @@ class NotificationInbox:
         self.push = push
         self.coordinator = push.coordinator
         self.receiver = receiver
+        self._intake = Intake(push.hass, push.entry, self._async_receive)
         self.counts: Counter[str] = Counter()
         """Accepted, confirmed by a read, coalesced, rejected (by reason), watchdog fallbacks."""
         self.last_notification: datetime | None = None
@@ -93,20 +96,29 @@ class NotificationInbox:
         return snapshot
 
     async def async_handle(
-        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request | MockRequest
     ) -> web.Response:
-        """Answer Graph's handshake, or take a notification and answer 202 at once."""
+        """Answer Graph's handshake, or take a notification and answer 202 at once.
+
+        Never raises: Home Assistant would log a traceback naming the webhook (its
+        secret address) and answer 200. What is refused or dropped is counted.
+        """
         if (token := validation_token(request.query)) is not None:
             return web.Response(text=token, content_type="text/plain")
-        body = await request.read()
-        self.coordinator.config_entry.async_create_background_task(
-            hass, self._async_receive(body), f"{DOMAIN} notification"
-        )
+        if (body := await async_read_body(request)) is None:
+            self.counts["refused_too_large"] += 1
+            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        if not self._intake.take(body):
+            self.counts["dropped_busy"] += 1
         return web.Response(status=HTTPStatus.ACCEPTED)
 
     async def _async_receive(self, body: bytes) -> None:
-        """Apply a rich change at once, read for a basic one; count the rest."""
+        """Apply a rich change at once, read for a basic one; count the rest.
+
+        A subscription is reauthorized once per body, however often it asks.
+        """
         push = self.push
+        reauthorize: dict[str, None] = {}
         for outcome in await self.receiver.receive(
             body, client_state=push.client_state, certificates=push.certificates
         ):
@@ -114,9 +126,13 @@ class NotificationInbox:
                 case Rejected(reason=why):
                     self.counts[f"rejected_{why}"] += 1
                 case LifecycleNotice():
-                    await self._async_reauthorize(outcome.subscription_id)
+                    reauthorize[outcome.subscription_id] = None
                 case PresenceChange():
+                    if outcome.tokens_unchecked:
+                        self.counts["tokens_unchecked"] += 1
                     self._accept(outcome)
+        for subscription_id in reauthorize:
+            await self._async_reauthorize(subscription_id)
 
     def _accept(self, change: PresenceChange) -> None:
         """Apply a rich change whose order is sure; read for any other.

@@ -803,6 +803,19 @@ async def test_login_down(
     assert answer.status == 200
 
 
+async def test_signing_keys_down(
+    session: aiohttp.ClientSession, emulator: GraphEmulator
+) -> None:
+    path = "/common/discovery/v2.0/keys"
+    emulator.signing_keys_down = True
+    async with session.get(path) as response:
+        assert response.status == 503
+    emulator.signing_keys_down = False
+    async with session.get(path) as response:
+        assert response.status == 200
+        assert (await response.json())["keys"][0]["kid"] == emulator.signing_key.key_id
+
+
 async def test_access_tokens_expire_by_the_emulator_clock(
     session: aiohttp.ClientSession, emulator: GraphEmulator, clock: FakeClock
 ) -> None:

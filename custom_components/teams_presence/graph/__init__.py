@@ -44,6 +44,7 @@ from .models import (
     WorkLocationUpdate,
 )
 from .notifications import (
+    MAX_BATCH,
     LifecycleEvent,
     LifecycleNotice,
     Notification,
@@ -71,6 +72,7 @@ __all__ = [
     "DEFAULT_EXPIRATION",
     "DEFAULT_SUBSCRIPTION_LIFETIME",
     "GRAPH_GLOBAL",
+    "MAX_BATCH",
     "MAX_EXPIRATION",
     "MAX_EXPIRATION_MINUTES",
     "MAX_STATUS_MESSAGE_LENGTH",

@@ -5,7 +5,9 @@ it passes the checks Microsoft documents: the ``clientState`` echoed (compared i
 constant time), and for rich notifications the ``validationTokens`` (signed by Entra
 ID for our app and tenant, issued by Graph's notification publisher, not expired) and
 the encrypted content's signature. A failed check gives a ``Rejected`` with its reason,
-never a change.
+never a change; a body no Graph would send (nested beyond recursion, text that is not
+UTF-8) is one too, never an exception. A stranger's body costs a JSON parse and a
+comparison: the tokens are checked only for items with our ``clientState``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ SIGNING_KEYS_MAX_AGE: Final = timedelta(hours=6)
 """Entra ID rotates its signing keys about daily; a cached set is fetched again after this."""
 KEYS_REFETCH_INTERVAL: Final = timedelta(minutes=5)
 """The keys are fetched at most this often, whatever tokens name or outages do."""
+MAX_BATCH: Final = 1000
+"""Notifications in one body, at most. Graph batches a few about one account's presence;
+checking each item costs microseconds, so a body of half a million would hold the
+event loop for seconds."""
 _SIGNING_ALGORITHM: Final = "RS256"
 _FETCH_TIMEOUT: Final = 10.0
 
@@ -57,9 +63,29 @@ def validation_token(query: Mapping[str, str]) -> str | None:
 
     Graph checks each notification URL by posting ``?validationToken=...``: answer
     200 with ``Content-Type: text/plain`` and the token (URL-decoded, as aiohttp's
-    ``request.query`` gives it) as the body, within 10 seconds.
+    ``request.query`` gives it) as the body, within 10 seconds. A token that is not
+    UTF-8 (a lone surrogate, which a cloudhook's relay can pass) cannot be echoed
+    and was never Graph's: such a POST is no validation request.
     """
-    return query.get(VALIDATION_PARAMETER)
+    token = query.get(VALIDATION_PARAMETER)
+    return token if token is None or _is_text(token) else None
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` encodes as UTF-8 (JSON and URLs can carry lone surrogates)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _parse_json(text: bytes | str) -> object:
+    """Parse JSON; ``ValueError`` for anything else, a body nested too deep included."""
+    try:
+        return json.loads(text)
+    except RecursionError as err:
+        raise ValueError("JSON nested deeper than Python recurses") from err
 
 
 def new_client_state() -> str:
@@ -107,7 +133,11 @@ class RejectionReason(StrEnum):
     JWT_PUBLISHER = "validation_token_publisher"
     """A validation token was not requested by Graph's notification publisher."""
     SIGNING_KEYS_UNAVAILABLE = "signing_keys_unavailable"
-    """Entra ID's signing keys could not be fetched, so no token could be checked."""
+    """Entra ID's signing keys could not be fetched, so no token could be checked.
+
+    Not a rejection: an item with our ``clientState`` is then read for, as a basic
+    notification is (``PresenceChange.tokens_unchecked``).
+    """
     UNKNOWN_CERTIFICATE = "unknown_certificate"
     """Encrypted for a certificate we don't hold."""
     DATA_KEY = "data_key"
@@ -125,7 +155,9 @@ class PresenceChange:
     """The presence of ``user_id`` changed.
 
     ``presence`` is the new availability and activity from a rich notification, or
-    None for a basic one (read the presence to learn what changed). A rich
+    None for a basic one (read the presence to learn what changed), and for a rich
+    one whose validation tokens could not be checked (``tokens_unchecked``: Entra
+    ID's signing keys are out of reach; its ``clientState`` is ours). A rich
     notification carries nothing else: its status message, out-of-office and other
     fields are defaults, not news; ``applied_to`` puts the change on the last read.
     """
@@ -133,6 +165,7 @@ class PresenceChange:
     subscription_id: str
     user_id: str
     presence: PresenceSnapshot | None = None
+    tokens_unchecked: bool = False
 
     def applied_to(self, snapshot: PresenceSnapshot) -> PresenceSnapshot:
         """Return ``snapshot`` with this change's availability and activity."""
@@ -287,17 +320,26 @@ class NotificationReceiver:
         rich notification may be encrypted for (old and new while rotating).
         """
         try:
-            payload = json.loads(body)
+            payload = _parse_json(body)
         except ValueError:
             return [Rejected(RejectionReason.MALFORMED)]
-        items = payload.get("value") if isinstance(payload, dict) else None
-        if not isinstance(items, list) or not items:
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(items := payload.get("value"), list)
+            or not 0 < len(items) <= MAX_BATCH
+        ):
             return [Rejected(RejectionReason.MALFORMED)]
+        outcomes = [_read_item(item, client_state) for item in items]
         token_failure = None
-        if any(isinstance(item, dict) and "encryptedContent" in item for item in items):
+        if any(isinstance(outcome, _Encrypted) for outcome in outcomes):
             token_failure = await self._check_tokens(payload.get("validationTokens"))
         by_id = {certificate.id: certificate for certificate in certificates}
-        return [_read_item(item, client_state, by_id, token_failure) for item in items]
+        return [
+            _decrypted(outcome, by_id, token_failure)
+            if isinstance(outcome, _Encrypted)
+            else outcome
+            for outcome in outcomes
+        ]
 
     async def _check_tokens(self, tokens: object) -> RejectionReason | None:
         """Check every validation token, as Microsoft asks; the first failure wins."""
@@ -309,11 +351,13 @@ class NotificationReceiver:
         return None
 
     async def _check_token(self, token: object) -> RejectionReason | None:
-        if not isinstance(token, str):
+        # A JWT is ASCII; PyJWT raises more than its own errors for anything else,
+        # and recurses into a header nested deep.
+        if not isinstance(token, str) or not token.isascii():
             return RejectionReason.JWT_INVALID
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, RecursionError):
             return RejectionReason.JWT_INVALID
         key_id = header.get("kid")
         if header.get("alg") != _SIGNING_ALGORITHM or not isinstance(key_id, str):
@@ -378,20 +422,24 @@ def _issuer_tenant(issuer: object) -> str | None:
     return segments[0].lower()
 
 
-def _read_item(
-    item: object,
-    client_state: str,
-    certificates: Mapping[str, NotificationCertificate],
-    token_failure: RejectionReason | None,
-) -> Notification:
-    """Check one item of ``value`` and say what it means."""
+@dataclass(frozen=True, slots=True)
+class _Encrypted:
+    """An item with our ``clientState`` whose presence is still to check and decrypt."""
+
+    subscription_id: str
+    user_id: str
+    content: object
+
+
+def _read_item(item: object, client_state: str) -> Notification | _Encrypted:
+    """Check one item of ``value`` and say what it means, short of its encryption."""
     if not isinstance(item, dict) or not isinstance(
         subscription_id := item.get("subscriptionId"), str
     ):
         return Rejected(RejectionReason.MALFORMED)
     state = item.get("clientState")
     if not isinstance(state, str) or not hmac.compare_digest(
-        state.encode(), client_state.encode()
+        state.encode(errors="surrogatepass"), client_state.encode()
     ):
         return Rejected(RejectionReason.CLIENT_STATE, subscription_id)
     if "lifecycleEvent" in item:
@@ -405,13 +453,25 @@ def _read_item(
     user_id = resource.get("id") if isinstance(resource, dict) else None
     if not isinstance(user_id, str) or not user_id:
         return Rejected(RejectionReason.MALFORMED, subscription_id)
-    encrypted = item.get("encryptedContent")
-    if encrypted is None:
+    if (encrypted := item.get("encryptedContent")) is None:
         return PresenceChange(subscription_id, user_id)
+    return _Encrypted(subscription_id, user_id, encrypted)
+
+
+def _decrypted(
+    item: _Encrypted,
+    certificates: Mapping[str, NotificationCertificate],
+    token_failure: RejectionReason | None,
+) -> Notification:
+    """Decrypt an item's presence, once its tokens passed (or could not be checked)."""
+    subscription_id, user_id = item.subscription_id, item.user_id
+    if token_failure is RejectionReason.SIGNING_KEYS_UNAVAILABLE:
+        # Our clientState, as a basic notification's: read what changed.
+        return PresenceChange(subscription_id, user_id, tokens_unchecked=True)
     if token_failure is not None:
         return Rejected(token_failure, subscription_id)
     try:
-        content = EncryptedContent.from_graph(encrypted)
+        content = EncryptedContent.from_graph(item.content)
     except ValueError:
         return Rejected(RejectionReason.MALFORMED, subscription_id)
     try:
@@ -432,7 +492,7 @@ def _decrypt_presence(
     certificate = certificates.get(content.certificate_id)
     if certificate is None:
         raise DecryptionError(DecryptionFailure.UNKNOWN_CERTIFICATE)
-    data = json.loads(certificate.decrypt(content))
+    data = _parse_json(certificate.decrypt(content))
     if not isinstance(data, dict) or str(data.get("id", "")).lower() != user_id.lower():
         raise ValueError("The decrypted presence is not the notified user's")
     return PresenceSnapshot.from_graph(data)
