@@ -186,7 +186,7 @@ class PushManager:
         self.keep_soon()
 
     async def async_stop(self) -> None:
-        """Stop receiving; Graph keeps the subscription for the next start."""
+        """Stop receiving; Graph keeps the subscription until the next start replaces it."""
         webhook.async_unregister(self.hass, self.webhook_id)
         for unsubscribe in self._unsubscribe:
             unsubscribe()

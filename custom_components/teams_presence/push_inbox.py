@@ -139,8 +139,8 @@ class NotificationInbox:
         watchdog fallback, polling goes on until the new one notifies.
         """
         self._calm_watchdog()
-        if self.order.on_subscribed(subscription_id) is Verdict.READ:
-            self.read_soon()
+        self.order.on_subscribed(subscription_id)
+        self.read_soon()
 
     async def _async_reauthorize(self, subscription_id: str) -> None:
         try:

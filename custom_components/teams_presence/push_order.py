@@ -76,15 +76,15 @@ class PushOrder:
         """Push stopped working: a delivery may fail from now on, and be retried."""
         self._interrupted = True
 
-    def on_subscribed(self, subscription_id: str) -> Verdict:
+    def on_subscribed(self, subscription_id: str) -> None:
         """Trust only the new subscription's notifications from now on.
 
-        Returns READ: no notification announces a change made before it existed.
+        The caller reads once: no notification announces a change made before it
+        existed.
         """
         self._subscription_id = subscription_id
         self._interrupted = False
         self._last_arrival = None
-        return Verdict.READ
 
     def trusts(self, subscription_id: str) -> bool:
         """Whether a notification from ``subscription_id`` shows that push works."""
