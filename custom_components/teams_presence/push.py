@@ -241,9 +241,8 @@ class PushManager:
         certificate = await self._async_current_certificate()
         held = self.subscription
         if held and self.inbox.order.wants_new_subscription:
-            await self._async_end_held(held["id"])
-            held = {}
-        if held:
+            await self._async_delete_held()
+        elif held:
             try:
                 renewed = await self.client.renew_subscription(
                     held["id"],
@@ -268,12 +267,12 @@ class PushManager:
         self._remember(created, mode)
         self.inbox.subscribed(created.id)
 
-    async def _async_end_held(self, subscription_id: str) -> None:
-        """Delete the subscription held (gone already is as good), and forget it."""
+    async def _async_delete_held(self) -> None:
+        """End the subscription Graph holds (gone already is as good)."""
         try:
-            await self.client.delete_subscription(subscription_id)
+            await self.client.delete_subscription(self.subscription["id"])
         except GraphNotFoundError:
-            LOGGER.debug("The presence subscription to replace had ended")
+            LOGGER.debug("The presence subscription had already ended")
         self.subscription = {}
         self._save()
 
