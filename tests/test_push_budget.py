@@ -231,6 +231,7 @@ async def test_a_lagging_read_never_undoes_a_pushed_change(
 ) -> None:
     """Item 16: a replica answers as before the change, with the same sequence number."""
     coordinator = push_entry.runtime_data
+    # Long after the start: the change is applied as it came under any rule.
     await advance(hass, freezer, RETRY_FOR, step=timedelta(minutes=15))
     reads = len(read_times(emulator))
     emulator.set_client_session("teams", "Busy", "InACall")
