@@ -2,8 +2,8 @@
 
 Graph's side is the emulator, delivering into Home Assistant's webhook (the fixtures
 of ``tests/test_push.py``). Latency in real time with a 1 s delivery delay; requests
-an hour, the soak with lost and repeated notifications and the way back to push after
-an outage in simulated time.
+an hour, the soak with lost, repeated and retried notifications and the way back to
+push after an outage in simulated time.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bench.test_bench import percentile, real_seconds
 from custom_components.teams_presence.push import RENEW_EVERY
-from custom_components.teams_presence.push_inbox import GRAPH_RETRY_PERIOD
+from custom_components.teams_presence.push_order import WORST_DELIVERY_TIME
 from graph_emulator import GraphEmulator
+from graph_emulator.delivery import Post, Reply
 from tests.cloud import CloudRelay
 from tests.common import PRESENCE, advance, state_of
 from tests.test_push import (
@@ -36,12 +37,19 @@ from tests.test_push import (
     settle,
     subscription_requests,
 )
+from tests.test_push_budget import (
+    CHANGE_EVERY,
+    STATES,
+    hour_of_changes,
+    most_reads_in_an_hour,
+    read_times,
+    reads_in_hour,
+)
 
 CHANGES = 40
 DELIVERY_DELAY = 1.0
-STATES = (("Busy", "InACall", "busy"), ("Available", "Available", "available"))
-CHANGE_EVERY = timedelta(minutes=5)
-HOUR = timedelta(hours=1)
+CLOSE_BEHIND = WORST_DELIVERY_TIME / 2
+"""Changes this close together: the notifications may have swapped places."""
 
 
 async def test_push_change_to_sensor(
@@ -53,16 +61,18 @@ async def test_push_change_to_sensor(
 ) -> None:
     """Both ways a rich notification reaches the sensor, timed on the wall clock.
 
-    Within Graph's retry period after a start each is confirmed by a read; after it,
-    with changes minutes apart, each is applied as it came. Only the date moves
-    between changes (no timer fires): the deliveries' 1 s takes real time.
+    With changes minutes apart each is applied as it came; with changes 30 s apart
+    each is confirmed by a read (it may have swapped places with the one before).
+    Only the date moves between changes (no timer fires): the deliveries' 1 s takes
+    real time.
     """
     emulator.subscriptions.delivery.delay = DELIVERY_DELAY
     push = push_of(push_entry)
     figures: dict[str, Any] = {"changes": CHANGES, "delivery_delay": DELIVERY_DELAY}
-    for phase in ("confirmed_by_read", "applied"):
+    for phase, gap in (("applied", CHANGE_EVERY), ("confirmed_by_read", CLOSE_BEHIND)):
         confirmed, delays = push.counts["confirmed_by_read"], []
         for change in range(CHANGES):
+            freezer.tick(gap)
             availability, activity, shown = STATES[change % 2]
             start = real_seconds()
             emulator.set_client_session("teams", availability, activity)
@@ -71,8 +81,6 @@ async def test_push_change_to_sensor(
                 await asyncio.sleep(0)  # the loop's timers are frozen
             delays.append(real_seconds() - start)
             await settle(hass, emulator)
-            if phase == "applied":
-                freezer.tick(CHANGE_EVERY)
         assert (push.counts["confirmed_by_read"] - confirmed == CHANGES) == (
             phase == "confirmed_by_read"
         )
@@ -80,30 +88,7 @@ async def test_push_change_to_sensor(
             "median": statistics.median(delays),
             "p99": percentile(delays, 0.99),
         }
-        freezer.tick(GRAPH_RETRY_PERIOD)
     results["push_change_delay_s"] = figures
-
-
-async def hour_of_changes(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
-) -> dict[str, int]:
-    """A change every 5 minutes for an hour: Graph requests it took."""
-    reads, subscriptions = (
-        presence_reads(emulator),
-        len(subscription_requests(emulator)),
-    )
-    changes = HOUR // CHANGE_EVERY
-    for change in range(changes):
-        availability, activity, shown = STATES[change % 2]
-        emulator.set_client_session("teams", availability, activity)
-        await settle(hass, emulator)
-        assert state_of(hass, PRESENCE) == shown
-        await advance(hass, freezer, CHANGE_EVERY, step=timedelta(minutes=1))
-    return {
-        "changes": changes,
-        "reads": presence_reads(emulator) - reads,
-        "subscription_requests": len(subscription_requests(emulator)) - subscriptions,
-    }
 
 
 async def test_push_requests_an_hour(
@@ -113,14 +98,32 @@ async def test_push_requests_an_hour(
     push_entry: MockConfigEntry,
     results: dict[str, Any],
 ) -> None:
-    """The first hour after a start (changes confirmed by a read), then a later one."""
-    results["push_hour_after_start"] = await hour_of_changes(hass, freezer, emulator)
-    await advance(hass, freezer, GRAPH_RETRY_PERIOD - HOUR, step=timedelta(minutes=1))
-    results["push_hour"] = await hour_of_changes(hass, freezer, emulator)
+    """The first hour from the start (its reads included), then the next one.
+
+    Each with a change every 5 minutes; the most reads in any hour of the two.
+    """
+    [started, *_] = read_times(emulator)
+    changes = await hour_of_changes(hass, freezer, emulator)
+    results["push_hour_after_start"] = {
+        "changes": changes,
+        "reads": reads_in_hour(emulator, started),
+    }
+    reads, subscriptions = (
+        presence_reads(emulator),
+        len(subscription_requests(emulator)),
+    )
+    changes = await hour_of_changes(hass, freezer, emulator)
+    results["push_hour"] = {
+        "changes": changes,
+        "reads": presence_reads(emulator) - reads,
+        "subscription_requests": len(subscription_requests(emulator)) - subscriptions,
+        "most_reads_in_an_hour": most_reads_in_an_hour(emulator, started),
+    }
 
 
 SOAK_CHANGES = 1_000
 SOAK_FAULT_SHARE = 0.05
+"""Of the notifications: as many dropped, sent twice, and failed once (retried)."""
 SOAK_SEED = 16
 SOAK_GAP_MINUTES = (1, 10)
 """A change comes 1 to 10 minutes after the last one reached the sensor."""
@@ -146,6 +149,7 @@ RECOVERY_LIMIT = timedelta(minutes=35)
 async def time_until(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
     condition: Callable[[], bool],
     *,
     step: timedelta,
@@ -154,13 +158,15 @@ async def time_until(
     """Move the clock until ``condition`` holds; how long it took (None: over ``limit``).
 
     Unlike ``tests.common.step_until``, each step waits for Home Assistant's tasks
-    (reads, renewals), so the figure does not depend on how fast the loop ran.
+    (reads, renewals) and for what Graph sends meanwhile (retries), so the figure
+    does not depend on how fast the loop ran.
     """
     start = dt_util.utcnow()
     while not condition():
         if dt_util.utcnow() - start >= limit:
             return None
         await advance(hass, freezer, step, step=step)
+        await settle(hass, emulator)
     return dt_util.utcnow() - start
 
 
@@ -193,11 +199,26 @@ async def test_push_soak(
     push_entry: MockConfigEntry,
     results: dict[str, Any],
 ) -> None:
-    """Changes with 5% of notifications lost and 5% sent twice: each must still arrive."""
+    """Changes with 5% of notifications lost, 5% sent twice and 5% retried.
+
+    A retried one failed its first delivery (the address was unreachable for it),
+    and Graph sends it again a minute later. Each change must still arrive, and
+    the sensor never go back to an older one.
+    """
     push, delivery = push_of(push_entry), emulator.subscriptions.delivery
     draw = random.Random(SOAK_SEED)
     changes: list[str] = []
     history: list[tuple[str, int]] = []
+    internet, unreachable = delivery.transport, 0
+
+    async def flaky(post: Post) -> Reply:
+        nonlocal unreachable
+        if unreachable and "validationToken" not in post.url:
+            unreachable -= 1
+            raise OSError("unreachable for this notification")
+        return await internet(post)
+
+    delivery.transport = flaky
 
     @callback
     def shown(event: Event[EventStateChangedData]) -> None:
@@ -207,7 +228,7 @@ async def test_push_soak(
     stop_recording = async_track_state_change_event(hass, [PRESENCE], shown)
     reads, sent = presence_reads(emulator), len(delivery.sent)
     started, wall = dt_util.utcnow(), real_seconds()
-    dropped = duplicated = unreached = 0
+    dropped = duplicated = retried = unreached = 0
     late: list[float] = []
     for _ in range(SOAK_CHANGES):
         last = changes[-1] if changes else state_of(hass, PRESENCE)
@@ -221,12 +242,16 @@ async def test_push_soak(
         elif fault < 2 * SOAK_FAULT_SHARE:
             delivery.duplicate(1)
             duplicated += 1
+        elif fault < 3 * SOAK_FAULT_SHARE:
+            unreachable = 1
+            retried += 1
         changes.append(expected)
         emulator.set_client_session("teams", availability, activity)
         await settle(hass, emulator)
         waited = await time_until(
             hass,
             freezer,
+            emulator,
             shows(hass, PRESENCE, expected),
             step=STEP,
             limit=ARRIVAL_LIMIT,
@@ -244,8 +269,11 @@ async def test_push_soak(
         "seed": SOAK_SEED,
         "dropped": dropped,
         "duplicated": duplicated,
+        "retried": retried,
         "notifications_sent": len(delivery.sent) - sent,
         "accepted": push.counts["accepted"],
+        "read_for": push.counts["confirmed_by_read"],
+        "old_subscription": push.counts["old_subscription"],
         "reached": SOAK_CHANGES - unreached,
         "late": len(late),
         "late_max_s": max(late, default=0.0),
@@ -264,26 +292,38 @@ async def back_to_push(
     push_entry: MockConfigEntry,
     outage: timedelta,
 ) -> dict[str, Any]:
-    """From recovery: how long until push is healthy, then a change by notification."""
-    wall = real_seconds()
+    """From recovery: how long until push is healthy, then a change by notification.
+
+    Then an hour of changes: the reads in the hour from recovery.
+    """
+    wall, recovered = real_seconds(), dt_util.utcnow()
     waited = await time_until(
         hass,
         freezer,
+        emulator,
         lambda: state_of(hass, UPDATE_MODE) != "polling",
         step=timedelta(seconds=1),
         limit=RECOVERY_LIMIT,
     )
     push = push_of(push_entry)
     reads, accepted = presence_reads(emulator), push.counts["accepted"]
-    emulator.set_client_session("teams", "Busy", "InACall")
+    emulator.set_client_session("teams", "Away", "Away")
     await settle(hass, emulator)  # the clock stands still: no polling read is due
+    # A new subscription: applied as it came, without a read.
+    by_notification = (
+        state_of(hass, PRESENCE) == "away"
+        and push.counts["accepted"] == accepted + 1
+        and presence_reads(emulator) == reads
+    )
+    await advance(hass, freezer, CHANGE_EVERY, step=timedelta(minutes=1))
+    changes = await hour_of_changes(hass, freezer, emulator)
     return {
         "outage_s": outage.total_seconds(),
         "back_to_push_s": None if waited is None else waited.total_seconds(),
-        # Within Graph's retry period after the outage: the one read that confirms it.
-        "change_by_notification": state_of(hass, PRESENCE) == "busy"
-        and push.counts["accepted"] == accepted + 1
-        and presence_reads(emulator) <= reads + 1,
+        "change_by_notification": by_notification,
+        "hour_changes": changes,
+        "hour_reads": reads_in_hour(emulator, recovered),
+        "most_reads_in_an_hour": most_reads_in_an_hour(emulator, recovered),
         "wall_s": real_seconds() - wall,
     }
 

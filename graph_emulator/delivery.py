@@ -3,7 +3,8 @@
 Graph's webhook rules ("Receive change notifications through webhooks"): a URL is
 validated by a POST carrying `?validationToken=` that must come back as text/plain
 within 10 seconds; each notification must be acknowledged with a 2xx within 3
-seconds or it is retried for up to 4 hours; an endpoint where 10% of the last 100
+seconds or it is retried for up to 4 hours (even after its subscription
+ended: nothing says Graph drops them); an endpoint where 10% of the last 100
 answers were slower than about 2.9 seconds gets its notifications delayed by 10
 minutes, at 15% dropped. Faults a test queues (`drop`, `duplicate`, `overtake`,
 `delay`) play on top, one per notification, in the style of `faults.Fault`.
@@ -217,7 +218,7 @@ class Deliveries:
         alive: Callable[[], bool],
         faults: bool = True,
     ) -> None:
-        """Post `payload` to `url` soon, while `alive()` (its subscription lives).
+        """Post `payload` to `url` soon, if `alive()` (its subscription lives) then.
 
         `faults` False: sent as is (lifecycle notifications), whatever is queued.
         """
@@ -305,8 +306,12 @@ class Deliveries:
                 line.turn.notify_all()
 
     async def _attempt(self, notification: _Notification) -> None:
-        """Post once, unless the subscription ended or Graph throttles the URL."""
-        if not notification.alive():
+        """Post once, unless Graph throttles the URL or the subscription ended first.
+
+        Once tried, a notification is retried whatever becomes of its subscription:
+        Graph does not say that ending one drops its retries.
+        """
+        if notification.first_sent is None and not notification.alive():
             return
         now = self._clock()
         state = self.state(notification.url)

@@ -202,6 +202,8 @@ class Subscriptions:
             if shown == subscription.shown:
                 continue
             subscription.shown = shown
+            # A version of its own, as Graph stamps every change, read or not.
+            subscription.user.presence.sequence_number()
             paused = subscription.paused_from
             if self.silent or (paused is not None and now >= paused):
                 continue  # lost, as Graph loses changes while a subscription pauses

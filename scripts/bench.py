@@ -131,8 +131,11 @@ def push_rows(r: dict[str, Any]) -> Iterator[Row]:
     delay, hour = r["push_change_delay_s"], r["push_hour"]
     after_start = r["push_hour_after_start"]
     for path, how in (
-        ("applied", "applied as it came"),
-        ("confirmed_by_read", "confirmed by a read (Graph's retry period)"),
+        ("applied", "applied as it came (changes 5 min apart)"),
+        (
+            "confirmed_by_read",
+            "confirmed by a read (changes 30 s apart: they may swap places)",
+        ),
     ):
         figures = delay[path]
         yield Row(
@@ -147,19 +150,19 @@ def push_rows(r: dict[str, Any]) -> Iterator[Row]:
             ),
         )
     yield Row(
-        f"Instant updates: presence reads in an hour with {hour['changes']} changes"
-        " (rich notifications)",
-        str(hour["reads"]),
+        f"Instant updates: presence reads in the first hour after a start, with"
+        f" {after_start['changes']} changes (rich notifications; the read at setup"
+        " and the one after subscribing included)",
+        str(after_start["reads"]),
         f"<= {PUSH_READS_TARGET} (polling: 120)",
-        hour["reads"] <= PUSH_READS_TARGET,
+        after_start["reads"] <= PUSH_READS_TARGET,
     )
     yield Row(
-        f"Instant updates: presence reads in the first hour after a start, with"
-        f" {after_start['changes']} changes (each confirmed by a read)",
-        str(after_start["reads"]),
-        f"<= {PUSH_READS_TARGET} + {after_start['changes']}, as with basic"
-        " notifications (polling: 120)",
-        after_start["reads"] <= PUSH_READS_TARGET + after_start["changes"],
+        f"Instant updates: presence reads in the next hour, with {hour['changes']}"
+        " changes; the most in any hour (each read opening one) of the two",
+        f"{hour['reads']}; {hour['most_reads_in_an_hour']}",
+        f"<= {PUSH_READS_TARGET} in every hour (polling: 120)",
+        max(hour["reads"], hour["most_reads_in_an_hour"]) <= PUSH_READS_TARGET,
     )
     yield Row(
         "Instant updates: subscription requests in a healthy hour",
@@ -170,13 +173,14 @@ def push_rows(r: dict[str, Any]) -> Iterator[Row]:
     soak = r["push_soak"]
     yield Row(
         f"Instant updates: soak of {soak['changes']:,} changes, 5% of notifications"
-        f" dropped ({soak['dropped']}) and 5% duplicated ({soak['duplicated']}), seed"
-        f" {soak['seed']}, {soak['simulated_hours']:.0f} h simulated in"
-        f" {soak['wall_s']:.0f} s",
-        f"{soak['reached']:,} reached the sensor ({soak['late']} only by a read, the"
-        f" latest after {minutes(soak['late_max_s'])}); {soak['out_of_order']} out of"
+        f" dropped ({soak['dropped']}), 5% duplicated ({soak['duplicated']}) and 5%"
+        f" failed once, retried by Graph ({soak['retried']}), seed {soak['seed']},"
+        f" {soak['simulated_hours']:.0f} h simulated in {soak['wall_s']:.0f} s",
+        f"{soak['reached']:,} reached the sensor ({soak['late']} late: a dropped one"
+        " by a read, a retried one when Graph sent it again; the latest after"
+        f" {minutes(soak['late_max_s'])}); {soak['out_of_order']} out of"
         f" order; {soak['watchdog_fallbacks']} watchdog fallbacks;"
-        f" {soak['reads']} reads",
+        f" {soak['reads']} reads, {soak['read_for']} of them for a notification",
         "every change reaches the sensor, none out of order (watchdog fallbacks"
         " counted)",
         soak["reached"] == soak["changes"] and soak["out_of_order"] == 0,
@@ -194,14 +198,31 @@ def push_rows(r: dict[str, Any]) -> Iterator[Row]:
             + (
                 ""
                 if outage["change_by_notification"]
-                else "; the next change not by notification"
+                else "; the next change not by notification alone"
             ),
             f"<= {PUSH_RECOVERY_TARGET_S:g} s after recovery, the next change by"
-            " notification (confirmed by one read: Graph may still retry)",
+            " notification, without a read (a new subscription: Graph's retries"
+            " name the old one)",
             back is not None
             and back <= PUSH_RECOVERY_TARGET_S
             and outage["change_by_notification"],
         )
+    reads = [
+        f"{label}: {outage['hour_reads']}; {outage['most_reads_in_an_hour']}"
+        for label, outage in zip(labels, outages, strict=True)
+    ]
+    yield Row(
+        f"Instant updates: presence reads in the hour from recovery, with"
+        f" {outages[0]['hour_changes']} changes; the most in any hour from then",
+        "; ".join(reads),
+        f"<= {PUSH_READS_TARGET} in every hour (the polling until push is back"
+        " included)",
+        all(
+            max(outage["hour_reads"], outage["most_reads_in_an_hour"])
+            <= PUSH_READS_TARGET
+            for outage in outages
+        ),
+    )
 
 
 def table(r: dict[str, Any]) -> list[Row]:

@@ -52,12 +52,9 @@ from custom_components.teams_presence.push import (
     SAFETY_READ_INTERVAL,
     PushManager,
 )
-from custom_components.teams_presence.push_inbox import (
-    GRAPH_RETRY_PERIOD,
-    WORST_DELIVERY_TIME,
-)
+from custom_components.teams_presence.push_order import WORST_DELIVERY_TIME
 from graph_emulator import GraphEmulator
-from graph_emulator.delivery import Post, Reply
+from graph_emulator.delivery import RETRY_FOR, Post, Reply
 from graph_emulator.graph_api import GraphError
 from graph_emulator.subscriptions import Subscriptions
 from tests.cloud import CLOUDHOOK_HOST, CloudRelay, logged_in_cloud
@@ -297,22 +294,19 @@ async def test_a_teams_change_reaches_the_sensor_without_a_read(
     reads = presence_reads(emulator)
     assert state_of(hass, PRESENCE) == "offline"
 
-    # For as long as Graph retries failed deliveries after a start, a rich change
-    # is read: it may be one from before the start, older than the first read.
+    # From the start: a new subscription has no failed deliveries Graph could retry.
     emulator.set_client_session("teams", "Away", "Away")
     await settle(hass, emulator)
     assert state_of(hass, PRESENCE) == "away"
-    assert presence_reads(emulator) == reads + 1
 
-    await advance(hass, freezer, GRAPH_RETRY_PERIOD, step=timedelta(minutes=1))
-    reads = presence_reads(emulator)
+    await advance(hass, freezer, timedelta(minutes=5), step=timedelta(minutes=1))
     emulator.set_client_session("teams", "Busy", "InACall")
     await settle(hass, emulator)
 
     assert state_of(hass, PRESENCE) == "busy"
     assert state_of(hass, "sensor.adele_vance_activity") == "in_a_call"
     assert presence_reads(emulator) == reads
-    assert push.counts == {"accepted": 2, "confirmed_by_read": 1}
+    assert push.counts == {"accepted": 2}
 
 
 async def test_a_late_rich_notification_never_overwrites_a_newer_one(
@@ -323,7 +317,7 @@ async def test_a_late_rich_notification_never_overwrites_a_newer_one(
 ) -> None:
     """Rich notifications carry no sequence number: one close behind another is read."""
     push = push_of(push_entry)
-    await advance(hass, freezer, GRAPH_RETRY_PERIOD, step=timedelta(minutes=1))
+    await advance(hass, freezer, RETRY_FOR, step=timedelta(minutes=1))
     emulator.set_client_session("teams", "Away", "Away")
     await settle(hass, emulator)
     await advance(hass, freezer, WORST_DELIVERY_TIME)
@@ -376,9 +370,10 @@ async def test_renewal_every_30_minutes_and_404_subscribes_again(
     assert subscription_requests(emulator).count(("PATCH", 200)) == 2
 
     emulator.subscriptions._subscriptions.clear()  # Graph lost it
+    await advance(hass, freezer, timedelta(minutes=28), step=timedelta(minutes=1))
     emulator.set_client_session("teams", "Busy", "InACall")  # never notified
     reads = presence_reads(emulator)
-    await advance(hass, freezer, timedelta(minutes=30), step=timedelta(minutes=1))
+    await advance(hass, freezer, timedelta(minutes=2), step=timedelta(minutes=1))
     await settle(hass, emulator)
 
     [subscription] = emulator.subscriptions.all()
@@ -391,7 +386,7 @@ async def test_renewal_every_30_minutes_and_404_subscribes_again(
 
 
 @pytest.mark.parametrize("ours", [True, False])
-async def test_409_adopts_our_subscription_or_replaces_a_stranger(
+async def test_409_replaces_the_subscription_graph_holds(
     hass: HomeAssistant,
     emulator: GraphEmulator,
     push_entry: MockConfigEntry,
@@ -412,25 +407,23 @@ async def test_409_adopts_our_subscription_or_replaces_a_stranger(
 
     requests = subscription_requests(emulator)
     assert requests[:2] == [("POST", 409), ("GET", 200)]
+    # Ours too: Graph may retry into it what failed to arrive while we were down.
+    assert requests[2:] == [("DELETE", 204), ("POST", 201)]
     [subscription] = emulator.subscriptions.all()
-    if ours:
-        assert requests[2:] == [("PATCH", 200)]
-        assert subscription.id == old
-    else:
-        assert requests[2:] == [("DELETE", 204), ("POST", 201)]
-        assert subscription.id != old
+    assert subscription.id != old
     assert push_of(push_entry).subscription["id"] == subscription.id
 
 
-async def test_restart_reuses_the_stored_subscription(
+async def test_restart_replaces_the_stored_subscription(
     hass: HomeAssistant, emulator: GraphEmulator, push_entry: MockConfigEntry
 ) -> None:
+    """What Graph retries into the old one from while Home Assistant was down is old."""
     old = push_of(push_entry).subscription["id"]
     emulator.requests.clear()
     assert await hass.config_entries.async_reload(push_entry.entry_id)
     await settle(hass, emulator)
-    assert subscription_requests(emulator) == [("PATCH", 200)]
-    assert [s.id for s in emulator.subscriptions.all()] == [old]
+    assert subscription_requests(emulator) == [("DELETE", 204), ("POST", 201)]
+    assert [s.id for s in emulator.subscriptions.all()] != [old]
 
     emulator.set_client_session("teams", "DoNotDisturb", "Presenting")
     await settle(hass, emulator)
@@ -516,8 +509,8 @@ async def test_watchdog_falls_back_when_a_change_goes_unannounced(
         emulator.subscriptions.silent = True
     counts = push_of(push_entry).counts
     assert counts["watchdog_fallbacks"] == 2
-    # Graph may be retrying what it failed to deliver: the notifications are read.
-    assert counts["confirmed_by_read"] == 2
+    # Each fallback subscribed again: the new one's notifications are applied.
+    assert counts["confirmed_by_read"] == 0
     assert caplog.text.count("did not announce") == 1
 
 
@@ -563,7 +556,7 @@ async def test_a_retried_notification_never_overwrites_a_newer_change(
     cloud: CloudRelay,
 ) -> None:
     """What failed to arrive while the cloud was away, Graph retries after it is back."""
-    await advance(hass, freezer, GRAPH_RETRY_PERIOD, step=timedelta(minutes=1))
+    await advance(hass, freezer, RETRY_FOR, step=timedelta(minutes=1))
     sent = emulator.subscriptions.delivery.sent
     cloud.set_connected(False)
     await settle(hass, emulator)
@@ -897,7 +890,7 @@ async def test_diagnostics_show_how_presence_arrives(
         "subscription_expires": subscription.expires_at.isoformat(),
         "rich_notifications": True,
         "last_notification": push.last_notification.isoformat(),
-        "counts": {"accepted": 1, "confirmed_by_read": 1},
+        "counts": {"accepted": 1},
     }
     # Neither the webhook's address nor its secret.
     text = str(diagnostics)

@@ -202,7 +202,7 @@ class PushManager:
         self.keep_soon()
 
     async def async_stop(self) -> None:
-        """Stop receiving; Graph keeps the subscription for the next start."""
+        """Stop receiving; Graph keeps the subscription until the next start replaces it."""
         webhook.async_unregister(self.hass, self.webhook_id)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -253,19 +253,22 @@ class PushManager:
             self._retry = FIRST_RETRY
             self._paused = self.unreachable = False
             self.coordinator.problems.instant_updates_work()
-            # Renewed, but silent since the watchdog tripped: a notification decides.
-            self.set_healthy(not self.inbox.silent)
+            # Subscribed, but silent since the watchdog tripped: a notification decides.
+            if not self.inbox.silent:
+                self.set_healthy(True)
             self._schedule(now + RENEW_EVERY)
 
     async def _async_subscribe(self, mode: UpdateMode, url: str) -> None:
         """Renew, or create (also to move to ``url``); 404: create again and read once.
 
         Graph cannot change a subscription's lifecycle URL, so a subscription moves
-        to a new address by being deleted and created again there.
+        to a new address by being deleted and created again there. After a gap (a
+        start, an outage) the held one is replaced too: Graph may retry into it what
+        failed to arrive meanwhile, see ``push_order.py``.
         """
         certificate = await self._async_current_certificate()
         held = self.subscription
-        if held and held["url"] != url:
+        if held and (held["url"] != url or self.inbox.order.wants_new_subscription):
             await self._async_delete_held()
         elif held:
             try:
@@ -289,10 +292,7 @@ class PushManager:
         )
         self._rich = created.include_resource_data
         self._remember(created, mode)
-        # A new subscription: the watchdog's doubt was about the old one.
-        self.inbox.silent = False
-        if held:
-            self.inbox.read_soon()  # changes made while it was gone were never notified
+        self.inbox.subscribed(created.id)
 
     async def _async_delete_held(self) -> None:
         """End the subscription Graph holds (gone already is as good)."""
@@ -388,8 +388,8 @@ class PushManager:
     def set_healthy(self, healthy: bool) -> None:
         """Read every 15 minutes while push works, at the Read interval at once if not."""
         was, self.healthy = self.healthy, healthy
-        if healthy and not was:
-            self.inbox.expect_retries()
+        if not healthy:
+            self.inbox.order.on_failure()  # deliveries may fail, and be retried
         self.coordinator.update_interval = (
             SAFETY_READ_INTERVAL if healthy else self.read_interval
         )
@@ -439,8 +439,9 @@ async def async_create_subscription(
 ) -> Subscription:
     """Create a presence subscription at ``url``, rich if ``certificate`` is given.
 
-    On 409 the existing one is adopted if it is ours (its client state), else
-    replaced; where Graph refuses rich notifications, basic ones (and a read each).
+    On 409 the existing one is replaced, even if it is ours (its client state):
+    Graph may retry into it what failed to arrive before; where Graph refuses rich
+    notifications, basic ones (and a read each).
     """
 
     async def create(certificate: NotificationCertificate | None) -> Subscription:
@@ -464,14 +465,8 @@ async def async_create_subscription(
         return await create(certificate)
     except SubscriptionConflictError:
         existing = await client.find_presence_subscription(user_id)
-        if existing is None:
-            return await create(certificate)
-        if (
-            existing.client_state == client_state
-            and existing.lifecycle_notification_url == url
-        ):
-            return await client.renew_subscription(existing.id, notification_url=url)
-        await client.delete_subscription(existing.id)
+        if existing is not None:
+            await client.delete_subscription(existing.id)
         return await create(certificate)
 
 

@@ -1,17 +1,16 @@
 """What Graph pushes to an account's webhook, taken in and applied.
 
 Checked (client state, tokens, signature) by the Graph layer's receiver, answered
-with 202 at once, applied at once when the notification carries the presence
-(rich) and cannot be an old one, or read for otherwise (basic, close behind
-another, or while Graph may be retrying) with a burst coalesced into one read.
-A change a read finds that no notification announced within a minute trips a
-watchdog: push is then not trusted until a notification arrives again.
+with 202 at once, then applied, read for, or dropped as ``push_order.py`` decides,
+a burst of reads coalesced into one. A change a read finds that no notification
+announced within a minute trips a watchdog: push is then not trusted until a
+notification of a new subscription arrives.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -32,16 +31,10 @@ from .graph import (
     validation_token,
 )
 from .push_intake import Intake, async_read_body
+from .push_order import WORST_DELIVERY_TIME, PushOrder, Verdict
 
 if TYPE_CHECKING:
     from .push import PushManager
-
-WORST_DELIVERY_TIME = timedelta(minutes=1)
-"""Graph's documented worst: a change a read found must be announced by then, and two
-notifications that arrive closer together than this may have swapped places."""
-GRAPH_RETRY_PERIOD = timedelta(hours=4)
-"""How long Graph retries a delivery that failed: after a time push did not work
-(a start, an outage), an old notification may still arrive this long."""
 
 
 class NotificationInbox:
@@ -53,24 +46,22 @@ class NotificationInbox:
         self.coordinator = push.coordinator
         self.receiver = receiver
         self._intake = Intake(push.hass, push.entry, self._async_receive)
+        self.order = PushOrder()
         self.counts: Counter[str] = Counter()
-        """Accepted, confirmed by a read, coalesced, rejected (by reason), watchdog fallbacks."""
+        """Accepted; confirmed by a read, already shown, from an old subscription;
+        coalesced reads; rejected (by reason); watchdog fallbacks."""
         self.last_notification: datetime | None = None
-        self._retries_until = dt_util.utcnow() + GRAPH_RETRY_PERIOD
         self.silent = False
         """A change went unannounced: polling until a notification arrives."""
         self._reading = False
         self._read_again = False
-        self._pushed: tuple[datetime, PresenceChange] | None = None
         self._unannounced: datetime | None = None
         self._watchdog_logged = False
         self._watchdog_timer: CALLBACK_TYPE | None = None
 
     def stop(self) -> None:
         """Stop the watchdog."""
-        if self._watchdog_timer is not None:
-            self._watchdog_timer()
-            self._watchdog_timer = None
+        self._calm_watchdog()
 
     def checked_read(
         self,
@@ -79,8 +70,7 @@ class NotificationInbox:
         started: datetime,
     ) -> PresenceSnapshot:
         """Keep a pushed change newer than a read; watch for changes none announced."""
-        if self._pushed is not None and self._pushed[0] > started:
-            return self._pushed[1].applied_to(snapshot)
+        snapshot = self.order.on_read(snapshot, started)
         if (
             self.push.healthy
             and not self._reading
@@ -135,42 +125,38 @@ class NotificationInbox:
             await self._async_reauthorize(subscription_id)
 
     def _accept(self, change: PresenceChange) -> None:
-        """Apply a rich change whose order is sure; read for any other.
-
-        A rich notification carries no sequence number. It is applied as it stands
-        only when it cannot be an old one: push has worked for longer than Graph
-        retries failed deliveries, and nothing else arrived within Graph's worst
-        delivery time before it. Otherwise a read, which carries the sequence number,
-        says what is current.
-        """
-        now = dt_util.utcnow()
-        previous, self.last_notification = self.last_notification, now
+        """Do what the order rules say of a change; a trusted one shows push works."""
+        now = self.last_notification = dt_util.utcnow()
         self.counts["accepted"] += 1
-        self._unannounced = None
-        self.silent = False
-        if self.push.subscription and not self.push.healthy:
-            self.push.set_healthy(True)  # from now on, Graph may retry old ones
-        in_order = (
-            self.push.healthy
-            and now >= self._retries_until
-            and (previous is None or now - previous >= WORST_DELIVERY_TIME)
-        )
         coordinator = self.coordinator
-        if change.presence is None or coordinator.data is None:
-            self.read_soon()
-        elif not in_order:
-            self.counts["confirmed_by_read"] += 1
-            self.read_soon()
-        else:
-            self._pushed = (now, change)
-            # Not async_set_updated_data: that would put off the safety read.
-            coordinator.data = change.applied_to(coordinator.data)
-            coordinator.async_update_listeners()
+        verdict = self.order.on_change(change, coordinator.data, now)
+        if self.order.trusts(change.subscription_id):
+            self._calm_watchdog()
+            self.silent = False
+            if not self.push.healthy:
+                self.push.set_healthy(True)
+        match verdict:
+            case Verdict.APPLY if coordinator.data is not None:
+                # Not async_set_updated_data: that would put off the safety read.
+                coordinator.data = change.applied_to(coordinator.data)
+                coordinator.async_update_listeners()
+            case Verdict.READ:
+                if change.presence is not None:
+                    self.counts["confirmed_by_read"] += 1
+                self.read_soon()
+            case Verdict.ALREADY_SHOWN | Verdict.OLD_SUBSCRIPTION:
+                self.counts[verdict.value] += 1
 
     @callback
-    def expect_retries(self) -> None:
-        """Push works again: Graph may still retry what failed to arrive meanwhile."""
-        self._retries_until = dt_util.utcnow() + GRAPH_RETRY_PERIOD
+    def subscribed(self, subscription_id: str) -> None:
+        """Trust a new subscription's notifications; read what none announced.
+
+        A change a read found unannounced was the old one's to announce; after a
+        watchdog fallback, polling goes on until the new one notifies.
+        """
+        self._calm_watchdog()
+        self.order.on_subscribed(subscription_id)
+        self.read_soon()
 
     async def _async_reauthorize(self, subscription_id: str) -> None:
         try:
@@ -200,12 +186,19 @@ class NotificationInbox:
         finally:
             self._reading = False
 
+    def _calm_watchdog(self) -> None:
+        """Stop waiting for a notification (one came, or the account stops)."""
+        self._unannounced = None
+        if self._watchdog_timer is not None:
+            self._watchdog_timer()
+            self._watchdog_timer = None
+
     @callback
     def _watchdog(self, _now: datetime) -> None:
         self._watchdog_timer = None
-        if self._unannounced is None or not self.push.healthy:
-            return
-        self._unannounced = None
+        unannounced, self._unannounced = self._unannounced, None
+        if unannounced is None or not self.push.healthy:
+            return  # push was down meanwhile: its next subscription is a new one
         self.silent = True
         self.counts["watchdog_fallbacks"] += 1
         if not self._watchdog_logged:
@@ -215,3 +208,4 @@ class NotificationInbox:
             )
             self._watchdog_logged = True
         self.push.set_healthy(False)
+        self.push.keep_soon()  # a new subscription, as after any gap

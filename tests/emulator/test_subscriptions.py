@@ -752,3 +752,49 @@ async def test_no_lifecycle_url_no_challenge(
     await change(emulator, "Busy", "InACall")
     assert receiver.notifications == []
     assert len(receiver.validations) == 1
+
+
+async def test_retries_outlive_the_subscription(
+    watcher: GraphClient,
+    emulator: GraphEmulator,
+    clock: FakeClock,
+    receiver: WebhookReceiver,
+) -> None:
+    """Graph does not say it drops a retry when its subscription ends: it may not."""
+    subscription_id = (await subscribe(watcher, emulator, clock, receiver)).body["id"]
+    receiver.status = 503
+    await change(emulator, "Busy", "InACall")
+    deleted = await watcher.request("DELETE", f"/subscriptions/{subscription_id}")
+    assert deleted.status == 204
+    receiver.status = 202
+    await change(emulator, "Away", "Away")  # after the end: never notified
+    clock.advance(minutes=1)
+    await emulator.subscriptions.settle()
+    retried, first = receiver.notifications
+    assert retried == first
+    assert retried["value"][0]["subscriptionId"] == subscription_id
+    assert [entry.status for entry in emulator.subscriptions.delivery.sent[2:]] == [
+        503,
+        202,
+    ]
+
+
+async def test_a_notified_change_has_a_sequence_number_of_its_own(
+    watcher: GraphClient,
+    graph: GraphClient,
+    emulator: GraphEmulator,
+    clock: FakeClock,
+    receiver: WebhookReceiver,
+) -> None:
+    """A read after a change and its undoing is a newer version than the one before."""
+    await subscribe(watcher, emulator, clock, receiver)
+    before = (await graph.get("/me/presence")).body
+    await change(emulator, "Busy", "InACall")
+    await change(emulator, before["availability"], before["activity"])
+    after = (await graph.get("/me/presence")).body
+    assert len(receiver.notifications) == 2
+    assert (after["availability"], after["activity"]) == (
+        before["availability"],
+        before["activity"],
+    )
+    assert after["sequenceNumber"] > before["sequenceNumber"]
