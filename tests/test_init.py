@@ -180,6 +180,101 @@ async def test_write_in_flight_at_unload_is_the_last(
     assert emulator.requests[sent:] == []
 
 
+async def clear_on_removal(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Turn the Clear on removal option on (a reload)."""
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_CLEAR_ON_REMOVE: True}
+    )
+    await hass.async_block_till_done()
+
+
+async def test_write_in_flight_at_removal_is_cleared_before_it_ends(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A setPresence that lands after removal's clear must not leave its session."""
+    await clear_on_removal(hass, setup_integration)
+    emulator.delay(1, 2)
+    selecting = asyncio.ensure_future(select(hass, "busy_in_a_call"))
+    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
+    removing = asyncio.ensure_future(
+        hass.config_entries.async_remove(setup_integration.entry_id)
+    )
+    await step_until(hass, freezer, removing.done)
+
+    # Removal is done: Teams holds no session of the app (the clear found the
+    # session the write made), and nothing is left.
+    assert emulator.app_session(CLIENT_ID) is None
+    [landed] = emulator.graph_calls("setPresence")
+    [cleared] = emulator.graph_calls("clearPresence")
+    assert (landed.status, cleared.status) == (200, 200)
+    await step_until(hass, freezer, selecting.done)
+    await advance(hass, freezer, timedelta(hours=1), step=timedelta(minutes=1))
+    assert emulator.app_session(CLIENT_ID) is None
+    assert f"{DOMAIN}.{setup_integration.entry_id}" not in hass_storage
+
+
+async def test_write_landing_after_removal_is_cleared_when_it_lands(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """Removal waits for a write in flight only so long; what lands later is ended."""
+    await clear_on_removal(hass, setup_integration)
+    emulator.delay(1, 15)
+    selecting = asyncio.ensure_future(select(hass, "busy_in_a_call"))
+    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
+    started = dt_util.utcnow()
+    removing = asyncio.ensure_future(
+        hass.config_entries.async_remove(setup_integration.entry_id)
+    )
+    removed = await step_until(hass, freezer, removing.done)
+    assert removed - started <= timedelta(seconds=11)
+    assert emulator.graph_calls("clearPresence") == []
+
+    [landing] = emulator.graph_calls("setPresence")
+    await step_until(
+        hass, freezer, lambda: landing.status and emulator.graph_calls("clearPresence")
+    )
+    await step_until(hass, freezer, selecting.done)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert landing.status == 200
+    assert [call.status for call in emulator.graph_calls("clearPresence")] == [200]
+    assert emulator.app_session(CLIENT_ID) is None
+
+
+async def test_keep_alive_in_flight_at_removal_is_cleared(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """A background write is not cut off by the unload: cut off, it still lands."""
+    await clear_on_removal(hass, setup_integration)
+    await select(hass, "busy_in_a_call")
+    assert await hass.config_entries.async_unload(setup_integration.entry_id)
+    emulator.delay(1, 0)  # the first read, at once
+    emulator.delay(1, 5)  # the re-asserted session, slowly
+    setting_up = asyncio.ensure_future(
+        hass.config_entries.async_setup(setup_integration.entry_id)
+    )
+    await step_until(hass, freezer, setting_up.done)
+    await step_until(
+        hass, freezer, lambda: len(emulator.graph_calls("setPresence")) > 1
+    )
+    removing = asyncio.ensure_future(
+        hass.config_entries.async_remove(setup_integration.entry_id)
+    )
+    await step_until(hass, freezer, removing.done)
+    assert emulator.app_session(CLIENT_ID) is None
+    await advance(hass, freezer, timedelta(minutes=1), step=timedelta(seconds=1))
+    assert emulator.app_session(CLIENT_ID) is None
+
+
 async def test_setup_does_not_wait_for_the_first_write(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,

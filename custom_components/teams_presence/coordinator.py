@@ -247,8 +247,13 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     @callback
     def save(self) -> None:
-        """Store the wish soon; a burst of changes writes once."""
-        self._store.async_delay_save(self.keeper.as_dict, 1)
+        """Store the wish soon; a burst of changes writes once.
+
+        Not after unload (a write that lands late): the unload stored it last, and
+        the Store is the next entry's, or removed with the account.
+        """
+        if not self.keeper.closed:
+            self._store.async_delay_save(self.keeper.as_dict, 1)
 
     def _log_unknown_values(self, snapshot: PresenceSnapshot) -> None:
         """Log once per value that Graph sent and this version does not know."""
