@@ -84,13 +84,14 @@ def endpoint_url_problem(url: str) -> Literal["invalid_url", "insecure_url"] | N
     """
     try:
         parsed = URL(url.strip())
+        authority = urlsplit(url.strip()).netloc
     except ValueError:
         return "invalid_url"
     if parsed.scheme not in ("http", "https") or not parsed.host:
         return "invalid_url"
     # Any user info, even only a password or an empty "@" (yarl drops that one):
     # aiohttp refuses to send it with a token, and the URL shows it wherever it goes.
-    if parsed.query_string or parsed.fragment or "@" in urlsplit(url.strip()).netloc:
+    if parsed.query_string or parsed.fragment or "@" in authority:
         return "invalid_url"
     if parsed.scheme == "http" and not _is_loopback(parsed.host):
         return "insecure_url"
