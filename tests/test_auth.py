@@ -213,6 +213,20 @@ async def test_device_code_empty_cache_needs_sign_in(
         await access.get_access_token()
 
 
+async def assert_setup_asks_to_sign_in_again(
+    hass: HomeAssistant, entry: ConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Setting the entry up fails into reauthentication, with no error logged."""
+    caplog.clear()
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == SOURCE_REAUTH
+    assert flow["step_id"] == "reauth_confirm"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 @pytest.mark.parametrize("entries_set_up_for_real", [True])
 @pytest.mark.parametrize("instant_updates", [False, True])
 @pytest.mark.parametrize(
@@ -241,16 +255,7 @@ async def test_device_code_corrupt_cache_asks_to_sign_in_again(
         data={**entry.data, CONF_TOKEN_CACHE: cache},
         options={**entry.options, CONF_INSTANT_UPDATES: instant_updates},
     )
-    caplog.clear()
-
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert entry.state is ConfigEntryState.SETUP_ERROR
-    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert flow["context"]["source"] == SOURCE_REAUTH
-    assert flow["step_id"] == "reauth_confirm"
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    await assert_setup_asks_to_sign_in_again(hass, entry, caplog)
 
 
 # Browser sign-in
@@ -277,15 +282,7 @@ async def test_browser_corrupt_token_asks_to_sign_in_again(
     hass.config_entries.async_update_entry(
         config_entry, data={**config_entry.data, "token": token}
     )
-    caplog.clear()
-
-    assert not await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert config_entry.state is ConfigEntryState.SETUP_ERROR
-    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert flow["context"]["source"] == SOURCE_REAUTH
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    await assert_setup_asks_to_sign_in_again(hass, config_entry, caplog)
 
 
 @pytest.fixture

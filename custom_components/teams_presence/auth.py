@@ -344,7 +344,7 @@ def _readable_token(token: object) -> TypeGuard[dict[str, Any]]:
 
 
 def _token_cache_state(serialized: object) -> dict[str, dict[str, Any]] | None:
-    """An msal cache as stored, parsed, if it has msal's shape: items by kind and key."""
+    """Parse a stored msal cache; ``None`` unless it has msal's shape (items by kind)."""
     try:
         state = json.loads(serialized) if isinstance(serialized, str) else None
     except ValueError:
@@ -721,7 +721,7 @@ class _MsalTokens[AppT]:
 
 
 def _stored_sign_in_unreadable() -> ConfigEntryAuthFailed:
-    """The sign-in stored in the entry is damaged: only a new sign-in gives tokens."""
+    """Ask for a new sign-in: the one stored in the entry is damaged."""
     return ConfigEntryAuthFailed(
         translation_domain=DOMAIN, translation_key="sign_in_required"
     )
