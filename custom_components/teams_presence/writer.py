@@ -120,10 +120,14 @@ class AppSessionWriter:
                 self.coordinator.save()
 
     async def _async_end(self) -> bool:
-        """End the app session in Graph; a failure is logged and ``False``."""
+        """End the app session in Graph; a failure is logged and ``False``.
+
+        After a removal, a refreshed token cannot be stored in the entry any more
+        (Home Assistant's error, not a failure of Graph's): logged as well.
+        """
         try:
             await self._async_send(EndSession())
-        except FAILURES as err:
+        except (*FAILURES, HomeAssistantError) as err:
             LOGGER.warning("Could not end the Teams app presence: %s", reason(err))
             return False
         return True
