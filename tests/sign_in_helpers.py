@@ -97,6 +97,28 @@ async def async_start_reconfigure(
     )
 
 
+async def async_browser_reconfigure_to_app(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    entry: ConfigEntry,
+    client_id: str,
+    secret: str,
+) -> ConfigFlowResult:
+    """Reconfigure a browser entry to another app: a second application credential."""
+    await async_import_client_credential(
+        hass, DOMAIN, ClientCredential(client_id, secret), client_id
+    )
+    result = await async_start_reconfigure(hass, entry)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TENANT: DEFAULT_TENANT}
+    )
+    assert result["step_id"] == "pick_implementation"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"implementation": client_id}
+    )
+    return await async_browser_sign_in(hass, hass_client_no_auth, result)
+
+
 async def async_authorize(result: ConfigFlowResult) -> str:
     """Open the authorize URL as a browser would; return where Entra ID redirects."""
     assert result["type"] is FlowResultType.EXTERNAL_STEP

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 import json
+import logging
 from typing import Any
 from unittest.mock import MagicMock
 
 from aiohttp import ClientResponseError, RequestInfo
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_entry_oauth2_flow
@@ -33,6 +34,7 @@ from custom_components.teams_presence.const import (
     AUTH_METHOD_DEVICE_CODE,
     CONF_AUTH_METHOD,
     CONF_CLOUD,
+    CONF_INSTANT_UPDATES,
     CONF_TOKEN_CACHE,
     DOMAIN,
 )
@@ -211,7 +213,76 @@ async def test_device_code_empty_cache_needs_sign_in(
         await access.get_access_token()
 
 
+async def assert_setup_asks_to_sign_in_again(
+    hass: HomeAssistant, entry: ConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Setting the entry up fails into reauthentication, with no error logged."""
+    caplog.clear()
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == SOURCE_REAUTH
+    assert flow["step_id"] == "reauth_confirm"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
+@pytest.mark.parametrize("instant_updates", [False, True])
+@pytest.mark.parametrize(
+    "cache",
+    [
+        "not json{",
+        "null",
+        "[]",
+        '{"RefreshToken": []}',
+        '{"Account": {"key": "not an account"}}',
+    ],
+)
+async def test_device_code_corrupt_cache_asks_to_sign_in_again(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+    cache: str,
+    instant_updates: bool,
+) -> None:
+    """An entry's msal cache that msal cannot read: sign in again, no traceback."""
+    entry = await async_device_code_entry(hass, emulator)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.config_entries.async_update_entry(
+        entry,
+        data={**entry.data, CONF_TOKEN_CACHE: cache},
+        options={**entry.options, CONF_INSTANT_UPDATES: instant_updates},
+    )
+    await assert_setup_asks_to_sign_in_again(hass, entry, caplog)
+
+
 # Browser sign-in
+
+
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "not a token",
+        {},
+        {"access_token": "x", "refresh_token": "y"},
+        {"access_token": "x", "refresh_token": "y", "expires_at": "soon"},
+    ],
+)
+async def test_browser_corrupt_token_asks_to_sign_in_again(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    token: object,
+) -> None:
+    """A stored OAuth token Home Assistant cannot read: sign in again, no traceback."""
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "token": token}
+    )
+    await assert_setup_asks_to_sign_in_again(hass, config_entry, caplog)
 
 
 @pytest.fixture

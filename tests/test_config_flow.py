@@ -18,6 +18,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.translation import async_get_translations
 import msal
 import pytest
 from pytest_homeassistant_custom_component.common import start_reauth_flow
@@ -158,6 +159,11 @@ async def test_a_microsoft_cloud_needs_no_addresses(hass: HomeAssistant) -> None
             "https://user:pw@login.contoso.example",
             {CONF_GRAPH_URL: "invalid_url", CONF_LOGIN_URL: "invalid_url"},
         ),
+        (
+            "http://:secret@127.0.0.1:8443",
+            "https://@login.contoso.example",
+            {CONF_GRAPH_URL: "invalid_url", CONF_LOGIN_URL: "invalid_url"},
+        ),
     ],
 )
 async def test_custom_endpoints_refused_before_anything_is_sent(
@@ -188,6 +194,29 @@ async def test_custom_endpoints_refused_before_anything_is_sent(
         {CONF_GRAPH_URL: emulator.graph_url, CONF_LOGIN_URL: emulator.login_url},
     )
     assert result["step_id"] == "device_code"
+
+
+async def test_a_password_in_a_custom_address_is_refused_in_words(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    """`http://:secret@host` once passed; every request then failed inside aiohttp."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_AUTH_METHOD: "device_code", CONF_CLOUD: CLOUD_CUSTOM}
+    )
+    graph_url = URL(emulator.graph_url).with_password("secret")
+    assert str(graph_url).startswith("http://:secret@")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_GRAPH_URL: str(graph_url), CONF_LOGIN_URL: emulator.login_url},
+    )
+    assert result["errors"] == {CONF_GRAPH_URL: "invalid_url"}
+    translations = await async_get_translations(hass, "en", "config", [DOMAIN])
+    error = translations[f"component.{DOMAIN}.config.error.invalid_url"]
+    assert "without a user name or password" in error
+    assert emulator.requests == []
 
 
 # Browser sign-in
@@ -856,6 +885,7 @@ async def test_application_reauth_with_a_new_secret(
 
 
 @pytest.mark.usefixtures("browser_ready")
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
 async def test_browser_reconfigure_tenant(
     hass: HomeAssistant,
     emulator: GraphEmulator,

@@ -180,6 +180,123 @@ async def test_write_in_flight_at_unload_is_the_last(
     assert emulator.requests[sent:] == []
 
 
+async def clear_on_removal(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Turn the Clear on removal option on (a reload)."""
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_CLEAR_ON_REMOVE: True}
+    )
+    await hass.async_block_till_done()
+
+
+async def remove_during_a_select(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    entry: MockConfigEntry,
+    seconds: float,
+) -> tuple[asyncio.Future[None], timedelta]:
+    """Remove the account (Clear on removal on) while a select's write takes ``seconds``.
+
+    Returns the select, perhaps still waiting, and how long the removal took.
+    """
+    await clear_on_removal(hass, entry)
+    emulator.delay(1, seconds)
+    selecting = asyncio.ensure_future(select(hass, "busy_in_a_call"))
+    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
+    started = dt_util.utcnow()
+    removing = asyncio.ensure_future(hass.config_entries.async_remove(entry.entry_id))
+    return selecting, await step_until(hass, freezer, removing.done) - started
+
+
+async def test_write_in_flight_at_removal_is_cleared_before_it_ends(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A setPresence that lands after removal's clear must not leave its session."""
+    selecting, _ = await remove_during_a_select(
+        hass, freezer, emulator, setup_integration, 2
+    )
+
+    # Removal is done: Teams holds no session of the app (the clear found the
+    # session the write made), and nothing is left.
+    assert emulator.app_session(CLIENT_ID) is None
+    [landed] = emulator.graph_calls("setPresence")
+    [cleared] = emulator.graph_calls("clearPresence")
+    assert (landed.status, cleared.status) == (200, 200)
+    await step_until(hass, freezer, selecting.done)
+    await advance(hass, freezer, timedelta(hours=1), step=timedelta(minutes=1))
+    assert emulator.app_session(CLIENT_ID) is None
+    assert f"{DOMAIN}.{setup_integration.entry_id}" not in hass_storage
+
+
+async def test_write_landing_after_removal_is_cleared_when_it_lands(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """Removal waits for a write in flight only so long; what lands later is ended."""
+    selecting, took = await remove_during_a_select(
+        hass, freezer, emulator, setup_integration, 15
+    )
+    assert took <= timedelta(seconds=11)
+    assert emulator.graph_calls("clearPresence") == []
+
+    [landing] = emulator.graph_calls("setPresence")
+    await step_until(
+        hass, freezer, lambda: landing.status and emulator.graph_calls("clearPresence")
+    )
+    await step_until(hass, freezer, selecting.done)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert landing.status == 200
+    assert [call.status for call in emulator.graph_calls("clearPresence")] == [200]
+    assert emulator.app_session(CLIENT_ID) is None
+
+
+async def set_up_again_writing_slowly(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    entry: MockConfigEntry,
+    seconds: float,
+) -> timedelta:
+    """Unload with a session wished, set up again; its re-assertion takes ``seconds``.
+
+    Returns how long the setup took.
+    """
+    await select(hass, "busy_in_a_call")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    emulator.delay(1, 0)  # the first read, at once
+    emulator.delay(1, seconds)  # the re-asserted session, slowly
+    started = dt_util.utcnow()
+    setting_up = asyncio.ensure_future(hass.config_entries.async_setup(entry.entry_id))
+    return await step_until(hass, freezer, setting_up.done) - started
+
+
+async def test_background_write_in_flight_at_removal_is_cleared(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """A background write is not cut off by the unload: cut off, it still lands."""
+    await clear_on_removal(hass, setup_integration)
+    await set_up_again_writing_slowly(hass, freezer, emulator, setup_integration, 5)
+    await step_until(
+        hass, freezer, lambda: len(emulator.graph_calls("setPresence")) > 1
+    )
+    removing = asyncio.ensure_future(
+        hass.config_entries.async_remove(setup_integration.entry_id)
+    )
+    await step_until(hass, freezer, removing.done)
+    assert emulator.app_session(CLIENT_ID) is None
+    await advance(hass, freezer, timedelta(minutes=1), step=timedelta(seconds=1))
+    assert emulator.app_session(CLIENT_ID) is None
+
+
 async def test_setup_does_not_wait_for_the_first_write(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -187,16 +304,10 @@ async def test_setup_does_not_wait_for_the_first_write(
     setup_integration: MockConfigEntry,
 ) -> None:
     """A slow Graph must not hold up Home Assistant: the wish is re-asserted later."""
-    await select(hass, "busy_in_a_call")
-    assert await hass.config_entries.async_unload(setup_integration.entry_id)
-    emulator.delay(1, 0)  # the first read, at once
-    emulator.delay(1, 15)  # the re-asserted session, slowly
-    setting_up = asyncio.ensure_future(
-        hass.config_entries.async_setup(setup_integration.entry_id)
+    took = await set_up_again_writing_slowly(
+        hass, freezer, emulator, setup_integration, 15
     )
-    started = dt_util.utcnow()
-    await step_until(hass, freezer, setting_up.done)
-    assert dt_util.utcnow() - started < timedelta(seconds=5)
+    assert took < timedelta(seconds=5)
     assert setup_integration.state is ConfigEntryState.LOADED
     await step_until(
         hass, freezer, lambda: len(emulator.graph_calls("setPresence")) > 1

@@ -69,6 +69,7 @@ from tests.common import (
 from tests.conftest import TOKEN_LIFETIME_SECONDS
 from tests.sign_in_helpers import (
     async_application_entry,
+    async_browser_reconfigure_to_app,
     async_browser_sign_in,
     async_device_code_entry,
     async_start_reconfigure,
@@ -812,6 +813,32 @@ async def test_reconfiguring_keeps_the_permission(
         result["flow_id"], {CONF_TENANT: emulator.default_tenant_id}
     )
     assert "Presence.Read.All" in URL(result["url"]).query["scope"].split()
+
+
+@pytest.mark.usefixtures("current_request_with_host")
+async def test_reconfiguring_to_another_app_ends_the_old_subscription(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """Only the old app may delete its subscription: left alone, it delivers an hour."""
+    other_client_id = "22222222-2222-2222-2222-222222222222"
+    emulator.add_app(
+        client_id=other_client_id,
+        secret="other-secret",
+        consented_scopes=set(PUSH_SCOPES),
+    )
+    result = await async_browser_reconfigure_to_app(
+        hass, hass_client_no_auth, push_entry, other_client_id, "other-secret"
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await settle(hass, emulator)
+
+    [subscription] = emulator.subscriptions.all()
+    assert subscription.app.client_id == other_client_id
+    assert ("DELETE", 204) in subscription_requests(emulator)
+    assert state_of(hass, UPDATE_MODE) == "push_external"
 
 
 @pytest.mark.usefixtures("sign_in_guards")

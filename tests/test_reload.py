@@ -18,6 +18,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import start_reauth_flow
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.teams_presence.const import (
     CONF_CLEAR_ON_REMOVE,
@@ -30,7 +31,10 @@ from tests.common import APP_PRESENCE, select, state_of
 from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.sign_in_helpers import (
     CLIENT_ID,
+    async_browser_entry,
+    async_browser_reconfigure_to_app,
     async_device_code_entry,
+    async_setup_credentials,
     async_start_reconfigure,
     async_wait_for_device_code,
 )
@@ -131,14 +135,20 @@ async def test_reconfigure_reloads_once(
     assert entry.state is ConfigEntryState.LOADED
 
 
+@pytest.mark.parametrize("graph_refuses_writes", [False, True])
 async def test_reconfigure_to_another_app_ends_the_old_session(
-    hass: HomeAssistant, emulator: GraphEmulator
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+    graph_refuses_writes: bool,
 ) -> None:
     """The old session's id is the old app's: left alone, Teams keeps it for hours."""
     entry, _ = await async_loaded_entry(hass, emulator)
     await select(hass, "busy_in_a_call")
     assert emulator.app_session(CLIENT_ID) is not None
     emulator.add_app(client_id=OTHER_CLIENT_ID)
+    if graph_refuses_writes:
+        emulator.start_write_outage()
 
     result = await async_start_reconfigure(hass, entry)
     result = await hass.config_entries.flow.async_configure(
@@ -149,8 +159,40 @@ async def test_reconfigure_to_another_app_ends_the_old_session(
     await hass.async_block_till_done(wait_background_tasks=True)
 
     assert result["reason"] == "reconfigure_successful"
+    if graph_refuses_writes:
+        # Logged, not in the way: Graph ends the old session at its expiry.
+        assert "Could not end the Teams app presence" in caplog.text
+        assert emulator.app_session(CLIENT_ID) is not None
+        return
     assert emulator.app_session(CLIENT_ID) is None
     new_session = emulator.app_session(OTHER_CLIENT_ID)
     assert new_session is not None
     assert emulator.presence() == ("Busy", "InACall")
     assert state_of(hass, APP_PRESENCE) == "busy_in_a_call"
+
+
+@pytest.mark.usefixtures("current_request_with_host")
+async def test_browser_reconfigure_to_another_app_ends_the_old_session(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A browser entry's app is its application credential, not a client id of its own."""
+    await async_setup_credentials(hass)
+    entry = await async_browser_entry(hass, emulator, hass_client_no_auth)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    await select(hass, "busy_in_a_call")
+    assert emulator.app_session(CLIENT_ID) is not None
+    emulator.add_app(client_id=OTHER_CLIENT_ID, secret="other-secret")
+
+    result = await async_browser_reconfigure_to_app(
+        hass, hass_client_no_auth, entry, OTHER_CLIENT_ID, "other-secret"
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["auth_implementation"] == OTHER_CLIENT_ID
+    assert emulator.app_session(CLIENT_ID) is None
+    assert emulator.app_session(OTHER_CLIENT_ID) is not None
+    assert emulator.presence() == ("Busy", "InACall")

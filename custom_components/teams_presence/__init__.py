@@ -25,6 +25,7 @@ from .graph import GraphSubscriptionClient
 from .problems import async_delete_instant_updates_issues, async_delete_issues
 from .push import PushManager, async_end_push
 from .services import async_setup_services
+from .writer import async_end_sessions_landing
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR]
@@ -81,6 +82,8 @@ async def async_remove_entry(
     await async_end_push(hass, entry, partial(_async_client_only, hass, entry))
     if not entry.options.get(CONF_CLEAR_ON_REMOVE, DEFAULT_CLEAR_ON_REMOVE):
         return
+    if await async_end_sessions_landing(hass, entry.entry_id):
+        return  # cleared as the write on its way lands, not before it
     try:
         client, session_id = await _async_client(hass, entry)
         await client.clear_presence(session_id)

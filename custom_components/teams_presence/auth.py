@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import ssl
-from typing import Any, Final, cast
+from typing import Any, Final, TypeGuard, cast
 from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientResponseError
@@ -322,13 +322,39 @@ def lacks_instant_updates_consent(entry: ConfigEntry) -> bool:
     that names none is not judged here: Graph's 403 says it later.
     """
     granted: set[str] = set()
-    if (token := entry.data.get(CONF_TOKEN)) and isinstance(token.get("scope"), str):
+    if _readable_token(token := entry.data.get(CONF_TOKEN)) and isinstance(
+        token.get("scope"), str
+    ):
         granted.update(token["scope"].split())
-    if cache := entry.data.get(CONF_TOKEN_CACHE):
-        for item in json.loads(cache).get("AccessToken", {}).values():
+    if (cache := _token_cache_state(entry.data.get(CONF_TOKEN_CACHE))) is not None:
+        for item in cache.get("AccessToken", {}).values():
             granted.update(str(item.get("target", "")).split())
     names = {scope.rsplit("/", 1)[-1].lower() for scope in granted}
     return bool(names) and INSTANT_UPDATES_SCOPE.lower() not in names
+
+
+def _readable_token(token: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a stored OAuth token has what Home Assistant's OAuth2 helper reads."""
+    return (
+        isinstance(token, dict)
+        and isinstance(token.get(CONF_ACCESS_TOKEN), str)
+        and isinstance(token.get("refresh_token"), str)
+        and isinstance(token.get("expires_at"), int | float)
+    )
+
+
+def _token_cache_state(serialized: object) -> dict[str, dict[str, Any]] | None:
+    """Parse a stored msal cache; ``None`` unless it has msal's shape (items by kind)."""
+    try:
+        state = json.loads(serialized) if isinstance(serialized, str) else None
+    except ValueError:
+        return None
+    if isinstance(state, dict) and all(
+        isinstance(items, dict) and all(isinstance(i, dict) for i in items.values())
+        for items in state.values()
+    ):
+        return state
+    return None
 
 
 def public_client(
@@ -527,6 +553,8 @@ async def _async_browser_access(
             translation_domain=DOMAIN,
             translation_key="oauth2_implementation_missing",
         ) from err
+    if not _readable_token(entry.data.get(CONF_TOKEN)):
+        raise _stored_sign_in_unreadable()
     session = config_entry_oauth2_flow.OAuth2Session(hass, entry, implementation)
 
     async def refresh(force: bool) -> str:
@@ -569,6 +597,8 @@ def _refresh_needs_sign_in(err: ClientResponseError) -> bool:
 def _device_code_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAccess:
     """Tokens refreshed silently from the msal cache the device-code sign-in left."""
     endpoints = endpoints_from_data(entry.data)
+    if _token_cache_state(stored := entry.data.get(CONF_TOKEN_CACHE)) is None:
+        raise _stored_sign_in_unreadable()
     # Until the consent Instant updates needs is granted, refresh with what was:
     # asking for more fails, and the account would stop reading (the repair asks).
     scopes = delegated_scopes(
@@ -577,7 +607,7 @@ def _device_code_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAcces
         and not lacks_instant_updates_consent(entry),
     )
     cache = msal.SerializableTokenCache()
-    cache.deserialize(entry.data[CONF_TOKEN_CACHE])
+    cache.deserialize(stored)
 
     def build() -> msal.PublicClientApplication:
         return public_client(
@@ -694,6 +724,13 @@ class _MsalTokens[AppT]:
         if result is None or result.get("error") in _SIGN_IN_REQUIRED_ERRORS:
             raise _sign_in_required()
         raise _sign_in_unavailable()
+
+
+def _stored_sign_in_unreadable() -> ConfigEntryAuthFailed:
+    """Ask for a new sign-in: the one stored in the entry is damaged."""
+    return ConfigEntryAuthFailed(
+        translation_domain=DOMAIN, translation_key="sign_in_required"
+    )
 
 
 def _sign_in_required() -> SignInRequiredError:

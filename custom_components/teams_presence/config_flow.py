@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import logging
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
@@ -27,7 +27,10 @@ from homeassistant.const import (
     CONF_TOKEN,
 )
 from homeassistant.core import callback
-from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    AbstractOAuth2FlowHandler,
+    LocalOAuth2Implementation,
+)
 from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
@@ -157,6 +160,14 @@ class _SignInFlow(AbstractOAuth2FlowHandler):
             return wants_instant_updates(self._get_reconfigure_entry())
         return False
 
+    @property
+    def _client_id(self) -> str:
+        """The app signed in with: a browser sign-in's is its application credential's."""
+        if self._data[CONF_AUTH_METHOD] == AUTH_METHOD_BROWSER:
+            # Application Credentials' implementations are all local ones.
+            return cast(LocalOAuth2Implementation, self.flow_impl).client_id
+        return str(self._data[CONF_CLIENT_ID])
+
     def _refused(self, err: SignInRefused) -> str:
         """Return the form error for a refused sign-in, keeping its details to show."""
         self._refusal = err
@@ -219,12 +230,15 @@ class _SignInFlow(AbstractOAuth2FlowHandler):
         if self.source == SOURCE_RECONFIGURE:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
             entry: TeamsPresenceConfigEntry = self._get_reconfigure_entry()
-            # The app session belongs to the old app: the new one can't end it.
-            # Only a running account has it (and its coordinator).
-            if entry.state is ConfigEntryState.LOADED and entry.data.get(
-                CONF_CLIENT_ID
-            ) != self._data.get(CONF_CLIENT_ID):
+            # The app session and the subscription belong to the old app: the new
+            # one can't end them. Only a running account has them (and its coordinator).
+            if (
+                entry.state is ConfigEntryState.LOADED
+                and entry.runtime_data.writer.session_id != self._client_id
+            ):
                 await entry.runtime_data.writer.async_end_session()
+                if (push := entry.runtime_data.push) is not None:
+                    await push.async_end_subscription()
             return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured(
             description_placeholders={"account": self._title}

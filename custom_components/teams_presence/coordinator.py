@@ -275,8 +275,13 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     @callback
     def save(self) -> None:
-        """Store the wish soon; a burst of changes writes once."""
-        self._store.async_delay_save(self.keeper.as_dict, 1)
+        """Store the wish soon; a burst of changes writes once.
+
+        Not after unload (a write that lands late): the unload stored it last, and
+        the Store is the next entry's, or removed with the account.
+        """
+        if not self.keeper.closed:
+            self._store.async_delay_save(self.keeper.as_dict, 1)
 
     @callback
     def async_update_listeners(self) -> None:

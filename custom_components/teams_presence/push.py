@@ -212,6 +212,19 @@ class PushManager:
 
     # The subscription's life
 
+    async def async_end_subscription(self) -> None:
+        """End the subscription with this app's token, for a change of app.
+
+        Only the app that made a subscription may delete it: the next app's token
+        would get 404, and Graph would deliver to the old one until it expires.
+        """
+        async with self._lock:
+            self._cancel_timer()
+            if self.subscription:
+                await _async_delete_subscription(self.client, self.subscription["id"])
+                self.subscription = {}
+                self._save()
+
     @callback
     def keep_soon(self) -> None:
         """Create or renew the subscription in the background."""
@@ -521,15 +534,23 @@ async def async_end_push(
         return
     if subscription := stored.get("subscription"):
         try:
-            await (await client()).delete_subscription(subscription["id"])
-        except (*FAILURES, HomeAssistantError) as err:
-            if classify(err) is not Failure.NOT_FOUND:
-                LOGGER.warning(
-                    "Could not end the presence subscription: %s", reason(err)
-                )
+            await _async_delete_subscription(await client(), subscription["id"])
+        except HomeAssistantError as err:  # no client: the sign-in failed
+            LOGGER.warning("Could not end the presence subscription: %s", reason(err))
     if (cloud := _cloud(hass)) is not None and cloud.async_is_logged_in(hass):
         try:
             await cloud.async_delete_cloudhook(hass, stored["webhook_id"])
         except (HomeAssistantError, ValueError):  # ValueError: it never had one
             LOGGER.debug("No cloudhook to delete")
     await store.async_remove()
+
+
+async def _async_delete_subscription(
+    client: GraphSubscriptionClient, subscription_id: str
+) -> None:
+    """Delete a subscription; one Graph no longer has is what was wanted."""
+    try:
+        await client.delete_subscription(subscription_id)
+    except FAILURES as err:
+        if classify(err) is not Failure.NOT_FOUND:
+            LOGGER.warning("Could not end the presence subscription: %s", reason(err))

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from homeassistant.core import CALLBACK_TYPE, Context, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
-from .failures import FAILURES, Failure
+from .failures import FAILURES, Failure, reason
 from .graph import GraphNotFoundError
 from .keeper import ClearPreferred, EndSession, SessionRequest, SetPreferred, SetSession
 from .problems import caller_error
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
 
 REFUSED_RETRY = timedelta(minutes=5)
 """When Graph refuses a keep-alive (say, a permission was removed), ask again this late."""
+REMOVAL_WAIT = timedelta(seconds=10)
+"""How long removing an account waits for its write on the way (Graph's timeout: 20 s)."""
+
+WRITES_LANDING: HassKey[dict[AppSessionWriter, asyncio.Task[None]]] = HassKey(
+    f"{DOMAIN}_writes_landing"
+)
+"""Writers of unloaded accounts with a write still on its way to Graph, each with
+the task that ends once it has landed."""
 
 
 class AppSessionWriter:
@@ -46,6 +55,7 @@ class AppSessionWriter:
         self._timer: CALLBACK_TYPE | None = None
         self._wished_by: dict[bool, tuple[object, Context]] = {}
         """Who made the wish Graph has not had yet, by whether it is a preferred one."""
+        self._end_on_landing = False
 
     @callback
     def async_start(self) -> None:
@@ -57,9 +67,32 @@ class AppSessionWriter:
 
     @callback
     def async_stop(self) -> None:
-        """Schedule nothing more: the keeper is closed and the timer cancelled."""
+        """Schedule nothing more: the keeper is closed and the timer cancelled.
+
+        Unload does not wait for a write on its way: it lands later, and until it
+        has, a removal finds this writer (`async_end_sessions_landing`).
+        """
         self.keeper.close()
         self._cancel_timer()
+        if self._lock.locked():
+            hass = self.coordinator.hass
+            hass.data.setdefault(WRITES_LANDING, {})[self] = (
+                hass.async_create_background_task(
+                    self._async_after_landing(), f"{DOMAIN} write landing"
+                )
+            )
+
+    @callback
+    def end_session_on_landing(self) -> None:
+        """For a removal: end the session the write on its way makes, once it lands."""
+        self._end_on_landing = True
+
+    async def _async_after_landing(self) -> None:
+        """Once the write on its way has ended: end its session if the account is gone."""
+        async with self._lock:
+            if self._end_on_landing:
+                await self._async_end()
+        del self.coordinator.hass.data[WRITES_LANDING][self]
 
     async def async_apply(
         self, undo: Callable[[], None], *, preferred: bool = False
@@ -93,17 +126,22 @@ class AppSessionWriter:
         may end it. A failure is logged, not raised: Graph ends it at expiry anyway.
         """
         async with self._lock:
-            if self.keeper.session is None:
-                return
-            try:
-                await self._async_send(EndSession())
-            except FAILURES as err:
-                LOGGER.warning(
-                    "Could not end the old app's Teams presence session: %s", err
-                )
-                return
-            self.keeper.session_ended()
-            self.coordinator.save()
+            if self.keeper.session is not None and await self._async_end():
+                self.keeper.session_ended()
+                self.coordinator.save()
+
+    async def _async_end(self) -> bool:
+        """End the app session in Graph; a failure is logged and ``False``.
+
+        After a removal, a refreshed token cannot be stored in the entry any more
+        (Home Assistant's error, not a failure of Graph's): logged as well.
+        """
+        try:
+            await self._async_send(EndSession())
+        except (*FAILURES, HomeAssistantError) as err:
+            LOGGER.warning("Could not end the Teams app presence: %s", reason(err))
+            return False
+        return True
 
     async def async_sync(self, *, force: bool = False) -> None:
         """Make Graph match the wishes, one due request after another.
@@ -178,10 +216,13 @@ class AppSessionWriter:
 
     @callback
     def sync_in_background(self, *, force: bool = False, name: str) -> None:
-        """Sync where no caller waits (start, timer, reconnect)."""
-        coordinator = self.coordinator
-        coordinator.config_entry.async_create_background_task(
-            coordinator.hass, self._async_sync_logged(force), f"{DOMAIN} {name}"
+        """Sync where no caller waits (start, timer, reconnect).
+
+        Not the entry's task: an unload would cut its request off, which Graph may
+        still carry out, unseen. It lands like a caller's, and nothing follows it.
+        """
+        self.coordinator.hass.async_create_background_task(
+            self._async_sync_logged(force), f"{DOMAIN} {name}"
         )
 
     async def _async_sync_logged(self, force: bool) -> None:
@@ -227,3 +268,21 @@ class AppSessionWriter:
     def _handle_timer(self, _now: datetime) -> None:
         self._timer = None
         self.sync_in_background(name="keep-alive")
+
+
+async def async_end_sessions_landing(hass: HomeAssistant, entry_id: str) -> bool:
+    """For a removal: end the session each write still on its way makes as it lands.
+
+    Returns whether any was on its way. Waits for them at most `REMOVAL_WAIT`: one
+    that lands later is ended then, with no entry left to do it.
+    """
+    landing = {
+        writer: landed
+        for writer, landed in hass.data.get(WRITES_LANDING, {}).items()
+        if writer.coordinator.config_entry.entry_id == entry_id
+    }
+    for writer in landing:
+        writer.end_session_on_landing()
+    if landing:
+        await asyncio.wait(landing.values(), timeout=REMOVAL_WAIT.total_seconds())
+    return bool(landing)

@@ -7,6 +7,7 @@ from enum import StrEnum
 import ipaddress
 import re
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from yarl import URL
 
@@ -83,11 +84,14 @@ def endpoint_url_problem(url: str) -> Literal["invalid_url", "insecure_url"] | N
     """
     try:
         parsed = URL(url.strip())
+        authority = urlsplit(url.strip()).netloc
     except ValueError:
         return "invalid_url"
     if parsed.scheme not in ("http", "https") or not parsed.host:
         return "invalid_url"
-    if parsed.query_string or parsed.fragment or parsed.user is not None:
+    # Any user info, even only a password or an empty "@" (yarl drops that one):
+    # aiohttp refuses to send it with a token, and the URL shows it wherever it goes.
+    if parsed.query_string or parsed.fragment or "@" in authority:
         return "invalid_url"
     if parsed.scheme == "http" and not _is_loopback(parsed.host):
         return "insecure_url"
