@@ -27,8 +27,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence import PLATFORMS
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper import PLATFORMS
+from custom_components.teams_presence_keeper.const import (
     CONF_EXPIRATION,
     DEFAULT_READ_INTERVAL,
     DOMAIN,

@@ -15,7 +15,7 @@ import sys
 import zipfile
 
 ROOT = Path(__file__).resolve().parent.parent
-INTEGRATION = ROOT / "custom_components" / "teams_presence"
+INTEGRATION = ROOT / "custom_components" / "teams_presence_keeper"
 
 
 def imported_names(source: Path) -> set[tuple[str, str | None]]:

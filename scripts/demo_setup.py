@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import aiohttp
 
-DOMAIN: Final = "teams_presence"
+DOMAIN: Final = "teams_presence_keeper"
 USERNAME: Final = "demo"
 PASSWORD: Final = "demo1234"  # noqa: S105  # the demo's published password
 EMULATOR_CLIENT_ID: Final = "11111111-1111-1111-1111-111111111111"
@@ -68,19 +68,19 @@ input_boolean:
 template:
   - light:
       - name: Busy light
-        unique_id: teams_presence_demo_busy_light
+        unique_id: teams_presence_keeper_demo_busy_light
         turn_on: []
         turn_off: []
         set_rgb: []
   - binary_sensor:
       - name: Office door
-        unique_id: teams_presence_demo_office_door
+        unique_id: teams_presence_keeper_demo_office_door
         device_class: door
         state: "{{ not is_state('input_boolean.office_door_closed', 'on') }}"
 logger:
   default: warning
   logs:
-    custom_components.teams_presence: info
+    custom_components.teams_presence_keeper: info
     # Said at every start where ffmpeg, libjpeg-turbo or a faster zlib is missing (the
     # root filesystem has none); the demo needs none of them.
     haffmpeg: critical
@@ -389,7 +389,7 @@ class HomeAssistant:
             if entry_id in device["config_entries"]
         )
         automations = {
-            "teams_presence_demo_busy_light": {
+            "teams_presence_keeper_demo_busy_light": {
                 "alias": "Busy light follows Teams",
                 "description": "The demo's Busy light shows the Teams presence.",
                 "use_blueprint": {
@@ -397,7 +397,7 @@ class HomeAssistant:
                     "input": {"account": device["id"], "light": LIGHT},
                 },
             },
-            "teams_presence_demo_office_door": {
+            "teams_presence_keeper_demo_office_door": {
                 "alias": "Office door sets Do not disturb",
                 "description": "Close the door (Office door closed): Do not disturb.",
                 "use_blueprint": {

@@ -40,20 +40,20 @@ from msal.exceptions import MsalServiceError
 from requests import RequestException
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "custom_components" / "teams_presence"
+PACKAGE = ROOT / "custom_components" / "teams_presence_keeper"
 sys.path.insert(0, str(ROOT))
-if "custom_components.teams_presence" not in sys.modules:
+if "custom_components.teams_presence_keeper" not in sys.modules:
     # The integration's Graph client and constants, without its __init__: that one
     # imports Home Assistant, tens of seconds on a busy machine, for nothing here.
-    _package = ModuleType("custom_components.teams_presence")
+    _package = ModuleType("custom_components.teams_presence_keeper")
     _package.__path__ = [str(PACKAGE)]
     sys.modules[_package.__name__] = _package
 
-from custom_components.teams_presence.const import (  # noqa: E402
+from custom_components.teams_presence_keeper.const import (  # noqa: E402
     DELEGATED_SCOPES,
     INSTANT_UPDATES_SCOPE,
 )
-from custom_components.teams_presence.graph import (  # noqa: E402
+from custom_components.teams_presence_keeper.graph import (  # noqa: E402
     CLOUD_ENDPOINTS,
     AppPresence,
     Cloud,
@@ -74,10 +74,10 @@ from custom_components.teams_presence.graph import (  # noqa: E402
     tenant_problem,
     validation_token,
 )
-from custom_components.teams_presence.graph.clouds import (  # noqa: E402
+from custom_components.teams_presence_keeper.graph.clouds import (  # noqa: E402
     WORK_OR_SCHOOL_TENANT,
 )
-from custom_components.teams_presence.graph.subscriptions import (  # noqa: E402
+from custom_components.teams_presence_keeper.graph.subscriptions import (  # noqa: E402
     SUBSCRIPTION_MIN_LIFETIME,
 )
 
@@ -85,7 +85,9 @@ EXPIRATION: Final = timedelta(minutes=5)
 """How long whatever the check sets lasts, should the process be killed outright."""
 CHECK_PREFERRED: Final = PreferredPresence.BE_RIGHT_BACK
 """A preferred presence no app session can show, so its read-back proves it."""
-CHECK_STATUS_MESSAGE: Final = "Teams Presence live check: back to normal in a moment"
+CHECK_STATUS_MESSAGE: Final = (
+    "Teams Presence Keeper live check: back to normal in a moment"
+)
 DEFAULT_LISTEN: Final = "127.0.0.1:8765"
 DEFAULT_NOTIFICATION_TIMEOUT: Final = 120.0
 """Graph documents presence notifications within a minute at most."""
@@ -752,7 +754,7 @@ class LiveCheck:
             else "yours (not shown)"
         )
         lines = [
-            "## Teams Presence live check",
+            "## Teams Presence Keeper live check",
             "",
             f"- Outcome: **{ended}**; {len(self.steps)} steps, {len(failed)} failed",
             (

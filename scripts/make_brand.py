@@ -12,7 +12,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 BRAND = (
-    Path(__file__).resolve().parent.parent / "custom_components/teams_presence/brand"
+    Path(__file__).resolve().parent.parent
+    / "custom_components/teams_presence_keeper/brand"
 )
 TEAMS_PURPLE = (80, 89, 201, 255)
 AVAILABLE_GREEN = (19, 161, 14, 255)
@@ -41,7 +42,7 @@ def icon(size: int, ring: tuple[int, int, int, int]) -> Image.Image:
 def logo(height: int, text_color: tuple[int, int, int, int]) -> Image.Image:
     """Draw the icon followed by the name, on a transparent background."""
     font = ImageFont.load_default(size=round(height * 0.42))
-    label = "Teams Presence"
+    label = "Teams Presence Keeper"
     left, top, right, bottom = font.getbbox(label)
     width = height + round(height * 0.2) + round(right - left)
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))

@@ -1,1 +1,1 @@
-"""Tests of the Teams Presence integration."""
+"""Tests of the Teams Presence Keeper integration."""

@@ -19,7 +19,7 @@ from homeassistant.core import Context, HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator, RecordedRequest
 
 CLIENT_ID = "11111111-1111-1111-1111-111111111111"

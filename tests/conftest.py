@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     AUTH_METHOD_BROWSER,
     CONF_AUTH_METHOD,
     CONF_CLEAR_ON_REMOVE,

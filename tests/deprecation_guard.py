@@ -1,8 +1,8 @@
 """A suite-wide guard: Home Assistant must never report the integration as deprecated.
 
 Home Assistant announces an API it will remove by logging a warning that names the
-caller ("The deprecated function ... was called from teams_presence", "Detected that
-custom integration 'teams_presence' ... This will stop working in ..."). Each such
+caller ("The deprecated function ... was called from teams_presence_keeper", "Detected that
+custom integration 'teams_presence_keeper' ... This will stop working in ..."). Each such
 report is a breakage scheduled for a coming release, so it fails the test that caused
 it, on whichever release the suite runs.
 """
@@ -14,7 +14,7 @@ import logging
 
 import pytest
 
-from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence_keeper.const import DOMAIN
 
 REPORT_MARKERS = (
     "deprecated",

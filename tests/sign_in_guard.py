@@ -65,7 +65,7 @@ def sign_in_guards(
         if not entries_set_up_for_real:
             setup_entry = stack.enter_context(
                 patch(
-                    "custom_components.teams_presence.async_setup_entry",
+                    "custom_components.teams_presence_keeper.async_setup_entry",
                     new_callable=AsyncMock,
                     return_value=True,
                 )

@@ -22,7 +22,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     AUTH_METHOD_APPLICATION,
     AUTH_METHOD_BROWSER,
     AUTH_METHOD_DEVICE_CODE,

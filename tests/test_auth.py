@@ -18,8 +18,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
-from custom_components.teams_presence import auth
-from custom_components.teams_presence.auth import (
+from custom_components.teams_presence_keeper import auth
+from custom_components.teams_presence_keeper.auth import (
     AppRegistrationError,
     SignInRequiredError,
     SignInUnavailableError,
@@ -28,7 +28,7 @@ from custom_components.teams_presence.auth import (
     endpoints_from_data,
     sign_in_error,
 )
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     AUTH_METHOD_APPLICATION,
     AUTH_METHOD_BROWSER,
     AUTH_METHOD_DEVICE_CODE,
@@ -38,7 +38,7 @@ from custom_components.teams_presence.const import (
     CONF_TOKEN_CACHE,
     DOMAIN,
 )
-from custom_components.teams_presence.graph import CLOUD_ENDPOINTS, Cloud
+from custom_components.teams_presence_keeper.graph import CLOUD_ENDPOINTS, Cloud
 from graph_emulator import GraphEmulator
 from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.sign_in_helpers import (

@@ -24,20 +24,20 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     CONF_CLEAR_ON_REMOVE,
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
     DOMAIN,
 )
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.graph import (
     MAX_EXPIRATION_MINUTES,
     MAX_STATUS_MESSAGE_LENGTH,
     MIN_EXPIRATION_MINUTES,
     AppPresence,
     PreferredPresence,
 )
-from custom_components.teams_presence.services import MAX_AHEAD
+from custom_components.teams_presence_keeper.services import MAX_AHEAD
 from graph_emulator import GraphEmulator
 
 GRAPH_PAIRS = {

@@ -31,7 +31,7 @@ from homeassistant.util.yaml import load_yaml_dict
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 
 from .common import CLIENT_ID, PRESENCE, advance, state_of

@@ -28,7 +28,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     AUTH_METHOD_APPLICATION,
     AUTH_METHOD_BROWSER,
     AUTH_METHOD_DEVICE_CODE,
@@ -42,8 +42,8 @@ from custom_components.teams_presence.const import (
     DEFAULT_TENANT,
     DOMAIN,
 )
-from custom_components.teams_presence.failures import Failure, classify
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.failures import Failure, classify
+from custom_components.teams_presence_keeper.graph import (
     GraphCertificateError,
     GraphPresenceClient,
 )

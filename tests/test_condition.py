@@ -13,7 +13,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
-from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 
 from .common import PRESENCE, advance, state_of
@@ -23,8 +23,8 @@ from .test_trigger import WORK_LOCATION, device, new_triggers_conditions
 __all__ = ["device", "new_triggers_conditions"]  # fixtures shared with test_trigger
 
 AUTOMATION_DOMAIN = "automation"
-ASK = "teams_presence_test_ask"
-HELD = "teams_presence_test_held"
+ASK = "teams_presence_keeper_test_ask"
+HELD = "teams_presence_keeper_test_held"
 
 
 async def conditions_hold(

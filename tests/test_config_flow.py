@@ -25,8 +25,8 @@ from pytest_homeassistant_custom_component.common import start_reauth_flow
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
-from custom_components.teams_presence.auth import _OAUTH_ERRORS, AADSTS_ERRORS
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.auth import _OAUTH_ERRORS, AADSTS_ERRORS
+from custom_components.teams_presence_keeper.const import (
     CLOUD_CUSTOM,
     CONF_AUTH_METHOD,
     CONF_CLEAR_ON_REMOVE,

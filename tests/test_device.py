@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence_keeper.const import DOMAIN
 
 
 async def test_one_service_device_per_account(

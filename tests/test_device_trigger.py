@@ -19,14 +19,14 @@ from pytest_homeassistant_custom_component.common import (
     async_get_device_automations,
 )
 
-from custom_components.teams_presence.const import DOMAIN
-from custom_components.teams_presence.device_trigger import TRIGGERS
+from custom_components.teams_presence_keeper.const import DOMAIN
+from custom_components.teams_presence_keeper.device_trigger import TRIGGERS
 from graph_emulator import GraphEmulator
 
 from .common import PRESENCE, advance, state_of
 
 AUTOMATION_DOMAIN = "automation"
-FIRED = "teams_presence_test_trigger_fired"
+FIRED = "teams_presence_keeper_test_trigger_fired"
 READ = timedelta(seconds=30)
 """The default read interval: one read of Graph."""
 PRESENCE_TYPES = [

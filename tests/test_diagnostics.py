@@ -13,12 +13,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     AUTH_METHOD_APPLICATION,
     AUTH_METHOD_DEVICE_CODE,
     DOMAIN,
 )
-from custom_components.teams_presence.diagnostics import (
+from custom_components.teams_presence_keeper.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from graph_emulator import GraphEmulator

@@ -12,7 +12,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 
 from .common import advance, state_of

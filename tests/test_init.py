@@ -14,7 +14,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     CONF_CLEAR_ON_REMOVE,
     CONF_READ_INTERVAL,
     DOMAIN,

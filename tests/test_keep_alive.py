@@ -20,7 +20,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,
     DOMAIN,
@@ -179,7 +179,7 @@ async def test_outage_keeps_the_wish_and_restores_it(
 ) -> None:
     await select(hass, "busy_in_a_call")
     caplog.clear()
-    caplog.set_level(logging.INFO, logger="custom_components.teams_presence")
+    caplog.set_level(logging.INFO, logger="custom_components.teams_presence_keeper")
 
     await emulator.refuse_connections()
     await advance(hass, freezer, timedelta(minutes=20))

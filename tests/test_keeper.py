@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from custom_components.teams_presence.const import REFRESH_MARGIN
-from custom_components.teams_presence.graph import AppPresence, PreferredPresence
-from custom_components.teams_presence.keeper import (
+from custom_components.teams_presence_keeper.const import REFRESH_MARGIN
+from custom_components.teams_presence_keeper.graph import AppPresence, PreferredPresence
+from custom_components.teams_presence_keeper.keeper import (
     ClearPreferred,
     EndSession,
     SessionKeeper,

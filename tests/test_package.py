@@ -14,7 +14,7 @@ from packaging.specifiers import SpecifierSet
 import pytest
 
 ROOT = Path(__file__).parent.parent
-INTEGRATION = ROOT / "custom_components" / "teams_presence"
+INTEGRATION = ROOT / "custom_components" / "teams_presence_keeper"
 MINIMUM_HOME_ASSISTANT = "2025.12.0"
 
 

@@ -35,8 +35,8 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
-from custom_components.teams_presence.auth import lacks_instant_updates_consent
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.auth import lacks_instant_updates_consent
+from custom_components.teams_presence_keeper.const import (
     CONF_CLEAR_ON_REMOVE,
     CONF_EXPIRATION,
     CONF_INSTANT_UPDATES,
@@ -45,14 +45,14 @@ from custom_components.teams_presence.const import (
     DEFAULT_TENANT,
     DOMAIN,
 )
-from custom_components.teams_presence.diagnostics import (
+from custom_components.teams_presence_keeper.diagnostics import (
     async_get_config_entry_diagnostics,
 )
-from custom_components.teams_presence.push import (
+from custom_components.teams_presence_keeper.push import (
     SAFETY_READ_INTERVAL,
     PushManager,
 )
-from custom_components.teams_presence.push_order import WORST_DELIVERY_TIME
+from custom_components.teams_presence_keeper.push_order import WORST_DELIVERY_TIME
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import RETRY_FOR, Post, Reply
 from graph_emulator.graph_api import GraphError

@@ -22,7 +22,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence.push import RENEW_EVERY
+from custom_components.teams_presence_keeper.push import RENEW_EVERY
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import RETRY_FOR, Post, Reply
 from tests.common import PRESENCE, advance, state_of, step_until

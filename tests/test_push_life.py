@@ -21,14 +21,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from yarl import URL
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     CONF_INSTANT_UPDATES,
     DOMAIN,
     LOGGER,
 )
-from custom_components.teams_presence.graph import NotificationCertificate
-from custom_components.teams_presence.graph.encryption import ROTATION_MARGIN
-from custom_components.teams_presence.push import (
+from custom_components.teams_presence_keeper.graph import NotificationCertificate
+from custom_components.teams_presence_keeper.graph.encryption import ROTATION_MARGIN
+from custom_components.teams_presence_keeper.push import (
     LAST_RETRY,
     PREVIOUS_CERTIFICATE_KEPT,
 )

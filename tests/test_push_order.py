@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.graph import (
     Activity,
     Availability,
     PresenceChange,
     PresenceSnapshot,
 )
-from custom_components.teams_presence.push_order import PushOrder, Verdict
+from custom_components.teams_presence_keeper.push_order import PushOrder, Verdict
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 NEW, OLD = "new-subscription", "old-subscription"

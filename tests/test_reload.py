@@ -20,7 +20,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import start_reauth_flow
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.teams_presence.const import (
+from custom_components.teams_presence_keeper.const import (
     CONF_CLEAR_ON_REMOVE,
     CONF_EXPIRATION,
     CONF_READ_INTERVAL,

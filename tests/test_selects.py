@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
-from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 
 from .common import (

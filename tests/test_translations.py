@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).parent.parent
-INTEGRATION = ROOT / "custom_components" / "teams_presence"
+INTEGRATION = ROOT / "custom_components" / "teams_presence_keeper"
 TRANSLATIONS = INTEGRATION / "translations"
 LANGUAGES = ("pt", "pt-BR", "ja", "de", "fr", "es", "nl")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")

@@ -17,14 +17,14 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 
 from .common import PRESENCE, advance, state_of
 from .test_device_trigger import READ, STEPS, busy_outage_reload_away, firings, read
 
 AUTOMATION_DOMAIN = "automation"
-FIRED = "teams_presence_test_trigger_fired"
+FIRED = "teams_presence_keeper_test_trigger_fired"
 WORK_LOCATION = "sensor.adele_vance_work_location"
 
 

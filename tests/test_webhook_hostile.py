@@ -28,11 +28,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.teams_presence.diagnostics import (
+from custom_components.teams_presence_keeper.diagnostics import (
     async_get_config_entry_diagnostics,
 )
-from custom_components.teams_presence.graph import MAX_BATCH
-from custom_components.teams_presence.push_intake import (
+from custom_components.teams_presence_keeper.graph import MAX_BATCH
+from custom_components.teams_presence_keeper.push_intake import (
     MAX_BODY_BYTES,
     MAX_RECEIVING,
     MAX_WAITING,

@@ -25,8 +25,12 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence.const import CONF_CLOUD, CONF_GRAPH_URL, DOMAIN
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.const import (
+    CONF_CLOUD,
+    CONF_GRAPH_URL,
+    DOMAIN,
+)
+from custom_components.teams_presence_keeper.graph import (
     GraphError,
     GraphPermissionError,
     GraphPresenceClient,

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from custom_components.teams_presence.graph import validation_token
+from custom_components.teams_presence_keeper.graph import validation_token
 
 
 @dataclass

@@ -111,7 +111,7 @@ ensure_ha_venv() {
   host=$(ha_host_path "$version" "$venv")
   local wanted
   wanted=$({ cat "${files[@]}" scripts/lib/component_requirements.py \
-    custom_components/teams_presence/manifest.json
+    custom_components/teams_presence_keeper/manifest.json
     echo "$version $plugin ${HA_PYTHON[$version]}"; } | sha256sum | cut -c1-16)
   if [ "$(cat "$host/.installed" 2>/dev/null)" != "$wanted" ]; then
     echo "Installing Home Assistant $version test environment in $host" >&2

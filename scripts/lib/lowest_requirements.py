@@ -13,7 +13,9 @@ from pathlib import Path
 import re
 import sys
 
-MANIFEST = Path(__file__).parents[2] / "custom_components/teams_presence/manifest.json"
+MANIFEST = (
+    Path(__file__).parents[2] / "custom_components/teams_presence_keeper/manifest.json"
+)
 
 
 def lowest(requirement: str) -> str:

@@ -54,7 +54,7 @@ async def test_with_instant_updates_the_light_follows_without_a_read(
     page, url = steps.page, home_assistant.url
     async with steps.failure_recorded():
         await log_in(page, url)
-        await page.goto(f"{url}/config/integrations/integration/teams_presence")
+        await page.goto(f"{url}/config/integrations/integration/teams_presence_keeper")
         await page.get_by_role("link", name="1 service").click()
         await expect(page.get_by_text("Push (external URL)").first).to_be_visible()
         await steps.shot("update-mode-push")
@@ -83,7 +83,7 @@ async def _follow(page: Page, steps: Steps, emulator: GraphEmulator, url: str) -
     # Graph unreachable: the Presence sensor goes unavailable, the light stays red.
     await emulator.refuse_connections()
     await read_presence_now(page, "unavailable")
-    await page.goto(f"{url}/config/integrations/integration/teams_presence")
+    await page.goto(f"{url}/config/integrations/integration/teams_presence_keeper")
     await page.get_by_role("link", name="1 service").click()
     await expect(page.get_by_text("Unavailable").first).to_be_visible()
     await steps.shot("presence-unavailable")

@@ -44,7 +44,9 @@ async def _add_and_set(
     # 2026.10, /home/overview on 2026.11.
     await page.wait_for_url(re.compile(r"/(lovelace|home)/"))
 
-    await page.goto(f"{url}/config/integrations/dashboard/add?domain=teams_presence")
+    await page.goto(
+        f"{url}/config/integrations/dashboard/add?domain=teams_presence_keeper"
+    )
     await page.get_by_role("button", name="OK").click()
     await page.get_by_role("radio", name="Code on another device").check()
     # The emulator's addresses: the last entry of the cloud list, a step of its own.
@@ -70,7 +72,7 @@ async def _add_and_set(
     await steps.shot("config-flow-done")
     await finish.click()
 
-    await page.goto(f"{url}/config/integrations/integration/teams_presence")
+    await page.goto(f"{url}/config/integrations/integration/teams_presence_keeper")
     # The account is a service-type device; its row links to the device page.
     await page.get_by_role("link", name="1 service").click()
     # The two selects say what they are: Home Assistant as a device, or an override.
@@ -133,7 +135,7 @@ async def _hold_shows_its_end(page: Page, steps: Steps) -> None:
     """A hold set by an action shows when it ends and what comes after, on the entity."""
     await call_service(
         page,
-        "teams_presence",
+        "teams_presence_keeper",
         "set_presence",
         {
             "config_entry_id": await entry_id(page),
@@ -180,7 +182,7 @@ async def _device_trigger_in_an_automation(
     device_id = await page.evaluate(
         """() => Object.values(document.querySelector("home-assistant").hass.devices)
             .find((device) => device.identifiers.some(([domain]) => domain ===
-            "teams_presence")).id"""
+            "teams_presence_keeper")).id"""
     )
     await page.evaluate(
         """async (config) => document.querySelector("home-assistant").hass.callApi(
@@ -190,7 +192,7 @@ async def _device_trigger_in_an_automation(
             "triggers": [
                 {
                     "trigger": "device",
-                    "domain": "teams_presence",
+                    "domain": "teams_presence_keeper",
                     "device_id": device_id,
                     "type": "busy",
                 }
@@ -238,7 +240,7 @@ async def call_service(
 async def entry_id(page: Page) -> str:
     entries: list[dict[str, str]] = await page.evaluate(
         """async () => document.querySelector("home-assistant").hass.callWS(
-            {type: "config_entries/get", domain: "teams_presence"})"""
+            {type: "config_entries/get", domain: "teams_presence_keeper"})"""
     )
     return entries[0]["entry_id"]
 

@@ -10,7 +10,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 import pytest
 
-from custom_components.teams_presence.graph import GraphPresenceClient
+from custom_components.teams_presence_keeper.graph import GraphPresenceClient
 
 
 @dataclass

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from aiohttp import ClientSession
 import pytest
 
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.graph import (
     Activity,
     Availability,
     GraphPresenceClient,

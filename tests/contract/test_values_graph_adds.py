@@ -17,7 +17,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.graph import (
     Activity,
     Availability,
     GraphPresenceClient,

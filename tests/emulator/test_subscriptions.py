@@ -13,8 +13,8 @@ import jwt
 import pytest
 from yarl import URL
 
-from custom_components.teams_presence.graph import NotificationCertificate
-from custom_components.teams_presence.graph.encryption import EncryptedContent
+from custom_components.teams_presence_keeper.graph import NotificationCertificate
+from custom_components.teams_presence_keeper.graph.encryption import EncryptedContent
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import EndpointState, Post, Reply
 from graph_emulator.subscriptions import PUBLISHER_APP_ID, graph_time

@@ -7,7 +7,10 @@ import zoneinfo
 
 import pytest
 
-from custom_components.teams_presence.graph.timezones import WINDOWS_ZONES, zone_info
+from custom_components.teams_presence_keeper.graph.timezones import (
+    WINDOWS_ZONES,
+    zone_info,
+)
 from graph_emulator import _timezones
 
 JANUARY = datetime(2025, 1, 15, 12, tzinfo=UTC)

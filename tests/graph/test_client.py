@@ -9,7 +9,7 @@ from email.utils import format_datetime
 from aiohttp import ClientSession
 import pytest
 
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.graph import (
     AppPresence,
     Availability,
     GraphAuthenticationError,
@@ -28,9 +28,9 @@ from custom_components.teams_presence.graph import (
     WorkLocationType,
     WorkLocationUpdate,
 )
-from custom_components.teams_presence.graph.client import parse_retry_after
-from custom_components.teams_presence.graph.clouds import Cloud
-from custom_components.teams_presence.graph.models import (
+from custom_components.teams_presence_keeper.graph.client import parse_retry_after
+from custom_components.teams_presence_keeper.graph.clouds import Cloud
+from custom_components.teams_presence_keeper.graph.models import (
     Activity,
     MalformedPresenceError,
     PresenceSnapshot,

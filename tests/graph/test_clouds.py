@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.teams_presence.graph import endpoint_url_problem
+from custom_components.teams_presence_keeper.graph import endpoint_url_problem
 
 
 @pytest.mark.parametrize(

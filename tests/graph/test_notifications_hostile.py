@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import ClientSession
 import pytest
 
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.graph import (
     MAX_BATCH,
     NotificationCertificate,
     NotificationReceiver,

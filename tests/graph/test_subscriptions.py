@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 import jwt
 import pytest
 
-from custom_components.teams_presence.failures import Failure, classify
-from custom_components.teams_presence.graph import (
+from custom_components.teams_presence_keeper.failures import Failure, classify
+from custom_components.teams_presence_keeper.graph import (
     SUBSCRIPTION_MAX_LIFETIME,
     Activity,
     Availability,
@@ -52,12 +52,12 @@ from custom_components.teams_presence.graph import (
     signing_keys_url,
     validation_token,
 )
-from custom_components.teams_presence.graph.encryption import (
+from custom_components.teams_presence_keeper.graph.encryption import (
     DecryptionError,
     DecryptionFailure,
     EncryptedContent,
 )
-from custom_components.teams_presence.graph.notifications import (
+from custom_components.teams_presence_keeper.graph.notifications import (
     SigningKeysUnavailableError,
 )
 from graph_emulator import GraphEmulator

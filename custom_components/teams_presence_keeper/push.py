@@ -184,7 +184,7 @@ class PushManager:
         webhook.async_register(
             self.hass,
             DOMAIN,
-            f"Teams Presence {self.entry.title}",
+            f"Teams Presence Keeper {self.entry.title}",
             self.webhook_id,
             self.inbox.async_handle,
             local_only=False,

@@ -141,5 +141,5 @@ CONDITIONS: Final[dict[str, type[Condition]]] = {
 
 
 async def async_get_conditions(hass: HomeAssistant) -> dict[str, type[Condition]]:
-    """Return the purpose-specific conditions of Teams Presence."""
+    """Return the purpose-specific conditions of Teams Presence Keeper."""
     return CONDITIONS

@@ -160,5 +160,5 @@ TRIGGERS: Final[dict[str, type[Trigger]]] = {
 
 
 async def async_get_triggers(hass: HomeAssistant) -> dict[str, type[Trigger]]:
-    """Return the purpose-specific triggers of Teams Presence."""
+    """Return the purpose-specific triggers of Teams Presence Keeper."""
     return TRIGGERS

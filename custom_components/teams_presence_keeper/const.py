@@ -1,4 +1,4 @@
-"""Constants of the Teams Presence integration."""
+"""Constants of the Teams Presence Keeper integration."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 import logging
 from typing import Final
 
-DOMAIN: Final = "teams_presence"
+DOMAIN: Final = "teams_presence_keeper"
 LOGGER = logging.getLogger(__package__)
 
 # Config entry data

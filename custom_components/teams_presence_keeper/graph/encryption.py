@@ -38,7 +38,7 @@ CERTIFICATE_LIFETIME: Final = timedelta(days=365)
 ROTATION_MARGIN: Final = timedelta(days=30)
 """Rotate this long before expiry: a renewal carries the new certificate in time."""
 MAX_CERTIFICATE_ID_LENGTH: Final = 128
-_COMMON_NAME: Final = "Teams Presence change notifications"
+_COMMON_NAME: Final = "Teams Presence Keeper change notifications"
 _IV_LENGTH: Final = 16
 _OAEP: Final = padding.OAEP(
     mgf=padding.MGF1(algorithm=hashes.SHA1()),  # noqa: S303 - Graph's documented cipher suite
