@@ -35,17 +35,23 @@ async def async_read_body(request: web.Request | MockRequest) -> bytes | None:
 
     A declared length says so before anything is read; a chunked body is read only
     until it passes the limit. Read from ``content``: a cloudhook's relay hands the
-    webhook a ``MockRequest``, which has no ``read()``.
+    webhook a ``MockRequest``, which has no ``read()``. A body that breaks while
+    read (a ``Content-Encoding`` that does not decode) is an empty one, which no
+    check passes: it is counted as malformed, not left to raise (Home Assistant
+    would log the webhook's id with the traceback).
     """
     declared = request.headers.get(hdrs.CONTENT_LENGTH, "")
     if declared.isdecimal() and int(declared) > MAX_BODY_BYTES:
         return None
     stream = request.content  # a MockRequest makes a new reader at each access
     body = bytearray()
-    while chunk := await stream.read(MAX_BODY_BYTES + 1 - len(body)):
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            return None
+    try:
+        while chunk := await stream.read(MAX_BODY_BYTES + 1 - len(body)):
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return None
+    except web.RequestPayloadError:
+        return b""
     return bytes(body)
 
 

@@ -1,0 +1,81 @@
+"""Instant updates pushed past their edges: bodies that break while read, and more.
+
+Each test here once failed against the code it names. The fixtures are
+``tests/test_push.py``'s; Graph is the emulator, Home Assistant's webhook view is
+the real one (``hass_client_no_auth``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from graph_emulator import GraphEmulator
+from tests.test_push import (
+    cloud,
+    cloud_connected,
+    external_url,
+    granted_scopes,
+    options,
+    push_entry,
+    push_of,
+    rich_refused,
+    settle,
+    with_cloud,
+)
+
+__all__ = [
+    "cloud",
+    "cloud_connected",
+    "external_url",
+    "granted_scopes",
+    "options",
+    "push_entry",
+    "rich_refused",
+    "with_cloud",
+]
+
+
+def assert_named_nowhere(caplog: pytest.LogCaptureFixture, webhook_id: str) -> None:
+    """Neither Home Assistant's webhook nor we logged a failure; none names the id.
+
+    aiohttp itself logs "Unhandled exception" when it drains the rest of a body
+    that cannot be decoded, after the answer: as for any view, without the path.
+    """
+    assert [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno >= logging.WARNING and record.name != "aiohttp.server"
+    ] == []
+    assert [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno > logging.DEBUG
+        and record.name != "aiohttp.access"
+        and webhook_id in f"{record.getMessage()} {record.exc_text or ''}"
+    ] == []
+
+
+async def test_a_body_that_does_not_decompress_is_refused_quietly(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiohttp inflates a gzip body as it is read: garbage raises mid-read."""
+    push = push_of(push_entry)
+    client = await hass_client_no_auth()
+    response = await client.post(
+        f"/api/webhook/{push.webhook_id}",
+        data=b"not gzip at all" * 10,
+        headers={"Content-Encoding": "gzip"},
+    )
+    assert response.status == 202
+    await settle(hass, emulator)
+    assert push.counts == {"rejected_malformed": 1}
+    assert_named_nowhere(caplog, push.webhook_id)
