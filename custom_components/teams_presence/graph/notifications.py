@@ -257,31 +257,40 @@ class SigningKeys:
     async def _fetch(self, now: datetime) -> None:
         self._tried_at = now
         try:
-            async with self._session.get(
-                self._url, timeout=ClientTimeout(total=_FETCH_TIMEOUT)
-            ) as response:
-                response.raise_for_status()
-                document = await response.json(content_type=None)
+            self._keys = await self._fetch_keys()
         except (ClientError, TimeoutError, ValueError) as err:
             if not self._keys:
                 raise SigningKeysUnavailableError(str(err)) from err
             return  # the cached keys stand until a fetch succeeds
-        keys = document.get("keys") if isinstance(document, dict) else None
-        self._keys = {
-            key.key_id: key
-            for key in (_parse_key(item) for item in keys or [])
-            if key is not None and key.key_id
-        }
         self._fetched_at = now
+
+    async def _fetch_keys(self) -> dict[str, jwt.PyJWK]:
+        """Fetch the key set; ``ValueError`` for a document that is not one."""
+        async with self._session.get(
+            self._url, timeout=ClientTimeout(total=_FETCH_TIMEOUT)
+        ) as response:
+            response.raise_for_status()
+            document = _parse_json(await response.read())
+        keys = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(keys, list):
+            raise ValueError("The signing keys document holds no list of keys")
+        return {
+            key.key_id: key
+            for key in map(_parse_key, keys)
+            if key is not None and isinstance(key.key_id, str) and key.key_id
+        }
 
 
 def _parse_key(item: object) -> jwt.PyJWK | None:
-    """Read one RSA signing key; anything else in the set is not for us."""
+    """Read one RSA signing key; anything else in the set is not for us.
+
+    PyJWT raises more than its own errors for fields of the wrong type.
+    """
     if not isinstance(item, dict) or item.get("kty") != "RSA":
         return None
     try:
         return jwt.PyJWK(item, algorithm=_SIGNING_ALGORITHM)
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, TypeError, ValueError):
         return None
 
 
