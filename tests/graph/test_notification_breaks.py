@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 import json
 from typing import Any
 
 from aiohttp import ClientSession, web
 import pytest
 
-from custom_components.teams_presence.graph import SigningKeys
+from custom_components.teams_presence.graph import SigningKeys, signing_keys_url
 from custom_components.teams_presence.graph.notifications import (
+    KEYS_REFETCH_INTERVAL,
     SigningKeysUnavailableError,
 )
 from graph_emulator import GraphEmulator
-from tests.graph.test_subscriptions import http
+from tests.graph.test_subscriptions import FakeClock, http
 
 __all__ = ["http"]
 
@@ -110,3 +112,25 @@ async def test_a_broken_key_is_passed_over(
         keys = SigningKeys(http, url)
         assert await keys.get("bad") is None
         assert await keys.get(good["kid"]) is not None
+
+
+async def test_a_clock_set_back_does_not_stop_fetching(
+    emulator: GraphEmulator, http: ClientSession
+) -> None:
+    """A day back (a wrong clock corrected): a new key id is fetched for at once."""
+    clock = FakeClock()
+    keys = SigningKeys(http, signing_keys_url(emulator.graph_url), clock=clock)
+
+    def fetches() -> int:
+        return sum(r.path.endswith("/discovery/v2.0/keys") for r in emulator.requests)
+
+    assert await keys.get(emulator.signing_key.key_id) is not None
+    clock.now -= timedelta(days=1)
+    assert await keys.get("rotated") is None
+    assert fetches() == 2
+    # And the set fetched then counts its age from the clock as it now is.
+    clock.now += KEYS_REFETCH_INTERVAL
+    assert await keys.get("rotated") is None
+    assert fetches() == 3
+    assert await keys.get(emulator.signing_key.key_id) is not None
+    assert fetches() == 3

@@ -245,12 +245,14 @@ class SigningKeys:
             return self._keys.get(key_id)
 
     def _fetch_due(self, key_id: str, now: datetime) -> bool:
-        if self._tried_at is not None and now - self._tried_at < KEYS_REFETCH_INTERVAL:
+        """Whether to fetch; a time ahead of ``now`` (the clock set back) is long ago."""
+        tried = self._tried_at
+        if tried is not None and timedelta(0) <= now - tried < KEYS_REFETCH_INTERVAL:
             return False
         fetched = self._fetched_at
         return (
             fetched is None
-            or now - fetched >= self._max_age
+            or not timedelta(0) <= now - fetched < self._max_age
             or key_id not in self._keys
         )
 
