@@ -7,6 +7,8 @@ the real one (``hass_client_no_auth``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 import logging
 
 from homeassistant.core import HomeAssistant
@@ -15,7 +17,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from graph_emulator import GraphEmulator
+from tests.common import state_of
 from tests.test_push import (
+    UPDATE_MODE,
     cloud,
     cloud_connected,
     external_url,
@@ -25,6 +29,7 @@ from tests.test_push import (
     push_of,
     rich_refused,
     settle,
+    subscription_requests,
     with_cloud,
 )
 
@@ -79,3 +84,29 @@ async def test_a_body_that_does_not_decompress_is_refused_quietly(
     await settle(hass, emulator)
     assert push.counts == {"rejected_malformed": 1}
     assert_named_nowhere(caplog, push.webhook_id)
+
+
+@pytest.fixture
+def graph_behind() -> timedelta:
+    """How far Graph's clock is behind Home Assistant's."""
+    return timedelta(0)
+
+
+@pytest.fixture
+async def emulator(
+    socket_enabled: None, graph_behind: timedelta
+) -> AsyncIterator[GraphEmulator]:
+    """The emulator, its clock ``graph_behind`` the (possibly frozen) wall clock."""
+    emulator = GraphEmulator(clock=lambda: datetime.now(UTC) - graph_behind)
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest.mark.parametrize("graph_behind", [timedelta(minutes=3)])
+async def test_a_clock_minutes_ahead_of_graph_s_still_subscribes(
+    hass: HomeAssistant, emulator: GraphEmulator, push_entry: MockConfigEntry
+) -> None:
+    """Graph refuses an expiry more than 60 minutes after its own now."""
+    assert subscription_requests(emulator) == [("POST", 201)]
+    assert state_of(hass, UPDATE_MODE) == "push_external"
