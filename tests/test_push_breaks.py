@@ -7,8 +7,10 @@ the real one (``hass_client_no_auth``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+import json
 import logging
 
 from homeassistant.core import HomeAssistant
@@ -32,6 +34,7 @@ from tests.test_push import (
     subscription_requests,
     with_cloud,
 )
+from tests.test_webhook_hostile import lifecycle_item
 
 __all__ = [
     "cloud",
@@ -110,3 +113,39 @@ async def test_a_clock_minutes_ahead_of_graph_s_still_subscribes(
     """Graph refuses an expiry more than 60 minutes after its own now."""
     assert subscription_requests(emulator) == [("POST", 201)]
     assert state_of(hass, UPDATE_MODE) == "push_external"
+
+
+async def test_a_body_still_arriving_at_a_reload_is_not_taken_by_the_old_manager(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The unloaded manager would reauthorize, renew, and keep renewing, forever."""
+    old = push_of(push_entry)
+    body = json.dumps({"value": [await lifecycle_item(hass, emulator)]}).encode()
+    calls = len(emulator.graph_calls("reauthorize"))
+    rest_sent = asyncio.Event()
+
+    async def slowly() -> AsyncIterator[bytes]:
+        yield body[:10]
+        await rest_sent.wait()
+        yield body[10:]
+
+    client = await hass_client_no_auth()
+    caplog.clear()
+    posting = asyncio.create_task(
+        client.post(f"/api/webhook/{old.webhook_id}", data=slowly())
+    )
+    while f"Handling webhook POST payload for {old.webhook_id}" not in caplog.text:
+        await asyncio.sleep(0.01)
+    assert await hass.config_entries.async_reload(push_entry.entry_id)
+    await settle(hass, emulator)
+    rest_sent.set()
+    response = await posting
+    assert response.status == 202
+    await settle(hass, emulator)
+
+    assert len(emulator.graph_calls("reauthorize")) == calls
+    assert old.counts == {"dropped_busy": 1}

@@ -68,6 +68,7 @@ class NotificationInbox:
 
     def stop(self) -> None:
         """Stop the watchdog."""
+        self._intake.stop()
         if self._watchdog_timer is not None:
             self._watchdog_timer()
             self._watchdog_timer = None

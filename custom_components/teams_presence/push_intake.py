@@ -70,9 +70,22 @@ class Intake:
         self._receive = receive
         self._waiting: deque[bytes] = deque()
         self._receiving = 0
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Take nothing more: a body still arriving at an unload is the old entry's.
+
+        Checking it would make requests and renew the subscription for a manager
+        that is gone, and its renewal timer with it.
+        """
+        self._stopped = True
+        self._waiting.clear()
 
     def take(self, body: bytes) -> bool:
-        """Have ``body`` checked soon; False when too many wait (it is dropped)."""
+        """Have ``body`` checked soon; False when it is dropped (too many wait, or
+        the intake stopped)."""
+        if self._stopped:
+            return False
         if self._receiving < MAX_RECEIVING:
             self._receiving += 1
             self._entry.async_create_background_task(
