@@ -13,13 +13,21 @@ from datetime import UTC, datetime, timedelta
 import json
 import logging
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.teams_presence.const import (
+    CONF_CLEAR_ON_REMOVE,
+    CONF_EXPIRATION,
+    CONF_INSTANT_UPDATES,
+    CONF_READ_INTERVAL,
+    MAX_READ_INTERVAL,
+)
 from graph_emulator import GraphEmulator
-from tests.common import state_of
+from tests.common import advance, state_of
 from tests.test_push import (
     UPDATE_MODE,
     cloud,
@@ -28,6 +36,7 @@ from tests.test_push import (
     granted_scopes,
     options,
     push_entry,
+    presence_reads,
     push_of,
     rich_refused,
     settle,
@@ -149,3 +158,28 @@ async def test_a_body_still_arriving_at_a_reload_is_not_taken_by_the_old_manager
 
     assert len(emulator.graph_calls("reauthorize")) == calls
     assert old.counts == {"dropped_busy": 1}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            CONF_READ_INTERVAL: MAX_READ_INTERVAL,
+            CONF_EXPIRATION: 60,
+            CONF_CLEAR_ON_REMOVE: False,
+            CONF_INSTANT_UPDATES: True,
+        }
+    ],
+)
+async def test_push_never_reads_more_often_than_the_read_interval(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+) -> None:
+    """Reading hourly was asked for: push's safety read must not make it 15 minutes."""
+    assert state_of(hass, UPDATE_MODE) == "push_external"
+    reads = presence_reads(emulator)
+    await advance(hass, freezer, timedelta(hours=2), step=timedelta(minutes=1))
+    assert state_of(hass, UPDATE_MODE) == "push_external"
+    assert presence_reads(emulator) - reads == 2

@@ -2,7 +2,8 @@
 
 One subscription per account, renewed every 30 minutes, at a cloudhook when Home
 Assistant Cloud is active, otherwise at the external HTTPS address. Push is never
-the only source: while it is healthy presence is still read every 15 minutes, and
+the only source: while it is healthy presence is still read every 15 minutes (or
+at a longer Read interval), and
 at the Read interval as soon as it is not (a failed renewal, the cloud gone, or a
 change that no notification announced).
 """
@@ -386,12 +387,17 @@ class PushManager:
         self.keep_soon()
 
     def set_healthy(self, healthy: bool) -> None:
-        """Read every 15 minutes while push works, at the Read interval at once if not."""
+        """Read every 15 minutes while push works, at the Read interval at once if not.
+
+        A Read interval longer than 15 minutes stands: push never reads more.
+        """
         was, self.healthy = self.healthy, healthy
         if healthy and not was:
             self.inbox.expect_retries()
         self.coordinator.update_interval = (
-            SAFETY_READ_INTERVAL if healthy else self.read_interval
+            max(SAFETY_READ_INTERVAL, self.read_interval)
+            if healthy
+            else self.read_interval
         )
         if was and not healthy:
             self.entry.async_create_background_task(
