@@ -3,9 +3,8 @@
 One subscription per account, renewed every 30 minutes, at a cloudhook when Home
 Assistant Cloud is active, otherwise at the external HTTPS address. Push is never
 the only source: while it is healthy presence is still read every 15 minutes (or
-at a longer Read interval), and
-at the Read interval as soon as it is not (a failed renewal, the cloud gone, or a
-change that no notification announced).
+at a longer Read interval), and at the Read interval as soon as it is not (a failed
+renewal, the cloud gone, or a change that no notification announced).
 """
 
 from __future__ import annotations
