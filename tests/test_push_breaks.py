@@ -27,7 +27,11 @@ from custom_components.teams_presence.const import (
     MAX_READ_INTERVAL,
 )
 from graph_emulator import GraphEmulator
-from tests.common import advance, state_of
+from custom_components.teams_presence.push_inbox import (
+    GRAPH_RETRY_PERIOD,
+    WORST_DELIVERY_TIME,
+)
+from tests.common import PRESENCE, advance, state_of
 from tests.test_push import (
     UPDATE_MODE,
     cloud,
@@ -183,3 +187,33 @@ async def test_push_never_reads_more_often_than_the_read_interval(
     await advance(hass, freezer, timedelta(hours=2), step=timedelta(minutes=1))
     assert state_of(hass, UPDATE_MODE) == "push_external"
     assert presence_reads(emulator) - reads == 2
+
+
+async def test_a_replayed_rich_notification_does_not_turn_back_the_presence(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A body copied from a proxy's log is posted again while its tokens still hold."""
+    push = push_of(push_entry)
+    await advance(hass, freezer, GRAPH_RETRY_PERIOD, step=timedelta(minutes=1))
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "busy"
+    copied = emulator.subscriptions.delivery.sent[-1].body
+    await advance(hass, freezer, 2 * WORST_DELIVERY_TIME)
+    emulator.remove_client_session("teams")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "offline"
+    await advance(hass, freezer, 2 * WORST_DELIVERY_TIME)
+
+    client = await hass_client_no_auth()
+    response = await client.post(
+        f"/api/webhook/{push.webhook_id}", data=json.dumps(copied)
+    )
+    assert response.status == 202
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "offline"
+    assert push.counts["rejected_replayed"] == 1

@@ -148,6 +148,9 @@ class RejectionReason(StrEnum):
     """The signed data does not decrypt."""
     MALFORMED_PRESENCE = "malformed_presence"
     """The decrypted resource is not a presence of the user the notification names."""
+    REPLAYED = "replayed"
+    """Encrypted content already received: a copy posted again while its tokens hold
+    (or Graph retrying what it thought was lost), never news."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +320,8 @@ class NotificationReceiver:
         self._tenant_id = tenant_id.lower()
         self._signing_keys = signing_keys
         self._clock = clock
+        self._received: dict[str, float] = {}
+        """The signature of each encrypted content received, until its tokens expire."""
 
     async def receive(
         self,
@@ -341,27 +346,60 @@ class NotificationReceiver:
         ):
             return [Rejected(RejectionReason.MALFORMED)]
         outcomes = [_read_item(item, client_state) for item in items]
-        token_failure = None
+        checked: RejectionReason | float | None = None
         if any(isinstance(outcome, _Encrypted) for outcome in outcomes):
-            token_failure = await self._check_tokens(payload.get("validationTokens"))
+            checked = await self._check_tokens(payload.get("validationTokens"))
+        token_failure = checked if isinstance(checked, RejectionReason) else None
         by_id = {certificate.id: certificate for certificate in certificates}
+        tokens_expire = checked if isinstance(checked, float) else 0.0
         return [
-            _decrypted(outcome, by_id, token_failure)
+            self._first_received(
+                outcome, _decrypted(outcome, by_id, token_failure), tokens_expire
+            )
             if isinstance(outcome, _Encrypted)
             else outcome
             for outcome in outcomes
         ]
 
-    async def _check_tokens(self, tokens: object) -> RejectionReason | None:
-        """Check every validation token, as Microsoft asks; the first failure wins."""
+    def _first_received(
+        self, item: _Encrypted, outcome: Notification, tokens_expire: float
+    ) -> Notification:
+        """Reject encrypted content received before, for as long as a copy could pass.
+
+        A copy's tokens are the original's, so it is remembered until they expire
+        (with the skew tolerated). Only content that decrypted counts: its
+        signature was checked, so none of these entries is a stranger's.
+        """
+        if not isinstance(outcome, PresenceChange) or outcome.presence is None:
+            return outcome
+        now = self._clock().timestamp()
+        self._received = {
+            signature: until
+            for signature, until in self._received.items()
+            if until > now
+        }
+        signature = EncryptedContent.from_graph(item.content).data_signature
+        if signature in self._received:
+            return Rejected(RejectionReason.REPLAYED, outcome.subscription_id)
+        self._received[signature] = tokens_expire + CLOCK_SKEW.total_seconds()
+        return outcome
+
+    async def _check_tokens(self, tokens: object) -> RejectionReason | float:
+        """Check every validation token, as Microsoft asks; the first failure wins.
+
+        All pass: when the last of them expires (a POSIX timestamp).
+        """
         if not isinstance(tokens, list) or not tokens:
             return RejectionReason.JWT_MISSING
+        expires = 0.0
         for token in tokens:
-            if (failure := await self._check_token(token)) is not None:
-                return failure
-        return None
+            checked = await self._check_token(token)
+            if isinstance(checked, RejectionReason):
+                return checked
+            expires = max(expires, checked)
+        return expires
 
-    async def _check_token(self, token: object) -> RejectionReason | None:
+    async def _check_token(self, token: object) -> RejectionReason | float:
         # A JWT is ASCII; PyJWT raises more than its own errors for anything else,
         # and recurses into a header nested deep.
         if not isinstance(token, str) or not token.isascii():
@@ -401,7 +439,8 @@ class NotificationReceiver:
             return RejectionReason.JWT_INVALID
         return self._check_claims(claims)
 
-    def _check_claims(self, claims: dict[str, Any]) -> RejectionReason | None:
+    def _check_claims(self, claims: dict[str, Any]) -> RejectionReason | float:
+        """Return why the claims fail, or when the token expires (a POSIX timestamp)."""
         now = self._clock().timestamp()
         skew = CLOCK_SKEW.total_seconds()
         expires, not_before = claims.get("exp"), claims.get("nbf", 0)
@@ -416,7 +455,7 @@ class NotificationReceiver:
         # Version 1 tokens name the requesting app `appid`, version 2 `azp`.
         if claims.get("appid", claims.get("azp")) != GRAPH_NOTIFICATION_PUBLISHER:
             return RejectionReason.JWT_PUBLISHER
-        return None
+        return float(expires)
 
 
 def _issuer_tenant(issuer: object) -> str | None:
