@@ -26,12 +26,12 @@ from custom_components.teams_presence.const import (
     CONF_READ_INTERVAL,
     MAX_READ_INTERVAL,
 )
-from graph_emulator import GraphEmulator
 from custom_components.teams_presence.push_inbox import (
     GRAPH_RETRY_PERIOD,
     WORST_DELIVERY_TIME,
 )
-from tests.common import PRESENCE, advance, state_of
+from graph_emulator import GraphEmulator
+from tests.common import PRESENCE, advance, state_of, step_until
 from tests.test_push import (
     UPDATE_MODE,
     cloud,
@@ -39,8 +39,8 @@ from tests.test_push import (
     external_url,
     granted_scopes,
     options,
-    push_entry,
     presence_reads,
+    push_entry,
     push_of,
     rich_refused,
     settle,
@@ -88,7 +88,7 @@ async def test_a_body_that_does_not_decompress_is_refused_quietly(
     hass_client_no_auth: ClientSessionGenerator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """aiohttp inflates a gzip body as it is read: garbage raises mid-read."""
+    """Aiohttp inflates a gzip body as it is read: garbage raises mid-read."""
     push = push_of(push_entry)
     client = await hass_client_no_auth()
     response = await client.post(
@@ -130,6 +130,7 @@ async def test_a_clock_minutes_ahead_of_graph_s_still_subscribes(
 
 async def test_a_body_still_arriving_at_a_reload_is_not_taken_by_the_old_manager(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     push_entry: MockConfigEntry,
     hass_client_no_auth: ClientSessionGenerator,
@@ -151,8 +152,8 @@ async def test_a_body_still_arriving_at_a_reload_is_not_taken_by_the_old_manager
     posting = asyncio.create_task(
         client.post(f"/api/webhook/{old.webhook_id}", data=slowly())
     )
-    while f"Handling webhook POST payload for {old.webhook_id}" not in caplog.text:
-        await asyncio.sleep(0.01)
+    handling = f"Handling webhook POST payload for {old.webhook_id}"
+    await step_until(hass, freezer, lambda: handling in caplog.text)
     assert await hass.config_entries.async_reload(push_entry.entry_id)
     await settle(hass, emulator)
     rest_sent.set()

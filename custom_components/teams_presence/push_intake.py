@@ -82,8 +82,10 @@ class Intake:
         self._waiting.clear()
 
     def take(self, body: bytes) -> bool:
-        """Have ``body`` checked soon; False when it is dropped (too many wait, or
-        the intake stopped)."""
+        """Have ``body`` checked soon; False when it is dropped.
+
+        Dropped: too many wait, or the intake stopped.
+        """
         if self._stopped:
             return False
         if self._receiving < MAX_RECEIVING:

@@ -278,7 +278,8 @@ class SigningKeys:
             document = _parse_json(await response.read())
         keys = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(keys, list):
-            raise ValueError("The signing keys document holds no list of keys")
+            # A document of the wrong shape, as a body that is not JSON: ValueError.
+            raise ValueError("The signing keys document holds no list of keys")  # noqa: TRY004
         return {
             key.key_id: key
             for key in map(_parse_key, keys)
