@@ -14,6 +14,7 @@ import json
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import EVENT_CORE_CONFIG_UPDATE
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -218,3 +219,19 @@ async def test_a_replayed_rich_notification_does_not_turn_back_the_presence(
     await settle(hass, emulator)
     assert state_of(hass, PRESENCE) == "offline"
     assert push.counts["rejected_replayed"] == 1
+
+
+async def test_a_throttle_asking_no_wait_still_backs_off(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+) -> None:
+    """429 with Retry-After: 0 (a proxy's) again and again: not a renewal per turn."""
+    emulator.requests.clear()
+    emulator.throttle(20, retry_after=0)
+    hass.bus.async_fire(EVENT_CORE_CONFIG_UPDATE)
+    await settle(hass, emulator)
+    assert subscription_requests(emulator) == [("PATCH", 429)]
+    await advance(hass, freezer, timedelta(minutes=1), step=timedelta(seconds=10))
+    assert subscription_requests(emulator)[1:] == [("PATCH", 429)]

@@ -353,10 +353,13 @@ class PushManager:
             )
         if failure is Failure.SIGN_IN:
             self.entry.async_start_reauth(self.hass)
-        if failure is Failure.THROTTLED and self.coordinator.keeper.throttled_until:
-            return self.coordinator.keeper.throttled_until
         self.unreachable = failure is Failure.TRANSIENT
-        return self._back_off()
+        retry = self._back_off()
+        if failure is Failure.THROTTLED and self.coordinator.keeper.throttled_until:
+            # As Graph asked, but never sooner than the back-off: a Retry-After of
+            # 0 (a proxy's) would have renewed again at once, and again.
+            return max(self.coordinator.keeper.throttled_until, retry)
+        return retry
 
     def _back_off(self) -> datetime:
         """Say when to try again: 1 minute after the first failure, doubling to 30."""
