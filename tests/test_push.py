@@ -277,7 +277,7 @@ async def test_option_on_subscribes_with_the_webhook(
         "encryptionCertificateId": push.certificates[0].id,
     }
     [subscription] = emulator.subscriptions.all()
-    assert subscription.expires_at - emulator.clock() > timedelta(minutes=58)
+    assert subscription.expires_at - emulator.clock() > timedelta(minutes=54)
     assert len(push.client_state) >= 32
     # Both handshakes went through Home Assistant's webhook, answered as Graph asks.
     assert [sent.status for sent in emulator.subscriptions.delivery.sent] == [200, 200]

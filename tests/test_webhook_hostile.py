@@ -504,9 +504,10 @@ async def test_whatever_is_posted_is_answered_in_time_and_never_forges(
         await asyncio.get_running_loop().run_in_executor(hypothesis_thread, post_each)
     assert_quiet(caplog, push.webhook_id)
     # Not vacuous: strangers were turned away, and some mutations of Graph's own
-    # notification (in fields no check covers) were still Graph's news, read for.
+    # notification (in fields no check covers) passed every check: copies of
+    # content already received, not news.
     assert push.counts["rejected_client_state"] > 0
-    assert push.counts["accepted"] > 1
+    assert push.counts["rejected_replayed"] > 0
     with capsys.disabled():
         sys.stdout.write(
             f"\nwebhook: slowest answer {slowest * 1000:.0f} ms;"

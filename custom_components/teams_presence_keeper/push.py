@@ -2,9 +2,9 @@
 
 One subscription per account, renewed every 30 minutes, at a cloudhook when Home
 Assistant Cloud is active, otherwise at the external HTTPS address. Push is never
-the only source: while it is healthy presence is still read every 15 minutes, and
-at the Read interval as soon as it is not (a failed renewal, the cloud gone, or a
-change that no notification announced).
+the only source: while it is healthy presence is still read every 15 minutes (or
+at a longer Read interval), and at the Read interval as soon as it is not (a failed
+renewal, the cloud gone, or a change that no notification announced).
 """
 
 from __future__ import annotations
@@ -366,10 +366,13 @@ class PushManager:
             )
         if failure is Failure.SIGN_IN:
             self.entry.async_start_reauth(self.hass)
-        if failure is Failure.THROTTLED and self.coordinator.keeper.throttled_until:
-            return self.coordinator.keeper.throttled_until
         self.unreachable = failure is Failure.TRANSIENT
-        return self._back_off()
+        retry = self._back_off()
+        if failure is Failure.THROTTLED and self.coordinator.keeper.throttled_until:
+            # As Graph asked, but never sooner than the back-off: a Retry-After of
+            # 0 (a proxy's) would have renewed again at once, and again.
+            return max(self.coordinator.keeper.throttled_until, retry)
+        return retry
 
     def _back_off(self) -> datetime:
         """Say when to try again: 1 minute after the first failure, doubling to 30."""
@@ -399,12 +402,17 @@ class PushManager:
         self.keep_soon()
 
     def set_healthy(self, healthy: bool) -> None:
-        """Read every 15 minutes while push works, at the Read interval at once if not."""
+        """Read every 15 minutes while push works, at the Read interval at once if not.
+
+        A Read interval longer than 15 minutes stands: push never reads more.
+        """
         was, self.healthy = self.healthy, healthy
         if not healthy:
             self.inbox.order.on_failure()  # deliveries may fail, and be retried
         self.coordinator.update_interval = (
-            SAFETY_READ_INTERVAL if healthy else self.read_interval
+            max(SAFETY_READ_INTERVAL, self.read_interval)
+            if healthy
+            else self.read_interval
         )
         if was and not healthy:
             self.entry.async_create_background_task(

@@ -61,6 +61,7 @@ class NotificationInbox:
 
     def stop(self) -> None:
         """Stop the watchdog."""
+        self._intake.stop()
         self._calm_watchdog()
 
     def checked_read(

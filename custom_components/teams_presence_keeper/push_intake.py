@@ -35,17 +35,23 @@ async def async_read_body(request: web.Request | MockRequest) -> bytes | None:
 
     A declared length says so before anything is read; a chunked body is read only
     until it passes the limit. Read from ``content``: a cloudhook's relay hands the
-    webhook a ``MockRequest``, which has no ``read()``.
+    webhook a ``MockRequest``, which has no ``read()``. A body that breaks while
+    read (a ``Content-Encoding`` that does not decode) is an empty one, which no
+    check passes: it is counted as malformed, not left to raise (Home Assistant
+    would log the webhook's id with the traceback).
     """
     declared = request.headers.get(hdrs.CONTENT_LENGTH, "")
     if declared.isdecimal() and int(declared) > MAX_BODY_BYTES:
         return None
     stream = request.content  # a MockRequest makes a new reader at each access
     body = bytearray()
-    while chunk := await stream.read(MAX_BODY_BYTES + 1 - len(body)):
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            return None
+    try:
+        while chunk := await stream.read(MAX_BODY_BYTES + 1 - len(body)):
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return None
+    except web.RequestPayloadError:
+        return b""
     return bytes(body)
 
 
@@ -64,9 +70,24 @@ class Intake:
         self._receive = receive
         self._waiting: deque[bytes] = deque()
         self._receiving = 0
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Take nothing more: a body still arriving at an unload is the old entry's.
+
+        Checking it would make requests and renew the subscription for a manager
+        that is gone, and its renewal timer with it.
+        """
+        self._stopped = True
+        self._waiting.clear()
 
     def take(self, body: bytes) -> bool:
-        """Have ``body`` checked soon; False when too many wait (it is dropped)."""
+        """Have ``body`` checked soon; False when it is dropped.
+
+        Dropped: too many wait, or the intake stopped.
+        """
+        if self._stopped:
+            return False
         if self._receiving < MAX_RECEIVING:
             self._receiving += 1
             self._entry.async_create_background_task(

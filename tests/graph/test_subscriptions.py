@@ -28,6 +28,7 @@ import pytest
 
 from custom_components.teams_presence_keeper.failures import Failure, classify
 from custom_components.teams_presence_keeper.graph import (
+    DEFAULT_SUBSCRIPTION_LIFETIME,
     SUBSCRIPTION_MAX_LIFETIME,
     Activity,
     Availability,
@@ -151,7 +152,7 @@ async def test_create_renew_list_and_delete(
     created = await subscribe(client, emulator, receiver, certificate)
     body = emulator.graph_calls("subscriptions")[-1].body
     expiry = datetime.fromisoformat(body.pop("expirationDateTime"))
-    assert within(expiry, datetime.now(UTC) + timedelta(minutes=59))
+    assert within(expiry, datetime.now(UTC) + DEFAULT_SUBSCRIPTION_LIFETIME)
     assert body == {
         "changeType": "updated",
         "notificationUrl": receiver.url,

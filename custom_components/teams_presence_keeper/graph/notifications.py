@@ -148,6 +148,9 @@ class RejectionReason(StrEnum):
     """The signed data does not decrypt."""
     MALFORMED_PRESENCE = "malformed_presence"
     """The decrypted resource is not a presence of the user the notification names."""
+    REPLAYED = "replayed"
+    """Encrypted content already received: a copy posted again while its tokens hold
+    (or Graph retrying what it thought was lost), never news."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,43 +248,55 @@ class SigningKeys:
             return self._keys.get(key_id)
 
     def _fetch_due(self, key_id: str, now: datetime) -> bool:
-        if self._tried_at is not None and now - self._tried_at < KEYS_REFETCH_INTERVAL:
+        """Whether to fetch; a time ahead of ``now`` (the clock set back) is long ago."""
+        tried = self._tried_at
+        if tried is not None and timedelta(0) <= now - tried < KEYS_REFETCH_INTERVAL:
             return False
         fetched = self._fetched_at
         return (
             fetched is None
-            or now - fetched >= self._max_age
+            or not timedelta(0) <= now - fetched < self._max_age
             or key_id not in self._keys
         )
 
     async def _fetch(self, now: datetime) -> None:
         self._tried_at = now
         try:
-            async with self._session.get(
-                self._url, timeout=ClientTimeout(total=_FETCH_TIMEOUT)
-            ) as response:
-                response.raise_for_status()
-                document = await response.json(content_type=None)
+            self._keys = await self._fetch_keys()
         except (ClientError, TimeoutError, ValueError) as err:
             if not self._keys:
                 raise SigningKeysUnavailableError(str(err)) from err
             return  # the cached keys stand until a fetch succeeds
-        keys = document.get("keys") if isinstance(document, dict) else None
-        self._keys = {
-            key.key_id: key
-            for key in (_parse_key(item) for item in keys or [])
-            if key is not None and key.key_id
-        }
         self._fetched_at = now
+
+    async def _fetch_keys(self) -> dict[str, jwt.PyJWK]:
+        """Fetch the key set; ``ValueError`` for a document that is not one."""
+        async with self._session.get(
+            self._url, timeout=ClientTimeout(total=_FETCH_TIMEOUT)
+        ) as response:
+            response.raise_for_status()
+            document = _parse_json(await response.read())
+        keys = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(keys, list):
+            # A document of the wrong shape, as a body that is not JSON: ValueError.
+            raise ValueError("The signing keys document holds no list of keys")  # noqa: TRY004
+        return {
+            key.key_id: key
+            for key in map(_parse_key, keys)
+            if key is not None and isinstance(key.key_id, str) and key.key_id
+        }
 
 
 def _parse_key(item: object) -> jwt.PyJWK | None:
-    """Read one RSA signing key; anything else in the set is not for us."""
+    """Read one RSA signing key; anything else in the set is not for us.
+
+    PyJWT raises more than its own errors for fields of the wrong type.
+    """
     if not isinstance(item, dict) or item.get("kty") != "RSA":
         return None
     try:
         return jwt.PyJWK(item, algorithm=_SIGNING_ALGORITHM)
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, TypeError, ValueError):
         return None
 
 
@@ -306,6 +321,8 @@ class NotificationReceiver:
         self._tenant_id = tenant_id.lower()
         self._signing_keys = signing_keys
         self._clock = clock
+        self._received: dict[str, float] = {}
+        """The signature of each encrypted content received, until its tokens expire."""
 
     async def receive(
         self,
@@ -330,27 +347,60 @@ class NotificationReceiver:
         ):
             return [Rejected(RejectionReason.MALFORMED)]
         outcomes = [_read_item(item, client_state) for item in items]
-        token_failure = None
+        checked: RejectionReason | float | None = None
         if any(isinstance(outcome, _Encrypted) for outcome in outcomes):
-            token_failure = await self._check_tokens(payload.get("validationTokens"))
+            checked = await self._check_tokens(payload.get("validationTokens"))
+        token_failure = checked if isinstance(checked, RejectionReason) else None
         by_id = {certificate.id: certificate for certificate in certificates}
+        tokens_expire = checked if isinstance(checked, float) else 0.0
         return [
-            _decrypted(outcome, by_id, token_failure)
+            self._first_received(
+                outcome, _decrypted(outcome, by_id, token_failure), tokens_expire
+            )
             if isinstance(outcome, _Encrypted)
             else outcome
             for outcome in outcomes
         ]
 
-    async def _check_tokens(self, tokens: object) -> RejectionReason | None:
-        """Check every validation token, as Microsoft asks; the first failure wins."""
+    def _first_received(
+        self, item: _Encrypted, outcome: Notification, tokens_expire: float
+    ) -> Notification:
+        """Reject encrypted content received before, for as long as a copy could pass.
+
+        A copy's tokens are the original's, so it is remembered until they expire
+        (with the skew tolerated). Only content that decrypted counts: its
+        signature was checked, so none of these entries is a stranger's.
+        """
+        if not isinstance(outcome, PresenceChange) or outcome.presence is None:
+            return outcome
+        now = self._clock().timestamp()
+        self._received = {
+            signature: until
+            for signature, until in self._received.items()
+            if until > now
+        }
+        signature = EncryptedContent.from_graph(item.content).data_signature
+        if signature in self._received:
+            return Rejected(RejectionReason.REPLAYED, outcome.subscription_id)
+        self._received[signature] = tokens_expire + CLOCK_SKEW.total_seconds()
+        return outcome
+
+    async def _check_tokens(self, tokens: object) -> RejectionReason | float:
+        """Check every validation token, as Microsoft asks; the first failure wins.
+
+        All pass: when the last of them expires (a POSIX timestamp).
+        """
         if not isinstance(tokens, list) or not tokens:
             return RejectionReason.JWT_MISSING
+        expires = 0.0
         for token in tokens:
-            if (failure := await self._check_token(token)) is not None:
-                return failure
-        return None
+            checked = await self._check_token(token)
+            if isinstance(checked, RejectionReason):
+                return checked
+            expires = max(expires, checked)
+        return expires
 
-    async def _check_token(self, token: object) -> RejectionReason | None:
+    async def _check_token(self, token: object) -> RejectionReason | float:
         # A JWT is ASCII; PyJWT raises more than its own errors for anything else,
         # and recurses into a header nested deep.
         if not isinstance(token, str) or not token.isascii():
@@ -390,7 +440,8 @@ class NotificationReceiver:
             return RejectionReason.JWT_INVALID
         return self._check_claims(claims)
 
-    def _check_claims(self, claims: dict[str, Any]) -> RejectionReason | None:
+    def _check_claims(self, claims: dict[str, Any]) -> RejectionReason | float:
+        """Return why the claims fail, or when the token expires (a POSIX timestamp)."""
         now = self._clock().timestamp()
         skew = CLOCK_SKEW.total_seconds()
         expires, not_before = claims.get("exp"), claims.get("nbf", 0)
@@ -405,7 +456,7 @@ class NotificationReceiver:
         # Version 1 tokens name the requesting app `appid`, version 2 `azp`.
         if claims.get("appid", claims.get("azp")) != GRAPH_NOTIFICATION_PUBLISHER:
             return RejectionReason.JWT_PUBLISHER
-        return None
+        return float(expires)
 
 
 def _issuer_tenant(issuer: object) -> str | None:

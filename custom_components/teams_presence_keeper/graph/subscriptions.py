@@ -22,8 +22,10 @@ SUBSCRIPTION_MAX_LIFETIME: Final = timedelta(minutes=60)
 """The longest a presence subscription lives; renew before it ends."""
 SUBSCRIPTION_MIN_LIFETIME: Final = timedelta(minutes=45)
 """Graph raises a shorter requested lifetime to this."""
-DEFAULT_SUBSCRIPTION_LIFETIME: Final = timedelta(minutes=59)
-"""Asked for at creation and renewal: a minute's room under the limit for clock skew."""
+DEFAULT_SUBSCRIPTION_LIFETIME: Final = timedelta(minutes=55)
+"""Asked for at creation and renewal. Graph refuses an expiry more than 60 minutes
+after its own now: this leaves room for a clock up to 5 minutes ahead of Graph's,
+the skew tolerated for tokens too."""
 MAX_CLIENT_STATE_LENGTH: Final = 128
 UPDATED: Final = "updated"
 """The only change type presence subscriptions support."""
