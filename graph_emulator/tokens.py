@@ -705,15 +705,18 @@ class Directory:
     def user_token_response(
         self, grant: Grant, *, lifetime: timedelta, issuer_base: str
     ) -> dict[str, Any]:
-        """Issue tokens for a sign-in and answer as Entra ID's token endpoint does."""
+        """Issue tokens for a sign-in and answer as Entra ID's token endpoint does.
+
+        Consent is additive: the token carries every Graph scope the app has consent
+        for, not only those asked for now (an administrator's later grant included).
+        """
         user, app = grant.user, grant.app
-        access = self.issue_access_token(
-            app, user, scopes=grant.scopes, lifetime=lifetime
-        )
+        scopes = grant.scopes | (app.consented_scopes - OIDC_SCOPES)
+        access = self.issue_access_token(app, user, scopes=scopes, lifetime=lifetime)
         seconds = int(lifetime.total_seconds())
         response: dict[str, Any] = {
             "token_type": "Bearer",
-            "scope": " ".join(sorted(grant.scopes - {"offline_access"})),
+            "scope": " ".join(sorted(scopes - {"offline_access"})),
             "expires_in": seconds,
             "ext_expires_in": seconds,
             "access_token": access.value,

@@ -223,6 +223,33 @@ async def test_turning_instant_updates_on_before_consent_keeps_reading(
     assert subscription_requests(emulator) == []
 
 
+@SIGN_IN_GUARDS
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
+async def test_turning_instant_updates_on_after_an_administrator_s_grant(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    """An administrator granted Presence.Read.All, which the sign-in did not ask for.
+
+    Entra names it in every token (consent is additive), so push needs no sign-in.
+    """
+    emulator.default_app.consented_scopes.add("Presence.Read.All")
+    entry = await async_device_code_entry(hass, emulator)
+    await hass.async_block_till_done()
+    await async_process_ha_core_config(hass, {"external_url": EXTERNAL_URL})
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_INSTANT_UPDATES: True}
+    )
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert f"instant_updates_consent_{entry.entry_id}" not in our_issues(hass)
+    assert reauth_flows(hass) == []
+    # Graph took the token for a subscription (only its address is unreachable here).
+    [(method, status), *_] = subscription_requests(emulator)
+    assert (method, status) == ("POST", 400)
+
+
 @pytest.mark.parametrize("with_cloud", [True])
 async def test_both_urls_move_between_the_cloudhook_and_the_external_url(
     hass: HomeAssistant,

@@ -77,11 +77,13 @@ async def _build_the_automation(page: Page, steps: Steps, url: str) -> None:
     await expect(became).to_be_visible()
     await steps.shot("triggers-for-the-account")
     await became.click()
-    # Once the picker has closed, the trigger's fields show beside the editor;
-    # a checkbox is ticked by its label (its box covers its input).
+    # Once the picker has closed, the trigger's fields show beside the editor. The
+    # box is found by its value: its label is "Busy" once the frontend has loaded
+    # the integration's selector texts, which it does not always do in time (then
+    # it shows "busy"). The box's control covers its input and takes the click.
     await expect(page.get_by_role("dialog")).to_have_count(0)
-    busy = page.get_by_role("checkbox", name="Busy", exact=True)
-    await page.get_by_text("Busy", exact=True).click()
+    busy = page.locator("input[type=checkbox][value=busy]")
+    await busy.click(force=True)
     await expect(busy).to_be_checked()
     await steps.shot("trigger-in-the-editor")
 

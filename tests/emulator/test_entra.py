@@ -534,6 +534,7 @@ async def test_refresh_rotates(
 
 
 async def test_refresh_with_narrower_scope(session: aiohttp.ClientSession) -> None:
+    """Consent is additive: a narrower ask still gets every scope consented to."""
     first = (await sign_in(session)).body
     answer = await token(
         session,
@@ -543,9 +544,30 @@ async def test_refresh_with_narrower_scope(session: aiohttp.ClientSession) -> No
             "scope": "https://graph.microsoft.com/User.Read",
         },
     )
-    assert answer.body["scope"] == "User.Read"
+    assert answer.body["scope"] == "Presence.ReadWrite User.Read"
+    assert set(first["scope"].split()) == {
+        "Presence.ReadWrite",
+        "User.Read",
+        "openid",
+        "profile",
+    }
     assert "refresh_token" not in answer.body
     assert "id_token" not in answer.body
+
+
+async def test_an_administrator_s_later_grant_comes_with_the_next_refresh(
+    session: aiohttp.ClientSession, emulator: GraphEmulator
+) -> None:
+    """Signed in without Presence.Read.All; an administrator grants it afterwards."""
+    emulator.default_app.consented_scopes.discard("Presence.Read.All")
+    first = (await sign_in(session)).body
+    assert "Presence.Read.All" not in first["scope"].split()
+    emulator.default_app.consented_scopes.add("Presence.Read.All")
+    answer = await token(
+        session,
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    )
+    assert "Presence.Read.All" in answer.body["scope"].split()
 
 
 async def test_refresh_after_revocation(
@@ -831,7 +853,8 @@ async def test_access_tokens_expire_by_the_emulator_clock(
 
 async def test_without_offline_access_or_openid(session: aiohttp.ClientSession) -> None:
     answer = await sign_in(session, scope="Presence.ReadWrite")
-    assert answer.body["scope"] == "Presence.ReadWrite"
+    # Consent is additive: User.Read, consented to before, comes along.
+    assert answer.body["scope"] == "Presence.ReadWrite User.Read"
     assert "refresh_token" not in answer.body
     assert "id_token" not in answer.body
 
