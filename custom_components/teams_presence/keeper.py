@@ -35,6 +35,9 @@ RETRY_DELAYS = (
 """Waits between retries of a failed write while Graph is unreachable."""
 THROTTLED_WITHOUT_RETRY_AFTER = RETRY_DELAYS[-1]
 """How long to wait after a 429 that did not say how long."""
+THROTTLED_AT_LEAST = timedelta(seconds=1)
+"""The shortest wait after a 429: ``Retry-After: 0``, answered again and again, must
+not become a loop of requests as fast as Graph answers."""
 EXPIRATION_ROUNDING = timedelta(minutes=1)
 """Graph takes whole minutes: a held session may outlive the ask by this much."""
 
@@ -453,7 +456,7 @@ class SessionKeeper:
         wait = (
             THROTTLED_WITHOUT_RETRY_AFTER
             if retry_after is None
-            else timedelta(seconds=retry_after)
+            else max(timedelta(seconds=retry_after), THROTTLED_AT_LEAST)
         )
         self.throttled_until = now + wait
         return self.throttled_until
