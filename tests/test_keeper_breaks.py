@@ -6,7 +6,8 @@ moved with ``freezer``.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -14,6 +15,8 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.teams_presence.const import DOMAIN
+from custom_components.teams_presence.graph import MAX_RETRY_AFTER, AppPresence
+from custom_components.teams_presence.keeper import SessionKeeper, SetSession
 from graph_emulator import GraphEmulator
 
 from .common import advance, select
@@ -32,3 +35,79 @@ async def test_a_retry_after_of_zero_does_not_retry_at_once(
     assert retry - dt_util.utcnow() >= timedelta(seconds=1)
     await advance(hass, freezer, timedelta(seconds=10), step=timedelta(seconds=1))
     assert 2 <= len(emulator.graph_calls("setPresence")) <= 11
+
+
+# The keeper alone: table tests against its rules.
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def keeper_holding(
+    presence: AppPresence, expiration: timedelta = HOUR
+) -> SessionKeeper:
+    """A keeper whose wish Graph accepted at T0."""
+    keeper = SessionKeeper(expiration)
+    keeper.want(presence, T0)
+    request = keeper.due(T0)
+    assert request is not None
+    keeper.accepted(request, T0)
+    return keeper
+
+
+@pytest.mark.parametrize("back", [timedelta(minutes=10), timedelta(hours=2)])
+@pytest.mark.parametrize(
+    "presence", [AppPresence.AVAILABLE, AppPresence.BUSY_IN_A_CALL]
+)
+def test_a_clock_set_back_does_not_put_off_the_refresh(
+    presence: AppPresence, back: timedelta
+) -> None:
+    """Graph's clock runs on: the session sent "in the future" is refreshed now.
+
+    Otherwise Available fades (and Busy expires) while the keeper waits for its
+    own clock to catch up with the moment it last sent.
+    """
+    keeper = keeper_holding(presence)
+    now = T0 + timedelta(minutes=1) - back
+    assert keeper.next_wake(now) == now
+    assert keeper.due(now) == SetSession(presence, HOUR)
+
+
+def test_a_throttle_lasts_at_most_the_longest_retry_after_whatever_the_clock() -> None:
+    """A clock set back, or a store from a clock that ran ahead, holds for an hour."""
+    keeper = keeper_holding(AppPresence.BUSY_IN_A_CALL)
+    keeper.throttle(60, T0)
+    back = T0 - timedelta(days=1)
+    assert keeper.is_throttled(back)
+    assert not keeper.is_throttled(back + timedelta(seconds=MAX_RETRY_AFTER))
+
+    restarted = SessionKeeper(HOUR)
+    restarted.restore({"throttled_until": (T0 + timedelta(days=30)).isoformat()}, T0)
+    assert not restarted.is_throttled(T0 + timedelta(seconds=MAX_RETRY_AFTER))
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"wish": {"presence": "focusing"}},
+        {"wish": {"presence": "away", "until": "tomorrow"}},
+        {"wish": {"presence": "away", "expiration": "PT5M"}},
+        {"wish": ["away"]},
+        {"session": {"presence": "away"}},
+        {"session": {"presence": "away", "sent_at": 1, "expires_at": 2}},
+        {"preferred": {"presence": "lunch", "expires_at": "2026-12-01T10:00:00+00:00"}},
+        {"preferred_wish": {"presence": "busy", "expires_at": "never"}},
+        {"throttled_until": "soon"},
+        {"throttled_until": "2026-12-01T10:00:00"},
+    ],
+)
+def test_a_store_it_cannot_read_does_not_stop_the_account(
+    stored: dict[str, Any],
+) -> None:
+    """A store written by another version, or damaged, loses only what is unreadable."""
+    keeper = SessionKeeper(HOUR)
+    keeper.restore(stored, T0)
+    keeper.due(T0, force=True)
+    keeper.next_wake(T0)
+    keeper.app_presence_applied(T0)
+    keeper.preferred_presence(T0)
