@@ -6,6 +6,7 @@ moved with ``freezer``.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,13 +14,16 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+)
 
 from custom_components.teams_presence.const import DOMAIN
 from custom_components.teams_presence.graph import MAX_RETRY_AFTER, AppPresence
 from custom_components.teams_presence.keeper import SessionKeeper, SetSession
 from graph_emulator import GraphEmulator
 
-from .common import advance, select
+from .common import advance, select, step_until
 
 
 @pytest.mark.usefixtures("setup_integration")
@@ -111,3 +115,30 @@ def test_a_store_it_cannot_read_does_not_stop_the_account(
     keeper.next_wake(T0)
     keeper.app_presence_applied(T0)
     keeper.preferred_presence(T0)
+
+
+async def test_a_write_landing_after_a_reload_leaves_the_new_wish_stored(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The unloaded entry's late write must not store its old wish over the new one.
+
+    Else the next restart brings back Busy, chosen before the reload.
+    """
+    key = f"{DOMAIN}.{setup_integration.entry_id}"
+    # The write and the read that follows it come late.
+    emulator.delay(2, 3)
+    late = asyncio.create_task(select(hass, "busy_in_a_call"))
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert await hass.config_entries.async_reload(setup_integration.entry_id)
+    await select(hass, "away")
+    await step_until(hass, freezer, late.done, limit=timedelta(seconds=30))
+    await advance(hass, freezer, timedelta(seconds=10), step=timedelta(seconds=1))
+    assert hass_storage[key]["data"]["wish"]["presence"] == "away"
+    # Nor leave Teams showing it: Graph holds what the new entry was asked for.
+    await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=10))
+    assert emulator.presence() == ("Away", "Away")

@@ -115,10 +115,10 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     async def async_shutdown(self) -> None:
         """Stop the keep-alive and store the wish; Graph's session stays (no flicker).
 
-        A write still in flight may land, but nothing is scheduled after it: the
+        A write still in flight lands first (nothing is scheduled after it): the
         entry that replaces this one (a reload) is the only writer from now on.
         """
-        self.writer.async_stop()
+        await self.writer.async_stop()
         if self.push is not None:
             await self.push.async_stop()
         await self._store.async_save(self.keeper.as_dict())
@@ -275,8 +275,13 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     @callback
     def save(self) -> None:
-        """Store the wish soon; a burst of changes writes once."""
-        self._store.async_delay_save(self.keeper.as_dict, 1)
+        """Store the wish soon; a burst of changes writes once.
+
+        Not once unloaded: a write that lands late must not store this entry's
+        wish over the one its successor (a reload) keeps in the same place.
+        """
+        if not self.keeper.closed:
+            self._store.async_delay_save(self.keeper.as_dict, 1)
 
     @callback
     def async_update_listeners(self) -> None:

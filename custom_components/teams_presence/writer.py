@@ -55,11 +55,18 @@ class AppSessionWriter:
         """
         self.sync_in_background(force=True, name="start")
 
-    @callback
-    def async_stop(self) -> None:
-        """Schedule nothing more: the keeper is closed and the timer cancelled."""
+    async def async_stop(self) -> None:
+        """Send nothing more, once the write in flight has ended.
+
+        The keeper is closed and the timer cancelled. Waiting for the write in
+        flight (one request: a closed keeper has nothing more due) keeps it from
+        reaching Graph after what the entry that replaces this one (a reload)
+        sends, which would leave Teams showing the older choice.
+        """
         self.keeper.close()
         self._cancel_timer()
+        async with self._lock:
+            self._cancel_timer()
 
     async def async_apply(
         self, undo: Callable[[], None], *, preferred: bool = False
