@@ -23,7 +23,14 @@ from custom_components.teams_presence.graph import MAX_RETRY_AFTER, AppPresence
 from custom_components.teams_presence.keeper import SessionKeeper, SetSession
 from graph_emulator import GraphEmulator
 
-from .common import advance, select, step_until
+from .common import (
+    PREFERRED_PRESENCE,
+    advance,
+    call,
+    select,
+    state_of,
+    step_until,
+)
 
 
 @pytest.mark.usefixtures("setup_integration")
@@ -142,3 +149,26 @@ async def test_a_write_landing_after_a_reload_leaves_the_new_wish_stored(
     # Nor leave Teams showing it: Graph holds what the new entry was asked for.
     await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=10))
     assert emulator.presence() == ("Away", "Away")
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_an_override_that_ended_unsent_is_not_pending(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    """Ended while Graph asked to wait: nothing is left to send, none is applied."""
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    emulator.throttle(1, retry_after=600)
+    await call(
+        hass,
+        entry,
+        "set_preferred_presence",
+        presence="busy",
+        expiration={"minutes": 5},
+    )
+    assert state_of(hass, PREFERRED_PRESENCE) == "busy"
+    await advance(hass, freezer, timedelta(minutes=6), step=timedelta(seconds=10))
+    state = hass.states.get(PREFERRED_PRESENCE)
+    assert state is not None
+    assert state.state == "none"
+    assert state.attributes["in_teams"] == "applied"
+    assert emulator.graph_calls("setUserPreferredPresence")[-1].status == 429

@@ -340,6 +340,17 @@ class SessionKeeper:
             return None
         return self.preferred.presence
 
+    def preferred_pending(self, now: datetime) -> bool:
+        """Whether a user-preferred presence wished from here still waits for Graph.
+
+        One that ended before it could be sent waits for nothing.
+        """
+        wish = self.preferred_wish
+        return wish is not None and (
+            wish.presence is None
+            or (wish.expires_at is not None and wish.expires_at > now)
+        )
+
     def preferred_expires_at(self, now: datetime) -> datetime | None:
         """When the user-preferred presence wished from here ends, if it lasts."""
         if self.preferred_presence(now) is None:
@@ -405,15 +416,7 @@ class SessionKeeper:
         """
         if self.closed:
             return None
-        shown_changes = [
-            moment
-            for moment in (
-                self.wish.until,
-                self.preferred_expires_at(now),
-                self.session.lapses_at if self.session else None,
-            )
-            if moment is not None and moment > now
-        ]
+        shown_changes = self._shown_changes(now)
         if self.is_throttled(now) and self.throttled_until is not None:
             wakes = [self.throttled_until, *shown_changes]
         elif self.session is not None:
@@ -423,6 +426,22 @@ class SessionKeeper:
         else:
             wakes = shown_changes
         return min(wakes, default=None)
+
+    def next_shown_change(self, now: datetime) -> datetime | None:
+        """When what Home Assistant shows changes by itself, failures or not."""
+        return None if self.closed else min(self._shown_changes(now), default=None)
+
+    def _shown_changes(self, now: datetime) -> list[datetime]:
+        """Return a hold's end, a user-preferred presence's end, the session's lapse."""
+        return [
+            moment
+            for moment in (
+                self.wish.until,
+                self.preferred_expires_at(now),
+                self.session.lapses_at if self.session else None,
+            )
+            if moment is not None and moment > now
+        ]
 
     def expiration(self, wish: Wish, now: datetime) -> timedelta:
         """Session expiration: the wish's or the default, cut short for a hold.

@@ -83,7 +83,7 @@ def _preferred_presence_attributes(
 ) -> dict[str, Any]:
     """Whether Teams has it; while an override lasts, when it ends."""
     attributes: dict[str, Any] = {
-        "in_teams": PENDING if keeper.preferred_wish is not None else APPLIED
+        "in_teams": PENDING if keeper.preferred_pending(now) else APPLIED
     }
     if (expires_at := keeper.preferred_expires_at(now)) is not None:
         attributes["expires_at"] = expires_at

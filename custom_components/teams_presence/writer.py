@@ -142,11 +142,21 @@ class AppSessionWriter:
                 if self._refusal_logged:
                     LOGGER.info("Graph accepts the Teams presence again")
                     self._refusal_logged = False
-            self._schedule(retry or self.keeper.next_wake(now))
+            self._schedule(self._next_wake(retry, now))
         self.coordinator.async_update_listeners()
         if changed:
             with self.coordinator.acting_for(wisher):
                 await self.coordinator.async_refresh()
+
+    def _next_wake(self, retry: datetime | None, now: datetime) -> datetime | None:
+        """Return the keeper's next wake-up, or after a failure its retry.
+
+        Unless what is shown changes by itself first (an override's or a hold's end).
+        """
+        if retry is None:
+            return self.keeper.next_wake(now)
+        shown = self.keeper.next_shown_change(now)
+        return retry if shown is None else min(retry, shown)
 
     def _wish_sent_by(self, request: SessionRequest) -> tuple[bool, object]:
         """Return the wish ``request`` serves: before sending, as a new one may come."""
