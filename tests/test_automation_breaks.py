@@ -38,3 +38,21 @@ async def test_a_huge_new_value_is_kept_short(
         assert shown.startswith("Focusing")
         assert len(shown) <= 255
     assert len(caplog.text) < 10_000
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_ever_new_values_are_not_logged_for_ever(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Graph that sends a new word every read logs a few of them, not every read.
+
+    Each is remembered to be logged once: unbounded, that memory grows all day too.
+    """
+    for read in range(100):
+        emulator.set_client_session("desktop", f"Focusing{read}", "Available")
+        await advance(hass, freezer, timedelta(seconds=30))
+    logged = caplog.text.count("unknown availability")
+    assert 1 <= logged <= 20

@@ -53,6 +53,11 @@ _ACTING_FOR: ContextVar[tuple[asyncio.Task[Any] | None, Context | None]] = Conte
 """The task carrying out a caller's action or choice, and the caller's context."""
 
 
+MAX_UNKNOWN_VALUES_LOGGED = 10
+"""How many unknown values are logged (each once): Graph adds a few words, and one
+that sends a new word every read must not log every read, nor be remembered all."""
+
+
 class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     """Reads one account's presence and keeps its app session as wished."""
 
@@ -299,7 +304,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             ("availability", snapshot.unknown_availability),
             ("activity", snapshot.unknown_activity),
         ):
-            if text is not None and (kind, text) not in self._unknown_values_logged:
+            if (
+                text is not None
+                and (kind, text) not in self._unknown_values_logged
+                and len(self._unknown_values_logged) < MAX_UNKNOWN_VALUES_LOGGED
+            ):
                 self._unknown_values_logged.add((kind, text))
                 LOGGER.info(
                     "Graph sent an unknown %s %r; shown as unknown, the text in the"
