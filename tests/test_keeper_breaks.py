@@ -172,3 +172,19 @@ async def test_an_override_that_ended_unsent_is_not_pending(
     assert state.state == "none"
     assert state.attributes["in_teams"] == "applied"
     assert emulator.graph_calls("setUserPreferredPresence")[-1].status == 429
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_choosing_no_override_when_none_shows_sends_nothing(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    """The user's own status, chosen in Teams, is the same preferred presence.
+
+    An automation that chooses ``none`` again and again must not clear it each time.
+    """
+    assert state_of(hass, PREFERRED_PRESENCE) == "none"
+    await select(hass, "none", PREFERRED_PRESENCE)
+    assert emulator.graph_calls("clearUserPreferredPresence") == []
+    state = hass.states.get(PREFERRED_PRESENCE)
+    assert state is not None
+    assert (state.state, state.attributes["in_teams"]) == ("none", "applied")

@@ -175,8 +175,15 @@ class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
         """Hand the wish to the coordinator; Graph's refusal raises and changes nothing.
 
         Under the context Home Assistant gave this choice, so the states it changes
-        name who chose.
+        name who chose. ``none`` while it shows none, held in Teams, sends nothing:
+        the user's own status chosen in Teams is the same preferred presence, and
+        an automation choosing ``none`` again and again must not clear it.
         """
+        if (
+            option == NONE_OPTION == self.current_option
+            and self.extra_state_attributes["in_teams"] == APPLIED
+        ):
+            return
         await self.entity_description.select_fn(
             self.coordinator, None if option == NONE_OPTION else option, self._context
         )
