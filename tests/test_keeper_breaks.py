@@ -12,6 +12,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -24,6 +25,7 @@ from custom_components.teams_presence.keeper import SessionKeeper, SetSession
 from graph_emulator import GraphEmulator
 
 from .common import (
+    APP_PRESENCE,
     PREFERRED_PRESENCE,
     advance,
     call,
@@ -188,3 +190,29 @@ async def test_choosing_no_override_when_none_shows_sends_nothing(
     state = hass.states.get(PREFERRED_PRESENCE)
     assert state is not None
     assert (state.state, state.attributes["in_teams"]) == ("none", "applied")
+
+
+@pytest.mark.parametrize("chosen_meanwhile", [False, True])
+@pytest.mark.usefixtures("setup_integration")
+async def test_a_hold_ending_after_the_sign_in_lapsed_shows_what_follows(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    chosen_meanwhile: bool,
+) -> None:
+    """Sign-in gone: nothing can be sent, but the select must not show the hold still.
+
+    Also when a choice made meanwhile was refused for it.
+    """
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    await call(hass, entry, "set_presence", presence="away", hold_for={"minutes": 10})
+    emulator.revoke_access_tokens()
+    emulator.revoke_refresh_tokens()
+    if chosen_meanwhile:
+        with pytest.raises(HomeAssistantError):
+            await select(hass, "busy_in_a_call")
+    await advance(hass, freezer, timedelta(minutes=12), step=timedelta(seconds=10))
+    state = hass.states.get(APP_PRESENCE)
+    assert state is not None
+    assert state.state == "none"
+    assert "hold_until" not in state.attributes

@@ -120,30 +120,35 @@ class AppSessionWriter:
         """
         changed = False
         wisher: Context | None = None
-        async with self._lock:
-            self._cancel_timer()
-            retry: datetime | None = None
-            while request := self.keeper.due(now := dt_util.utcnow(), force=force):
-                wish = self._wish_sent_by(request)
-                try:
-                    await self._async_send(request)
-                except FAILURES as err:
-                    retry = self._retry_after_failure(err, now)
-                    break
-                changed |= self.keeper.accepted(request, now)
-                credit = self._credit(wish)
-                wisher = credit or wisher
-                with self.coordinator.acting_for(credit):
-                    self.coordinator.async_update_listeners()
-                force = force and isinstance(request, (SetPreferred, ClearPreferred))
-                self.last_write = now
-                self.coordinator.save()
-                self.coordinator.problems.resolved(wrote=True)
-                if self._refusal_logged:
-                    LOGGER.info("Graph accepts the Teams presence again")
-                    self._refusal_logged = False
-            self._schedule(self._next_wake(retry, now))
-        self.coordinator.async_update_listeners()
+        try:
+            async with self._lock:
+                self._cancel_timer()
+                retry: datetime | None = None
+                while request := self.keeper.due(now := dt_util.utcnow(), force=force):
+                    wish = self._wish_sent_by(request)
+                    try:
+                        await self._async_send(request)
+                    except FAILURES as err:
+                        retry = self._retry_after_failure(err, now)
+                        break
+                    changed |= self.keeper.accepted(request, now)
+                    credit = self._credit(wish)
+                    wisher = credit or wisher
+                    with self.coordinator.acting_for(credit):
+                        self.coordinator.async_update_listeners()
+                    force = force and isinstance(
+                        request, (SetPreferred, ClearPreferred)
+                    )
+                    self.last_write = now
+                    self.coordinator.save()
+                    self.coordinator.problems.resolved(wrote=True)
+                    if self._refusal_logged:
+                        LOGGER.info("Graph accepts the Teams presence again")
+                        self._refusal_logged = False
+                self._schedule(self._next_wake(retry, now))
+        finally:
+            # A refusal too: what is shown may have changed by itself (a hold's end).
+            self.coordinator.async_update_listeners()
         if changed:
             with self.coordinator.acting_for(wisher):
                 await self.coordinator.async_refresh()
@@ -186,6 +191,9 @@ class AppSessionWriter:
             return self.keeper.unreachable(dt_util.utcnow())
         if failure is Failure.SIGN_IN:
             self.coordinator.config_entry.async_start_reauth(self.coordinator.hass)
+            # Nothing can be sent until the user signs in again, but what is shown
+            # still changes by itself (a hold's end): wake for that.
+            self._schedule(self.keeper.next_shown_change(now))
         else:
             # Refused: Graph keeps the session it had, and so the keep-alive;
             # a refused keep-alive is asked again later, not at once.
