@@ -65,8 +65,8 @@ class AppSessionWriter:
         """
         self.keeper.close()
         self._cancel_timer()
-        async with self._lock:
-            self._cancel_timer()
+        async with self._lock:  # at most the client's timeout
+            pass
 
     async def async_apply(
         self, undo: Callable[[], None], *, preferred: bool = False
