@@ -53,6 +53,11 @@ _ACTING_FOR: ContextVar[tuple[asyncio.Task[Any] | None, Context | None]] = Conte
 """The task carrying out a caller's action or choice, and the caller's context."""
 
 
+MAX_UNKNOWN_VALUES_LOGGED = 10
+"""How many unknown values are logged (each once): Graph adds a few words, and one
+that sends a new word every read must not log every read, nor be remembered all."""
+
+
 class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     """Reads one account's presence and keeps its app session as wished."""
 
@@ -115,10 +120,10 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     async def async_shutdown(self) -> None:
         """Stop the keep-alive and store the wish; Graph's session stays (no flicker).
 
-        A write still in flight may land, but nothing is scheduled after it: the
+        A write still in flight lands first (nothing is scheduled after it): the
         entry that replaces this one (a reload) is the only writer from now on.
         """
-        self.writer.async_stop()
+        await self.writer.async_stop()
         if self.push is not None:
             await self.push.async_stop()
         await self._store.async_save(self.keeper.as_dict())
@@ -299,7 +304,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             ("availability", snapshot.unknown_availability),
             ("activity", snapshot.unknown_activity),
         ):
-            if text is not None and (kind, text) not in self._unknown_values_logged:
+            if (
+                text is not None
+                and (kind, text) not in self._unknown_values_logged
+                and len(self._unknown_values_logged) < MAX_UNKNOWN_VALUES_LOGGED
+            ):
                 self._unknown_values_logged.add((kind, text))
                 LOGGER.info(
                     "Graph sent an unknown %s %r; shown as unknown, the text in the"

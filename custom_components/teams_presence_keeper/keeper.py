@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import math
 from typing import Any
 
-from .const import REFRESH_MARGIN
+from .const import LOGGER, REFRESH_MARGIN
 from .graph import (
     AVAILABLE_TIMEOUT,
     MAX_EXPIRATION,
+    MAX_RETRY_AFTER,
     MIN_EXPIRATION,
     AppPresence,
     PreferredPresence,
@@ -35,6 +36,12 @@ RETRY_DELAYS = (
 """Waits between retries of a failed write while Graph is unreachable."""
 THROTTLED_WITHOUT_RETRY_AFTER = RETRY_DELAYS[-1]
 """How long to wait after a 429 that did not say how long."""
+THROTTLED_AT_LEAST = timedelta(seconds=1)
+"""The shortest wait after a 429: ``Retry-After: 0``, answered again and again, must
+not become a loop of requests as fast as Graph answers."""
+THROTTLED_AT_MOST = timedelta(seconds=MAX_RETRY_AFTER)
+"""The longest wait after a 429, whatever the clock did since (set back, or ahead
+when the store was written): the client takes no longer Retry-After."""
 EXPIRATION_ROUNDING = timedelta(minutes=1)
 """Graph takes whole minutes: a held session may outlive the ask by this much."""
 
@@ -81,7 +88,7 @@ class Wish:
         after_hold = data.get("after_hold") or data.get("then")
         return cls(
             presence=AppPresence(data["presence"]) if data.get("presence") else None,
-            until=datetime.fromisoformat(data["until"]) if data.get("until") else None,
+            until=_moment(data["until"]) if data.get("until") else None,
             after_hold=AppPresence(after_hold) if after_hold else None,
             expiration=_duration(data.get("expiration")),
             after_hold_expiration=_duration(data.get("after_hold_expiration")),
@@ -95,7 +102,23 @@ def _seconds(duration: timedelta | None) -> float | None:
 
 def _duration(seconds: float | None) -> timedelta | None:
     """Return a duration the store kept (``None`` or 0: none)."""
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, int | float)
+    ):
+        raise TypeError(f"a duration is a number of seconds, not {seconds!r}")
     return timedelta(seconds=seconds) if seconds else None
+
+
+def _moment(text: str) -> datetime:
+    """Return a moment the store kept; one without a zone is UTC, as it was written."""
+    if not isinstance(text, str):
+        raise TypeError(f"a moment is ISO 8601 text, not {text!r}")
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+"""What reading a damaged store, or one of another version, raises."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +142,8 @@ class AppSession:
         """Deserialize from the store."""
         return cls(
             AppPresence(data["presence"]),
-            datetime.fromisoformat(data["sent_at"]),
-            datetime.fromisoformat(data["expires_at"]),
+            _moment(data["sent_at"]),
+            _moment(data["expires_at"]),
         )
 
     @property
@@ -150,10 +173,7 @@ class PreferredState:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PreferredState:
         """Deserialize from the store."""
-        return cls(
-            PreferredPresence(data["presence"]),
-            datetime.fromisoformat(data["expires_at"]),
-        )
+        return cls(PreferredPresence(data["presence"]), _moment(data["expires_at"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +196,7 @@ class PreferredWish:
         """Deserialize from the store."""
         return cls(
             PreferredPresence(data["presence"]) if data.get("presence") else None,
-            datetime.fromisoformat(data["expires_at"])
-            if data.get("expires_at")
-            else None,
+            _moment(data["expires_at"]) if data.get("expires_at") else None,
         )
 
 
@@ -322,6 +340,17 @@ class SessionKeeper:
             return None
         return self.preferred.presence
 
+    def preferred_pending(self, now: datetime) -> bool:
+        """Whether a user-preferred presence wished from here still waits for Graph.
+
+        One that ended before it could be sent waits for nothing.
+        """
+        wish = self.preferred_wish
+        return wish is not None and (
+            wish.presence is None
+            or (wish.expires_at is not None and wish.expires_at > now)
+        )
+
     def preferred_expires_at(self, now: datetime) -> datetime | None:
         """When the user-preferred presence wished from here ends, if it lasts."""
         if self.preferred_presence(now) is None:
@@ -352,6 +381,7 @@ class SessionKeeper:
             not force
             and session is not None
             and session.presence is wish.presence
+            and session.sent_at <= now
             and now < session.refresh_due
             # A shorter expiration than the session's must reach Graph now: if Home
             # Assistant stopped, Teams would show the state longer than asked.
@@ -386,7 +416,24 @@ class SessionKeeper:
         """
         if self.closed:
             return None
-        shown_changes = [
+        shown_changes = self._shown_changes(now)
+        if self.is_throttled(now) and self.throttled_until is not None:
+            wakes = [self.throttled_until, *shown_changes]
+        elif self.session is not None:
+            # Sent "later" than now: the clock was set back, Graph's was not.
+            refresh = self.session.refresh_due if self.session.sent_at <= now else now
+            wakes = [refresh, *shown_changes]
+        else:
+            wakes = shown_changes
+        return min(wakes, default=None)
+
+    def next_shown_change(self, now: datetime) -> datetime | None:
+        """When what Home Assistant shows changes by itself, failures or not."""
+        return None if self.closed else min(self._shown_changes(now), default=None)
+
+    def _shown_changes(self, now: datetime) -> list[datetime]:
+        """Return a hold's end, a user-preferred presence's end, the session's lapse."""
+        return [
             moment
             for moment in (
                 self.wish.until,
@@ -395,15 +442,6 @@ class SessionKeeper:
             )
             if moment is not None and moment > now
         ]
-        if (throttled_until := self.throttled_until) is not None and (
-            now < throttled_until
-        ):
-            wakes = [throttled_until, *shown_changes]
-        elif self.session is not None:
-            wakes = [self.session.refresh_due, *shown_changes]
-        else:
-            wakes = shown_changes
-        return min(wakes, default=None)
 
     def expiration(self, wish: Wish, now: datetime) -> timedelta:
         """Session expiration: the wish's or the default, cut short for a hold.
@@ -453,14 +491,21 @@ class SessionKeeper:
         wait = (
             THROTTLED_WITHOUT_RETRY_AFTER
             if retry_after is None
-            else timedelta(seconds=retry_after)
+            else max(timedelta(seconds=retry_after), THROTTLED_AT_LEAST)
         )
         self.throttled_until = now + wait
         return self.throttled_until
 
     def is_throttled(self, now: datetime) -> bool:
-        """Whether Graph asked this account to wait past ``now``."""
-        return self.throttled_until is not None and now < self.throttled_until
+        """Whether Graph asked this account to wait past ``now``.
+
+        A wait longer than any Graph asks for is the clock's doing (set back since):
+        it is cut to the longest.
+        """
+        if self.throttled_until is None or now >= self.throttled_until:
+            return False
+        self.throttled_until = min(self.throttled_until, now + THROTTLED_AT_MOST)
+        return True
 
     # Restarts
 
@@ -478,18 +523,34 @@ class SessionKeeper:
             ),
         }
 
-    def restore(self, stored: dict[str, Any], now: datetime) -> None:
+    def restore(self, stored: object, now: datetime) -> None:
         """Load what ``as_dict`` saved; a hold or a throttle that ended while down is over.
 
         A throttle still running holds every request after a reload or a restart.
+        A part that cannot be read (a damaged store, another version's) is dropped
+        and logged: the account starts without it rather than not at all.
         """
-        if throttled_until := stored.get("throttled_until"):
-            until = datetime.fromisoformat(throttled_until)
-            self.throttled_until = until if until > now else None
-        self.wish = Wish.from_dict(stored.get("wish") or {}).settled(now)
-        if preferred := stored.get("preferred"):
-            self.preferred = PreferredState.from_dict(preferred)
-        if preferred_wish := stored.get("preferred_wish"):
-            self.preferred_wish = PreferredWish.from_dict(preferred_wish)
-        if session := stored.get("session"):
-            self.session = AppSession.from_dict(session)
+        parts: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        self.throttled_until = _restored(parts, "throttled_until", _moment)
+        if not self.is_throttled(now):
+            self.throttled_until = None
+        wish = _restored(parts, "wish", Wish.from_dict)
+        self.wish = (wish or Wish()).settled(now)
+        self.preferred = _restored(parts, "preferred", PreferredState.from_dict)
+        self.preferred_wish = _restored(
+            parts, "preferred_wish", PreferredWish.from_dict
+        )
+        self.session = _restored(parts, "session", AppSession.from_dict)
+
+
+def _restored[T](
+    stored: dict[str, Any], key: str, read: Callable[[Any], T]
+) -> T | None:
+    """Return the part ``key`` of a store, or ``None`` if absent or unreadable."""
+    if not (data := stored.get(key)):
+        return None
+    try:
+        return read(data)
+    except _UNREADABLE as err:
+        LOGGER.warning("Dropped the stored %s, which could not be read: %s", key, err)
+        return None

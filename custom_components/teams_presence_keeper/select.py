@@ -83,7 +83,7 @@ def _preferred_presence_attributes(
 ) -> dict[str, Any]:
     """Whether Teams has it; while an override lasts, when it ends."""
     attributes: dict[str, Any] = {
-        "in_teams": PENDING if keeper.preferred_wish is not None else APPLIED
+        "in_teams": PENDING if keeper.preferred_pending(now) else APPLIED
     }
     if (expires_at := keeper.preferred_expires_at(now)) is not None:
         attributes["expires_at"] = expires_at
@@ -175,8 +175,15 @@ class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
         """Hand the wish to the coordinator; Graph's refusal raises and changes nothing.
 
         Under the context Home Assistant gave this choice, so the states it changes
-        name who chose.
+        name who chose. ``none`` while it shows none, held in Teams, sends nothing:
+        the user's own status chosen in Teams is the same preferred presence, and
+        an automation choosing ``none`` again and again must not clear it.
         """
+        if (
+            option == NONE_OPTION == self.current_option
+            and self.extra_state_attributes["in_teams"] == APPLIED
+        ):
+            return
         await self.entity_description.select_fn(
             self.coordinator, None if option == NONE_OPTION else option, self._context
         )

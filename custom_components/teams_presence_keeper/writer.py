@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 REFUSED_RETRY = timedelta(minutes=5)
 """When Graph refuses a keep-alive (say, a permission was removed), ask again this late."""
+UNLOAD_WAIT = timedelta(seconds=5)
+"""How long unloading waits for a write on its way, so a reload's writes come after it."""
 REMOVAL_WAIT = timedelta(seconds=10)
 """How long removing an account waits for its write on the way (Graph's timeout: 20 s)."""
 
@@ -65,22 +67,30 @@ class AppSessionWriter:
         """
         self.sync_in_background(force=True, name="start")
 
-    @callback
-    def async_stop(self) -> None:
-        """Schedule nothing more: the keeper is closed and the timer cancelled.
+    async def async_stop(self) -> None:
+        """Send nothing more; give the write in flight a moment to land.
 
-        Unload does not wait for a write on its way: it lands later, and until it
-        has, a removal finds this writer (`async_end_sessions_landing`).
+        The keeper is closed and the timer cancelled. A write on its way is waited
+        for up to ``UNLOAD_WAIT``, so it reaches Graph before what the entry that
+        replaces this one (a reload) sends, which would leave Teams showing the
+        older choice. Unload never waits longer: a slower write lands later, and
+        until it has, a removal finds this writer (`async_end_sessions_landing`).
         """
         self.keeper.close()
         self._cancel_timer()
-        if self._lock.locked():
-            hass = self.coordinator.hass
-            hass.data.setdefault(WRITES_LANDING, {})[self] = (
-                hass.async_create_background_task(
-                    self._async_after_landing(), f"{DOMAIN} write landing"
-                )
+        if not self._lock.locked():
+            return
+        try:
+            async with asyncio.timeout(UNLOAD_WAIT.total_seconds()), self._lock:
+                return
+        except TimeoutError:
+            pass
+        hass = self.coordinator.hass
+        hass.data.setdefault(WRITES_LANDING, {})[self] = (
+            hass.async_create_background_task(
+                self._async_after_landing(), f"{DOMAIN} write landing"
             )
+        )
 
     @callback
     def end_session_on_landing(self) -> None:
@@ -151,33 +161,48 @@ class AppSessionWriter:
         """
         changed = False
         wisher: Context | None = None
-        async with self._lock:
-            self._cancel_timer()
-            retry: datetime | None = None
-            while request := self.keeper.due(now := dt_util.utcnow(), force=force):
-                wish = self._wish_sent_by(request)
-                try:
-                    await self._async_send(request)
-                except FAILURES as err:
-                    retry = self._retry_after_failure(err, now)
-                    break
-                changed |= self.keeper.accepted(request, now)
-                credit = self._credit(wish)
-                wisher = credit or wisher
-                with self.coordinator.acting_for(credit):
-                    self.coordinator.async_update_listeners()
-                force = force and isinstance(request, (SetPreferred, ClearPreferred))
-                self.last_write = now
-                self.coordinator.save()
-                self.coordinator.problems.resolved(wrote=True)
-                if self._refusal_logged:
-                    LOGGER.info("Graph accepts the Teams presence again")
-                    self._refusal_logged = False
-            self._schedule(retry or self.keeper.next_wake(now))
-        self.coordinator.async_update_listeners()
+        try:
+            async with self._lock:
+                self._cancel_timer()
+                retry: datetime | None = None
+                while request := self.keeper.due(now := dt_util.utcnow(), force=force):
+                    wish = self._wish_sent_by(request)
+                    try:
+                        await self._async_send(request)
+                    except FAILURES as err:
+                        retry = self._retry_after_failure(err, now)
+                        break
+                    changed |= self.keeper.accepted(request, now)
+                    credit = self._credit(wish)
+                    wisher = credit or wisher
+                    with self.coordinator.acting_for(credit):
+                        self.coordinator.async_update_listeners()
+                    force = force and isinstance(
+                        request, (SetPreferred, ClearPreferred)
+                    )
+                    self.last_write = now
+                    self.coordinator.save()
+                    self.coordinator.problems.resolved(wrote=True)
+                    if self._refusal_logged:
+                        LOGGER.info("Graph accepts the Teams presence again")
+                        self._refusal_logged = False
+                self._schedule(self._next_wake(retry, now))
+        finally:
+            # A refusal too: what is shown may have changed by itself (a hold's end).
+            self.coordinator.async_update_listeners()
         if changed:
             with self.coordinator.acting_for(wisher):
                 await self.coordinator.async_refresh()
+
+    def _next_wake(self, retry: datetime | None, now: datetime) -> datetime | None:
+        """Return the keeper's next wake-up, or after a failure its retry.
+
+        Unless what is shown changes by itself first (an override's or a hold's end).
+        """
+        if retry is None:
+            return self.keeper.next_wake(now)
+        shown = self.keeper.next_shown_change(now)
+        return retry if shown is None else min(retry, shown)
 
     def _wish_sent_by(self, request: SessionRequest) -> tuple[bool, object]:
         """Return the wish ``request`` serves: before sending, as a new one may come."""
@@ -207,6 +232,9 @@ class AppSessionWriter:
             return self.keeper.unreachable(dt_util.utcnow())
         if failure is Failure.SIGN_IN:
             self.coordinator.config_entry.async_start_reauth(self.coordinator.hass)
+            # Nothing can be sent until the user signs in again, but what is shown
+            # still changes by itself (a hold's end): wake for that.
+            self._schedule(self.keeper.next_shown_change(now))
         else:
             # Refused: Graph keeps the session it had, and so the keep-alive;
             # a refused keep-alive is asked again later, not at once.
@@ -273,8 +301,9 @@ class AppSessionWriter:
 async def async_end_sessions_landing(hass: HomeAssistant, entry_id: str) -> bool:
     """For a removal: end the session each write still on its way makes as it lands.
 
-    Returns whether any was on its way. Waits for them at most `REMOVAL_WAIT`: one
-    that lands later is ended then, with no entry left to do it.
+    Returns whether any was on its way. With the unload's wait, waits for them at
+    most `REMOVAL_WAIT` in all: one that lands later is ended then, with no entry
+    left to do it.
     """
     landing = {
         writer: landed
@@ -284,5 +313,7 @@ async def async_end_sessions_landing(hass: HomeAssistant, entry_id: str) -> bool
     for writer in landing:
         writer.end_session_on_landing()
     if landing:
-        await asyncio.wait(landing.values(), timeout=REMOVAL_WAIT.total_seconds())
+        await asyncio.wait(
+            landing.values(), timeout=(REMOVAL_WAIT - UNLOAD_WAIT).total_seconds()
+        )
     return bool(landing)

@@ -1,6 +1,12 @@
 """Microsoft Graph presence client: no Home Assistant imports, so it stays testable alone."""
 
-from .client import GRAPH_GLOBAL, ME, GraphPresenceClient, TokenProvider
+from .client import (
+    GRAPH_GLOBAL,
+    MAX_RETRY_AFTER,
+    ME,
+    GraphPresenceClient,
+    TokenProvider,
+)
 from .clouds import (
     CLOUD_ENDPOINTS,
     Cloud,
@@ -75,6 +81,7 @@ __all__ = [
     "MAX_BATCH",
     "MAX_EXPIRATION",
     "MAX_EXPIRATION_MINUTES",
+    "MAX_RETRY_AFTER",
     "MAX_STATUS_MESSAGE_LENGTH",
     "ME",
     "MIN_EXPIRATION",

@@ -420,11 +420,19 @@ class PresenceSnapshot:
         )
 
 
+MAX_UNKNOWN_TEXT = 255
+"""The most of an unknown value's text kept to show and log: Graph's values are
+short words, and a body carrying a megabyte of one must not land whole in a state."""
+
+
 def _unknown_text(parsed: StrEnum, raw: str) -> str | None:
-    """Return ``raw`` if it parsed to unknown without saying so: a value Graph added."""
+    """Return ``raw`` if it parsed to unknown without saying so: a value Graph added.
+
+    Cut to ``MAX_UNKNOWN_TEXT`` characters.
+    """
     if parsed != _PRESENCE_UNKNOWN or raw.casefold() == _PRESENCE_UNKNOWN.casefold():
         return None
-    return raw
+    return raw[:MAX_UNKNOWN_TEXT]
 
 
 class MalformedPresenceError(ValueError):
