@@ -85,9 +85,15 @@ def endpoint_url_problem(url: str) -> Literal["invalid_url", "insecure_url"] | N
     try:
         parsed = URL(url.strip())
         authority = urlsplit(url.strip()).netloc
+        # Read lazily by yarl: an international name that does not decode raises.
+        host, shown_host = parsed.raw_host, parsed.host
     except ValueError:
         return "invalid_url"
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if parsed.scheme not in ("http", "https") or not host or not shown_host:
+        return "invalid_url"
+    if not _AUTHORITY.fullmatch(authority) or not _is_host(
+        host, literal=authority.startswith("[")
+    ):
         return "invalid_url"
     # Any user info, even only a password or an empty "@" (yarl drops that one):
     # aiohttp refuses to send it with a token, and the URL shows it wherever it goes.
@@ -96,6 +102,23 @@ def endpoint_url_problem(url: str) -> Literal["invalid_url", "insecure_url"] | N
     if parsed.scheme == "http" and not _is_loopback(parsed.host):
         return "insecure_url"
     return None
+
+
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?\.?", re.IGNORECASE)
+_AUTHORITY = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]*)(?::(?:[1-9][0-9]{0,4})?)?")
+"""A host, then a port of digits that is not 0 (its range yarl checks), if any."""
+
+
+def _is_host(host: str, *, literal: bool) -> bool:
+    """Whether ``host`` (as sent: IDNA-encoded) is an IP address or a host name.
+
+    Between brackets (``literal``) only an IPv6 address: yarl drops the brackets
+    of anything else, which would then name another host.
+    """
+    try:
+        return ipaddress.ip_address(host).version == 6 or not literal
+    except ValueError:
+        return not literal and _HOST_NAME.fullmatch(host) is not None
 
 
 def _is_loopback(host: str) -> bool:
