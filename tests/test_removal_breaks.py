@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import json
 
+from homeassistant.const import CONF_CLIENT_ID
 from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import start_reauth_flow
 
-from custom_components.teams_presence_keeper.const import CONF_TOKEN_CACHE
+from custom_components.teams_presence_keeper.const import CONF_TENANT, CONF_TOKEN_CACHE
 from custom_components.teams_presence_keeper.graph import endpoint_url_problem
 from graph_emulator import GraphEmulator
 from tests.sign_in_guard import SIGN_IN_GUARDS
-from tests.sign_in_helpers import async_device_code_entry
+from tests.common import select
+from tests.sign_in_helpers import (
+    CLIENT_ID,
+    async_device_code_entry,
+    async_wait_for_device_code,
+)
 from tests.test_auth import assert_setup_asks_to_sign_in_again
+from tests.test_reload import OTHER_CLIENT_ID, async_loaded_entry
 
 pytestmark = SIGN_IN_GUARDS
 
@@ -90,3 +98,29 @@ async def test_a_damaged_msal_cache_of_readable_shape_asks_to_sign_in_again(
         entry, data={**entry.data, CONF_TOKEN_CACHE: json.dumps(cache)}
     )
     await assert_setup_asks_to_sign_in_again(hass, entry, caplog)
+
+
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
+async def test_reauth_to_another_app_ends_the_old_session(
+    hass: HomeAssistant, emulator: GraphEmulator
+) -> None:
+    """A reauth (say, the Instant updates consent) may name another app, as reconfigure."""
+    entry, _ = await async_loaded_entry(hass, emulator)
+    await select(hass, "busy_in_a_call")
+    assert emulator.app_session(CLIENT_ID) is not None
+    emulator.add_app(client_id=OTHER_CLIENT_ID)
+
+    result = await start_reauth_flow(hass, entry)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_TENANT: emulator.default_tenant_id, CONF_CLIENT_ID: OTHER_CLIENT_ID},
+    )
+    result = await async_wait_for_device_code(hass, result)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_CLIENT_ID] == OTHER_CLIENT_ID
+    assert emulator.app_session(CLIENT_ID) is None
+    assert emulator.app_session(OTHER_CLIENT_ID) is not None
+    assert emulator.presence() == ("Busy", "InACall")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import logging
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
@@ -27,10 +27,7 @@ from homeassistant.const import (
     CONF_TOKEN,
 )
 from homeassistant.core import callback
-from homeassistant.helpers.config_entry_oauth2_flow import (
-    AbstractOAuth2FlowHandler,
-    LocalOAuth2Implementation,
-)
+from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
 from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
@@ -160,14 +157,6 @@ class _SignInFlow(AbstractOAuth2FlowHandler):
             return wants_instant_updates(self._get_reconfigure_entry())
         return False
 
-    @property
-    def _client_id(self) -> str:
-        """The app signed in with: a browser sign-in's is its application credential's."""
-        if self._data[CONF_AUTH_METHOD] == AUTH_METHOD_BROWSER:
-            # Application Credentials' implementations are all local ones.
-            return cast(LocalOAuth2Implementation, self.flow_impl).client_id
-        return str(self._data[CONF_CLIENT_ID])
-
     def _refused(self, err: SignInRefused) -> str:
         """Return the form error for a refused sign-in, keeping its details to show."""
         self._refusal = err
@@ -222,20 +211,19 @@ class _SignInFlow(AbstractOAuth2FlowHandler):
         await self.async_set_unique_id(
             f"{self._data[CONF_TENANT_ID]}_{self._data[CONF_USER_ID]}"
         )
-        if self.source == SOURCE_REAUTH:
+        if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            return self.async_update_reload_and_abort(
-                self._get_reauth_entry(), data=self._data
+            entry: TeamsPresenceConfigEntry = (
+                self._get_reauth_entry()
+                if self.source == SOURCE_REAUTH
+                else self._get_reconfigure_entry()
             )
-        if self.source == SOURCE_RECONFIGURE:
-            self._abort_if_unique_id_mismatch(reason="wrong_account")
-            entry: TeamsPresenceConfigEntry = self._get_reconfigure_entry()
-            # The app session and the subscription belong to the old app: the new
-            # one can't end them. Only a running account has them (and its coordinator).
-            if (
-                entry.state is ConfigEntryState.LOADED
-                and entry.runtime_data.writer.session_id != self._client_id
-            ):
+            # Either may name another app. The app session and the subscription
+            # belong to the old app: the new one can't end them. Only a running
+            # account has them (and its coordinator).
+            if entry.state is ConfigEntryState.LOADED and _app_of(
+                entry.data
+            ) != _app_of(self._data):
                 await entry.runtime_data.writer.async_end_session()
                 if (push := entry.runtime_data.push) is not None:
                     await push.async_end_subscription()
@@ -246,6 +234,13 @@ class _SignInFlow(AbstractOAuth2FlowHandler):
         return self.async_create_entry(
             title=self._title, data=self._data, options=DEFAULT_OPTIONS
         )
+
+
+def _app_of(data: Mapping[str, Any]) -> object:
+    """The app an account signs in with: a browser sign-in's application credential."""
+    if data[CONF_AUTH_METHOD] == AUTH_METHOD_BROWSER:
+        return data.get("auth_implementation")
+    return data.get(CONF_CLIENT_ID)
 
 
 class _DeviceCodeSteps(_SignInFlow):
