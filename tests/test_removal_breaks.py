@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 import json
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_CLIENT_ID
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import start_reauth_flow
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    start_reauth_flow,
+)
 
-from custom_components.teams_presence_keeper.const import CONF_TENANT, CONF_TOKEN_CACHE
+from custom_components.teams_presence_keeper.const import (
+    CONF_TENANT,
+    CONF_TOKEN_CACHE,
+    DOMAIN,
+)
 from custom_components.teams_presence_keeper.graph import endpoint_url_problem
 from graph_emulator import GraphEmulator
+from graph_emulator.faults import Fault
 from tests.sign_in_guard import SIGN_IN_GUARDS
-from tests.common import select
+from tests.common import select, step_until
 from tests.sign_in_helpers import (
     CLIENT_ID,
     async_device_code_entry,
     async_wait_for_device_code,
 )
 from tests.test_auth import assert_setup_asks_to_sign_in_again
+from tests.test_init import remove_during_a_select
 from tests.test_reload import OTHER_CLIENT_ID, async_loaded_entry
-
-pytestmark = SIGN_IN_GUARDS
-
 
 @pytest.mark.parametrize(
     ("url", "problem"),
@@ -58,6 +68,7 @@ ACCOUNT = {
 }
 
 
+@SIGN_IN_GUARDS
 @pytest.mark.parametrize("entries_set_up_for_real", [True])
 @pytest.mark.parametrize(
     "cache",
@@ -100,6 +111,7 @@ async def test_a_damaged_msal_cache_of_readable_shape_asks_to_sign_in_again(
     await assert_setup_asks_to_sign_in_again(hass, entry, caplog)
 
 
+@SIGN_IN_GUARDS
 @pytest.mark.parametrize("entries_set_up_for_real", [True])
 async def test_reauth_to_another_app_ends_the_old_session(
     hass: HomeAssistant, emulator: GraphEmulator
@@ -124,3 +136,28 @@ async def test_reauth_to_another_app_ends_the_old_session(
     assert emulator.app_session(CLIENT_ID) is None
     assert emulator.app_session(OTHER_CLIENT_ID) is not None
     assert emulator.presence() == ("Busy", "InACall")
+
+
+async def test_a_write_refused_after_removal_raises_no_repair_for_the_account_gone(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """A 403 that lands after removal deleted the repairs must not raise one again."""
+    # Slow, then refused (an emulator fault of both kinds), as Graph may answer.
+    emulator._faults.append(  # noqa: SLF001
+        Fault(HTTPStatus.FORBIDDEN, "Forbidden", delay=15)
+    )
+    selecting, _ = await remove_during_a_select(
+        hass, freezer, emulator, setup_integration, 0
+    )
+    await step_until(hass, freezer, selecting.done)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert isinstance(selecting.exception(), HomeAssistantError)  # the caller is told
+    assert [call.status for call in emulator.graph_calls("setPresence")] == [403]
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+    assert [
+        issue for (domain, issue) in ir.async_get(hass).issues if domain == DOMAIN
+    ] == []
