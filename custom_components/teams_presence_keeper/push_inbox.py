@@ -23,6 +23,7 @@ from homeassistant.util.aiohttp import MockRequest
 from .const import DOMAIN, LOGGER
 from .failures import FAILURES
 from .graph import (
+    LifecycleEvent,
     LifecycleNotice,
     NotificationReceiver,
     PresenceChange,
@@ -106,10 +107,10 @@ class NotificationInbox:
     async def _async_receive(self, body: bytes) -> None:
         """Apply a rich change at once, read for a basic one; count the rest.
 
-        A subscription is reauthorized once per body, however often it asks.
+        The subscription is reauthorized once per body, however often it asks.
         """
         push = self.push
-        reauthorize: dict[str, None] = {}
+        reauthorize = False
         for outcome in await self.receiver.receive(
             body, client_state=push.client_state, certificates=push.certificates
         ):
@@ -117,13 +118,34 @@ class NotificationInbox:
                 case Rejected(reason=why):
                     self.counts[f"rejected_{why}"] += 1
                 case LifecycleNotice():
-                    reauthorize[outcome.subscription_id] = None
+                    reauthorize |= self._lifecycle(outcome)
                 case PresenceChange():
                     if outcome.tokens_unchecked:
                         self.counts["tokens_unchecked"] += 1
                     self._accept(outcome)
-        for subscription_id in reauthorize:
-            await self._async_reauthorize(subscription_id)
+        if reauthorize:
+            await self._async_reauthorize(push.subscription["id"])
+
+    def _lifecycle(self, notice: LifecycleNotice) -> bool:
+        """Do what a lifecycle notice asks; return whether to reauthorize.
+
+        Only of the subscription Graph holds for us: one replaced since (a retry)
+        or never ours has nothing left to answer.
+        """
+        if notice.subscription_id != self.push.subscription.get("id"):
+            self.counts["lifecycle_other_subscription"] += 1
+            return False
+        match notice.event:
+            case LifecycleEvent.MISSED:  # what they carried is read, not waited for
+                self.counts["lifecycle_missed"] += 1
+                self.read_soon()
+            case LifecycleEvent.SUBSCRIPTION_REMOVED:  # a gap: a new one, poll till then
+                self.counts["lifecycle_removed"] += 1
+                self.push.set_healthy(False)
+                self.push.keep_soon()
+            case LifecycleEvent.REAUTHORIZATION_REQUIRED:
+                return True
+        return False
 
     def _accept(self, change: PresenceChange) -> None:
         """Do what the order rules say of a change; a trusted one shows push works."""
