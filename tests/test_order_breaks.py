@@ -104,7 +104,9 @@ async def test_a_removed_subscription_is_replaced_at_once(
     """Graph ended the subscription: a new one now, not at the next renewal."""
     push = push_of(push_entry)
     removed = push.subscription["id"]
-    await post_lifecycle(hass_client_no_auth, push_entry, "subscriptionRemoved", removed)
+    await post_lifecycle(
+        hass_client_no_auth, push_entry, "subscriptionRemoved", removed
+    )
     await settle(hass, emulator)
 
     assert push.subscription["id"] != removed

@@ -24,8 +24,8 @@ from custom_components.teams_presence_keeper.const import (
 from custom_components.teams_presence_keeper.graph import endpoint_url_problem
 from graph_emulator import GraphEmulator
 from graph_emulator.faults import Fault
-from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.common import select, step_until
+from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.sign_in_helpers import (
     CLIENT_ID,
     async_device_code_entry,
@@ -34,6 +34,7 @@ from tests.sign_in_helpers import (
 from tests.test_auth import assert_setup_asks_to_sign_in_again
 from tests.test_init import remove_during_a_select
 from tests.test_reload import OTHER_CLIENT_ID, async_loaded_entry
+
 
 @pytest.mark.parametrize(
     ("url", "problem"),
@@ -146,9 +147,7 @@ async def test_a_write_refused_after_removal_raises_no_repair_for_the_account_go
 ) -> None:
     """A 403 that lands after removal deleted the repairs must not raise one again."""
     # Slow, then refused (an emulator fault of both kinds), as Graph may answer.
-    emulator._faults.append(  # noqa: SLF001
-        Fault(HTTPStatus.FORBIDDEN, "Forbidden", delay=15)
-    )
+    emulator._faults.append(Fault(HTTPStatus.FORBIDDEN, "Forbidden", delay=15))
     selecting, _ = await remove_during_a_select(
         hass, freezer, emulator, setup_integration, 0
     )

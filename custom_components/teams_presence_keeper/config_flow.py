@@ -237,7 +237,7 @@ class _SignInFlow(AbstractOAuth2FlowHandler):
 
 
 def _app_of(data: Mapping[str, Any]) -> object:
-    """The app an account signs in with: a browser sign-in's application credential."""
+    """Return the app an account signs in with (a browser's: its credential)."""
     if data[CONF_AUTH_METHOD] == AUTH_METHOD_BROWSER:
         return data.get("auth_implementation")
     return data.get(CONF_CLIENT_ID)

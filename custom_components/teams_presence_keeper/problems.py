@@ -128,8 +128,10 @@ class AccountProblems:
         severity: ir.IssueSeverity = ir.IssueSeverity.ERROR,
         **placeholders: str,
     ) -> None:
-        """Raise a repair, unless the account is gone: a write that lands after its
-        removal would leave one that nothing deletes."""
+        """Raise a repair, unless the account is gone.
+
+        A write that lands after removal would leave one that nothing deletes.
+        """
         if self.hass.config_entries.async_get_entry(self.entry.entry_id) is None:
             return
         ir.async_create_issue(

@@ -139,7 +139,9 @@ class NotificationInbox:
             case LifecycleEvent.MISSED:  # what they carried is read, not waited for
                 self.counts["lifecycle_missed"] += 1
                 self.read_soon()
-            case LifecycleEvent.SUBSCRIPTION_REMOVED:  # a gap: a new one, poll till then
+            case (
+                LifecycleEvent.SUBSCRIPTION_REMOVED
+            ):  # a gap: a new one, poll till then
                 self.counts["lifecycle_removed"] += 1
                 self.push.set_healthy(False)
                 self.push.keep_soon()

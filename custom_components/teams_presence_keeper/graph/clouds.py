@@ -99,7 +99,7 @@ def endpoint_url_problem(url: str) -> Literal["invalid_url", "insecure_url"] | N
     # aiohttp refuses to send it with a token, and the URL shows it wherever it goes.
     if parsed.query_string or parsed.fragment or "@" in authority:
         return "invalid_url"
-    if parsed.scheme == "http" and not _is_loopback(parsed.host):
+    if parsed.scheme == "http" and not _is_loopback(shown_host):
         return "insecure_url"
     return None
 
