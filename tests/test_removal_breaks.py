@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from http import HTTPStatus
 import json
 
@@ -15,8 +18,12 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     start_reauth_flow,
 )
+from yarl import URL
 
+from custom_components.teams_presence_keeper import auth
 from custom_components.teams_presence_keeper.const import (
+    CONF_CLEAR_ON_REMOVE,
+    CONF_LOGIN_URL,
     CONF_TENANT,
     CONF_TOKEN_CACHE,
     DOMAIN,
@@ -160,3 +167,49 @@ async def test_a_write_refused_after_removal_raises_no_repair_for_the_account_go
     assert [
         issue for (domain, issue) in ir.async_get(hass).issues if domain == DOMAIN
     ] == []
+
+
+@pytest.fixture
+async def black_hole(emulator: GraphEmulator) -> AsyncIterator[str]:
+    """A sign-in address (TLS the emulator's) that takes requests, never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    host = URL(emulator.login_url).host
+    certificates = emulator._certificates  # the listeners' own, the CA msal trusts
+    assert certificates is not None
+    server = await asyncio.start_server(
+        hold, host, 0, ssl=certificates.server_context()
+    )
+    port = server.sockets[0].getsockname()[1]
+    yield f"https://{host}:{port}"
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+@SIGN_IN_GUARDS
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
+async def test_removal_never_waits_forever_on_a_silent_sign_in_service(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    black_hole: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Entra ID takes the connection and never answers: removal ends all the same."""
+    monkeypatch.setattr(auth, "SIGN_IN_TIMEOUT", 1)
+    emulator.token_lifetime = timedelta(seconds=120)  # msal refreshes it at once
+    entry = await async_device_code_entry(hass, emulator)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.config_entries.async_update_entry(
+        entry,
+        data={**entry.data, CONF_LOGIN_URL: black_hole},
+        options={**entry.options, CONF_CLEAR_ON_REMOVE: True},
+    )
+
+    async with asyncio.timeout(10):
+        await hass.config_entries.async_remove(entry.entry_id)

@@ -183,6 +183,9 @@ def entra_error_text(answer: Mapping[str, Any]) -> str:
 
 MSAL_CONNECTION_ERRORS: Final = (RequestException, MsalServiceError)
 """What msal raises when Entra ID is unreachable or answers 5xx (no OAuth error)."""
+SIGN_IN_TIMEOUT = 20
+"""Seconds msal waits for each answer of Entra ID (as long as for Graph's): msal
+waits forever by default, and a removal or a reconfigure would with it."""
 
 
 class SignInRequiredError(HomeAssistantError):
@@ -371,6 +374,7 @@ def public_client(
         # The authority comes from our own cloud table or the user: never ask the
         # public cloud to vouch for it (a custom sign-in URL would fail that check).
         instance_discovery=False,
+        timeout=SIGN_IN_TIMEOUT,
     )
 
 
@@ -383,6 +387,7 @@ def confidential_client(
         client_credential=secret,
         authority=endpoints.authority(tenant),
         instance_discovery=False,
+        timeout=SIGN_IN_TIMEOUT,
     )
 
 
