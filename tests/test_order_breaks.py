@@ -9,18 +9,13 @@ Graph is the emulator, delivering into Home Assistant's webhook (the fixtures of
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from graph_emulator import GraphEmulator
-from graph_emulator.delivery import RETRY_FOR
-from tests.common import PRESENCE, advance, state_of
+from tests.common import PRESENCE, state_of
 from tests.test_push import (  # noqa: F401 - the fixtures of an account with push
     UPDATE_MODE,
     cloud,
@@ -34,6 +29,7 @@ from tests.test_push import (  # noqa: F401 - the fixtures of an account with pu
     settle,
     with_cloud,
 )
+
 
 async def post_lifecycle(
     hass_client: ClientSessionGenerator,
