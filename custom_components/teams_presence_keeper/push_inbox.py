@@ -50,7 +50,8 @@ class NotificationInbox:
         self.order = PushOrder()
         self.counts: Counter[str] = Counter()
         """Accepted; confirmed by a read, already shown, from an old subscription;
-        coalesced reads; rejected (by reason); watchdog fallbacks."""
+        tokens unchecked; coalesced reads; rejected (by reason); refused as too
+        large, dropped while busy; lifecycle notices; watchdog fallbacks."""
         self.last_notification: datetime | None = None
         self.silent = False
         """A change went unannounced: polling until a notification arrives."""
@@ -61,7 +62,7 @@ class NotificationInbox:
         self._watchdog_timer: CALLBACK_TYPE | None = None
 
     def stop(self) -> None:
-        """Stop the watchdog."""
+        """Take no more bodies; stop the watchdog."""
         self._intake.stop()
         self._calm_watchdog()
 
@@ -136,12 +137,12 @@ class NotificationInbox:
             self.counts["lifecycle_other_subscription"] += 1
             return False
         match notice.event:
-            case LifecycleEvent.MISSED:  # what they carried is read, not waited for
+            case LifecycleEvent.MISSED:
+                # What the missed notifications carried is read, not waited for.
                 self.counts["lifecycle_missed"] += 1
                 self.read_soon()
-            case (
-                LifecycleEvent.SUBSCRIPTION_REMOVED
-            ):  # a gap: a new one, poll till then
+            case LifecycleEvent.SUBSCRIPTION_REMOVED:
+                # A gap: a new subscription now, polling till then.
                 self.counts["lifecycle_removed"] += 1
                 self.push.set_healthy(False)
                 self.push.keep_soon()
