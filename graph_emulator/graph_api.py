@@ -346,11 +346,11 @@ USER_PROPERTIES = frozenset(
 """The user properties the emulator knows: Graph's default set."""
 
 
-def selected(user: dict[str, Any], request: web.Request) -> dict[str, Any]:
-    """Keep the properties `$select` names (all without it); 400 for unknown ones."""
+def user_selection(request: web.Request) -> list[str] | None:
+    """Return the user properties `$select` names (None: all); 400 for unknown ones."""
     select = request.query.get("$select")
     if select is None:
-        return user
+        return None
     names = [name.strip() for name in select.split(",")]
     if unknown := [name for name in names if name not in USER_PROPERTIES]:
         raise GraphError(
@@ -359,7 +359,12 @@ def selected(user: dict[str, Any], request: web.Request) -> dict[str, Any]:
             f"Could not find a property named '{unknown[0]}' on type"
             " 'microsoft.graph.user'.",
         )
-    return {name: user.get(name) for name in names}
+    return names
+
+
+def selected(user: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
+    """Keep the properties named (all for None)."""
+    return user if names is None else {name: user.get(name) for name in names}
 
 
 def presence_json(user: User, read_time_zone: str | None = None) -> dict[str, Any]:
@@ -544,6 +549,7 @@ class GraphApi:
     async def _get_user(self, request: web.Request) -> web.StreamResponse:
         """Get user: anyone of the caller's tenant, with a permission to read others."""
         token = self._token(request, READ_USER)
+        names = user_selection(request)
         user = self._named_user(request, token)
         caller_tenant = (
             token.user.tenant_id if token.user is not None else token.app.tenant_id
@@ -573,7 +579,7 @@ class GraphApi:
                     "userPrincipalName": user.upn,
                     "mail": user.mail,
                 },
-                request,
+                names,
             )
         )
 

@@ -28,6 +28,7 @@ from .graph_api import (
     GraphHost,
     presence_json,
     selected,
+    user_selection,
 )
 from .presence import User
 from .tokens import AccessToken
@@ -126,6 +127,8 @@ class PeopleApi:
 
     async def _list_users(self, request: web.Request) -> web.StreamResponse:
         token = self._graph.authorize(request, READ_OTHER_USERS)
+        names = user_selection(request)
+        top = _top(request.query.get("$top"))
         tenant = _tenant_of(token)
         users = [
             user
@@ -138,10 +141,9 @@ class PeopleApi:
                 raise GraphError(400, "Request_UnsupportedQuery", _NEEDS_CONSISTENCY)
             matches = _search(search)
             users = [user for user in users if matches(user)]
-        top = _top(request.query.get("$top"))
         body: dict[str, Any] = {
             "@odata.context": f"{request.url.origin()}/v1.0/$metadata#users",
-            "value": [selected(user_json(user), request) for user in users[:top]],
+            "value": [selected(user_json(user), names) for user in users[:top]],
         }
         if request.query.get("$count") == "true":
             body["@odata.count"] = len(users)
