@@ -23,6 +23,7 @@ from custom_components.teams_presence_keeper.graph.encryption import EncryptedCo
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
 from graph_emulator.subscriptions import graph_time
+from tests.colleagues import add_colleagues, everyone
 from tests.contract.shape import documented, shape_differences
 from tests.webhook_receiver import WebhookReceiver, webhook_receiver
 
@@ -52,12 +53,7 @@ def certificate() -> NotificationCertificate:
 
 @pytest.fixture
 def colleagues(emulator: GraphEmulator) -> list[User]:
-    return [
-        emulator.add_colleague(
-            display_name="Megan Bowen", upn="meganb@contoso.example"
-        ),
-        emulator.add_colleague(display_name="Lee Gu", upn="leeg@contoso.example"),
-    ]
+    return add_colleagues(emulator)
 
 
 def bulk(ids: list[str]) -> str:
@@ -83,10 +79,6 @@ async def subscribe(
         "clientState": CLIENT_STATE,
     }
     return await watcher.post("/subscriptions", body | changes)
-
-
-def everyone(emulator: GraphEmulator, colleagues: list[User]) -> list[str]:
-    return [emulator.default_user.id, *(c.id for c in colleagues)]
 
 
 async def test_each_person_s_change_is_an_item_naming_them(

@@ -58,6 +58,14 @@ def application(
     return GraphClient(session, emulator.issue_app_token(roles=roles))
 
 
+def holding(
+    session: aiohttp.ClientSession, emulator: GraphEmulator, kind: str, permission: str
+) -> GraphClient:
+    """A client whose token grants `permission` alone, delegated or application."""
+    issue = delegated if kind == "delegated" else application
+    return issue(session, emulator, permission)
+
+
 async def bulk_read(client: GraphClient, ids: Iterable[str]) -> Answer:
     return await client.post(BULK, {"ids": list(ids)})
 
@@ -86,8 +94,7 @@ async def test_bulk_read_permissions(
     status: int,
 ) -> None:
     """Delegated: Presence.Read.All only ("Higher privileged: Not available")."""
-    issue = delegated if kind == "delegated" else application
-    answer = await bulk_read(issue(session, emulator, permission), [megan.id])
+    answer = await bulk_read(holding(session, emulator, kind, permission), [megan.id])
     assert answer.status == status
     if status == 403:
         assert answer.body["error"]["code"] == "Forbidden"
@@ -224,10 +231,8 @@ async def test_search_permissions(
     permission: str,
     status: int,
 ) -> None:
-    issue = delegated if kind == "delegated" else application
-    answer = await issue(session, emulator, permission).request(
-        "GET", SEARCH, headers=EVENTUAL
-    )
+    client = holding(session, emulator, kind, permission)
+    answer = await client.request("GET", SEARCH, headers=EVENTUAL)
     assert answer.status == status
 
 
@@ -311,8 +316,7 @@ async def test_lookup_of_someone_else(
     status: int,
 ) -> None:
     """User.Read reaches the signed-in user only ("Get user")."""
-    issue = delegated if kind == "delegated" else application
-    client = issue(session, emulator, permission)
+    client = holding(session, emulator, kind, permission)
     for key in (megan.id, "MeganB@contoso.example"):
         answer = await client.get(f"/users/{key}?$select=id,displayName,mail")
         assert answer.status == status

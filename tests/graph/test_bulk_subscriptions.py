@@ -25,6 +25,7 @@ from custom_components.teams_presence_keeper.graph import (
 )
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
+from tests.colleagues import add_colleagues, everyone
 from tests.contract.shape import documented
 from tests.webhook_receiver import WebhookReceiver, webhook_receiver
 
@@ -61,16 +62,7 @@ def client(emulator: GraphEmulator, http: ClientSession) -> GraphSubscriptionCli
 
 @pytest.fixture
 def colleagues(emulator: GraphEmulator) -> list[User]:
-    return [
-        emulator.add_colleague(
-            display_name="Megan Bowen", upn="meganb@contoso.example"
-        ),
-        emulator.add_colleague(display_name="Lee Gu", upn="leeg@contoso.example"),
-    ]
-
-
-def everyone(emulator: GraphEmulator, colleagues: list[User]) -> list[str]:
-    return [emulator.default_user.id, *(c.id for c in colleagues)]
+    return add_colleagues(emulator)
 
 
 @pytest.mark.parametrize(
@@ -185,19 +177,13 @@ async def test_a_new_set_of_people_is_a_new_subscription(
         await client.create_presences_subscription(
             everyone(emulator, colleagues), receiver.url, client_state=CLIENT_STATE
         )
-    second = await client.resubscribe(
-        first.id,
-        everyone(emulator, colleagues),
-        receiver.url,
-        client_state=CLIENT_STATE,
-    )
+    second = await client.resubscribe(first, everyone(emulator, colleagues))
     methods = [r.method for r in emulator.requests if "/subscriptions" in r.path]
     assert methods[-2:] == ["DELETE", "POST"]
     assert [s.id for s in await client.list_subscriptions()] == [second.id]
     assert second.presence_ids == {i.lower() for i in everyone(emulator, colleagues)}
 
     emulator.subscriptions.all()[0].expires_at = datetime.now(UTC)  # gone meanwhile
-    third = await client.resubscribe(
-        second.id, [me, colleagues[0].id], receiver.url, client_state=CLIENT_STATE
-    )
+    third = await client.resubscribe(second, [me, colleagues[0].id])
     assert third.presence_ids == {me, colleagues[0].id}
+    assert (third.notification_url, third.client_state) == (receiver.url, CLIENT_STATE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 import uuid
 
 from aiohttp import ClientSession
@@ -217,44 +217,35 @@ async def test_search_refused_before_sending(
 
 
 @pytest.mark.parametrize(
-    ("body", "code"),
+    ("operation", "body", "code"),
     [
-        ({"value": {"id": A}}, "malformed_presences"),
-        ({"value": ["Busy"]}, "malformed_presences"),
+        ("presences", {"value": {"id": A}}, "malformed_presences"),
+        ("presences", {"value": ["Busy"]}, "malformed_presences"),
         (
+            "presences",
             {"value": [{"id": A, "availability": None, "activity": "Busy"}]},
             "malformed_presence",
         ),
-        ({}, "malformed_presences"),
+        ("presences", {}, "malformed_presences"),
+        ("search", {"value": [{"displayName": "No id"}]}, "malformed_user"),
+        ("search", {"value": ["Megan"]}, "malformed_user"),
+        ("search", {"value": None}, "malformed_users"),
+        ("find", {"displayName": "No id"}, "malformed_user"),
     ],
 )
-async def test_a_batch_of_the_wrong_shape_is_graph_s_failure(
+async def test_answers_of_the_wrong_shape_are_graph_s_failure(
     documented_graph: tuple[DocumentedGraph, GraphPresenceClient],
+    operation: str,
     body: object,
     code: str,
 ) -> None:
     graph, client = documented_graph
     graph.body = body
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "presences": lambda: client.get_presences([A]),
+        "search": lambda: client.search_people("meg"),
+        "find": lambda: client.find_person(A),
+    }
     with pytest.raises(GraphServerError) as failed:
-        await client.get_presences([A])
-    assert failed.value.code == code
-
-
-@pytest.mark.parametrize(
-    ("body", "code"),
-    [
-        ({"value": [{"displayName": "No id"}]}, "malformed_user"),
-        ({"value": ["Megan"]}, "malformed_user"),
-        ({"value": None}, "malformed_users"),
-    ],
-)
-async def test_people_of_the_wrong_shape_are_graph_s_failure(
-    documented_graph: tuple[DocumentedGraph, GraphPresenceClient],
-    body: object,
-    code: str,
-) -> None:
-    graph, client = documented_graph
-    graph.body = body
-    with pytest.raises(GraphServerError) as failed:
-        await client.search_people("meg")
+        await calls[operation]()
     assert failed.value.code == code

@@ -226,34 +226,32 @@ class GraphSubscriptionClient(GraphPresenceClient):
 
     async def resubscribe(
         self,
-        old_subscription_id: str,
+        old: Subscription,
         user_ids: Iterable[str],
-        notification_url: str,
         *,
-        client_state: str,
-        lifetime: timedelta = DEFAULT_SUBSCRIPTION_LIFETIME,
-        lifecycle_notification_url: str | None = None,
         certificate: NotificationCertificate | None = None,
+        lifetime: timedelta = DEFAULT_SUBSCRIPTION_LIFETIME,
     ) -> Subscription:
         """Replace a presence subscription with one for another set of people.
 
         Graph updates only a subscription's expiry, URL and certificate, never its
         resource, and holds one presence subscription per user and app (a second
         answers 409): the old one is deleted first (already gone is fine), then
-        the new one created. Changes between the two are not notified: read
-        everyone once the new one exists. Creating right after a delete can
-        answer 500 a few times: the caller retries with backoff, as at creation.
+        one created with its URLs and clientState, rich when ``certificate`` is
+        given. Changes between the two are not notified: read everyone once the
+        new one exists. Creating right after a delete can answer 500 a few times:
+        the caller retries with backoff, as at creation.
         """
         resource = presences_resource(user_ids)
         # Expired or removed already (404): nothing is left to replace.
         with contextlib.suppress(GraphNotFoundError):
-            await self.delete_subscription(old_subscription_id)
+            await self.delete_subscription(old.id)
         return await self._create(
             resource,
-            notification_url,
-            client_state=client_state,
+            old.notification_url,
+            client_state=old.client_state or "",
             lifetime=lifetime,
-            lifecycle_notification_url=lifecycle_notification_url,
+            lifecycle_notification_url=old.lifecycle_notification_url,
             certificate=certificate,
         )
 
