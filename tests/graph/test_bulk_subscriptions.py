@@ -177,10 +177,12 @@ async def test_a_new_set_of_people_is_a_new_subscription(
         await client.create_presences_subscription(
             everyone(emulator, colleagues), receiver.url, client_state=CLIENT_STATE
         )
+    assert await client.find_presence_subscription(colleagues[0].id) is None
+    assert await client.find_any_presence_subscription() == first
     second = await client.resubscribe(first, everyone(emulator, colleagues))
     methods = [r.method for r in emulator.requests if "/subscriptions" in r.path]
     assert methods[-2:] == ["DELETE", "POST"]
-    assert [s.id for s in await client.list_subscriptions()] == [second.id]
+    assert await client.find_any_presence_subscription() == second
     assert second.presence_ids == {i.lower() for i in everyone(emulator, colleagues)}
 
     emulator.subscriptions.all()[0].expires_at = datetime.now(UTC)  # gone meanwhile

@@ -339,6 +339,17 @@ class GraphSubscriptionClient(GraphPresenceClient):
             None,
         )
 
+    async def find_any_presence_subscription(self) -> Subscription | None:
+        """Return the user's presence subscription for this app, one person or many.
+
+        Graph holds one per user and app whatever people it names: after a 409
+        this is the one in the way, to adopt (``presence_ids`` says whom it
+        carries) or to ``resubscribe`` from.
+        """
+        return next(
+            (s for s in await self.list_subscriptions() if s.presence_ids), None
+        )
+
     async def _subscription(
         self, method: str, path: str, body: dict[str, Any]
     ) -> Subscription:
