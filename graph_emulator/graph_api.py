@@ -22,6 +22,7 @@ from .presence import (
     WorkLocation,
     parse_duration,
 )
+from .rate_limit import RateLimit
 from .tokens import AccessToken, Directory
 
 GRAPH_PREFIX = "/v1.0/"
@@ -66,6 +67,10 @@ class GraphHost(Protocol):
     @property
     def cloud(self) -> str:
         """The Microsoft cloud this Graph is (one of `CLOUDS`)."""
+
+    @property
+    def presence_rate_limit(self) -> RateLimit:
+        """The presence requests each app may send per tenant (429 beyond)."""
 
 
 def graph_error(
@@ -156,32 +161,81 @@ def graph_middleware(clock: Clock) -> Middleware:
 class GraphError(Exception):
     """A refusal Graph answers with its own status and code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         """Keep the parts of the error answer."""
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
+
+
+class ThrottledError(GraphError):
+    """429 with Retry-After, as Graph throttles presence requests."""
+
+    def __init__(self, retry_after: int) -> None:
+        """Ask the caller to wait `retry_after` seconds."""
+        super().__init__(
+            429,
+            "TooManyRequests",
+            "Too many requests.",
+            {"Retry-After": str(retry_after)},
+        )
 
 
 @dataclass(frozen=True)
 class Permission:
-    """Scopes (delegated) or roles (application) of which a call needs one."""
+    """Scopes (delegated) or roles (application) of which a call needs one.
+
+    `presence`: the call counts against the presence rate limit.
+    """
 
     delegated: frozenset[str]
     application: frozenset[str]
+    presence: bool = False
 
 
 READ_PRESENCE = Permission(
     frozenset({"Presence.Read", "Presence.ReadWrite"}),
     frozenset({"Presence.Read.All", "Presence.ReadWrite.All"}),
+    presence=True,
 )
+READ_PRESENCE_OF_MANY = Permission(
+    frozenset({"Presence.Read.All"}),
+    frozenset({"Presence.Read.All", "Presence.ReadWrite.All"}),
+    presence=True,
+)
+"""getPresencesByUserId: delegated Presence.Read.All only ("Higher privileged
+permissions: Not available"); application Presence.Read.All or ReadWrite.All."""
 WRITE_PRESENCE = Permission(
-    frozenset({"Presence.ReadWrite"}), frozenset({"Presence.ReadWrite.All"})
+    frozenset({"Presence.ReadWrite"}),
+    frozenset({"Presence.ReadWrite.All"}),
+    presence=True,
 )
-WRITE_OWN_PRESENCE = Permission(frozenset({"Presence.ReadWrite"}), frozenset())
+WRITE_OWN_PRESENCE = Permission(
+    frozenset({"Presence.ReadWrite"}), frozenset(), presence=True
+)
 """Delegated only: no application permission grants it (work location)."""
-READ_USER = Permission(frozenset({"User.Read"}), frozenset({"User.Read.All"}))
+_READ_ALL_USERS = frozenset(
+    {
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    }
+)
+READ_OTHER_USERS = Permission(_READ_ALL_USERS | {"User.ReadBasic.All"}, _READ_ALL_USERS)
+"""List users, and get a user other than the signed-in one ("List users", "Get user")."""
+READ_USER = Permission(
+    READ_OTHER_USERS.delegated | {"User.Read", "User.ReadWrite"}, _READ_ALL_USERS
+)
+"""Get user: User.Read reaches the signed-in user only."""
 
 
 def _text(body: dict[str, Any], name: str) -> str:
@@ -274,6 +328,45 @@ def _work_location(body: dict[str, Any]) -> WorkLocation:
     return WorkLocation(_text(body, "workLocationType"), place_id)
 
 
+USER_PROPERTIES = frozenset(
+    {
+        "businessPhones",
+        "displayName",
+        "givenName",
+        "id",
+        "jobTitle",
+        "mail",
+        "mobilePhone",
+        "officeLocation",
+        "preferredLanguage",
+        "surname",
+        "userPrincipalName",
+    }
+)
+"""The user properties the emulator knows: Graph's default set."""
+
+
+def user_selection(request: web.Request) -> list[str] | None:
+    """Return the user properties `$select` names (None: all); 400 for unknown ones."""
+    select = request.query.get("$select")
+    if select is None:
+        return None
+    names = [name.strip() for name in select.split(",")]
+    if unknown := [name for name in names if name not in USER_PROPERTIES]:
+        raise GraphError(
+            400,
+            "BadRequest",
+            f"Could not find a property named '{unknown[0]}' on type"
+            " 'microsoft.graph.user'.",
+        )
+    return names
+
+
+def selected(user: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
+    """Keep the properties named (all for None)."""
+    return user if names is None else {name: user.get(name) for name in names}
+
+
 def presence_json(user: User, read_time_zone: str | None = None) -> dict[str, Any]:
     """Render a user's presence as GET .../presence answers."""
     availability, activity = user.presence.aggregate()
@@ -313,15 +406,19 @@ class GraphApi:
         """Turn refusals raised by a handler into Graph error answers."""
 
         async def answer(request: web.Request) -> web.StreamResponse:
+            headers = None
             try:
                 return await handler(request)
             except GraphError as err:
                 status, code, message = err.status, err.code, err.message
+                headers = err.headers
             except PresenceError as err:
                 status, code, message = 400, "BadRequest", str(err)
             except SessionNotFoundError as err:
                 status, code, message = 404, "NotFound", str(err.args[0])
-            return graph_error(request, status, code, message, now=self._clock())
+            return graph_error(
+                request, status, code, message, now=self._clock(), headers=headers
+            )
 
         return answer
 
@@ -386,7 +483,16 @@ class GraphApi:
         if not granted:
             # Graph answers a missing permission with an empty message.
             raise GraphError(403, "Forbidden", "")
+        if permission.presence:
+            self._admit_presence_request(token)
         return token
+
+    def _admit_presence_request(self, token: AccessToken) -> None:
+        """Refuse with 429 and Retry-After past the app's presence rate in its tenant."""
+        tenant = token.user.tenant_id if token.user is not None else token.app.tenant_id
+        wait = self._host.presence_rate_limit.admit(token.app.client_id, tenant)
+        if wait is not None:
+            raise ThrottledError(wait)
 
     def _subject(self, request: web.Request, permission: Permission) -> User:
         """Return the user the path names, as far as the token may act on them."""
@@ -397,6 +503,13 @@ class GraphApi:
     ) -> tuple[AccessToken, User]:
         """Return the caller's token and the user the path names."""
         token = self._token(request, permission)
+        user = self._named_user(request, token)
+        if token.user is not None and token.user is not user:
+            raise GraphError(403, "Forbidden", "")
+        return token, user
+
+    def _named_user(self, request: web.Request, token: AccessToken) -> User:
+        """Return the user the path names: /me, or an id or UPN (404 if none)."""
         key = request.match_info.get("user")
         if key is None:
             if token.user is None:
@@ -405,7 +518,7 @@ class GraphApi:
                     "BadRequest",
                     "/me request is only valid with delegated authentication flow.",
                 )
-            return token, token.user
+            return token.user
         user = self._directory.find_user(key)
         if user is None:
             raise GraphError(
@@ -414,9 +527,7 @@ class GraphApi:
                 f"Resource '{key}' does not exist or one of its queried"
                 " reference-property objects are not present.",
             )
-        if token.user is not None and token.user is not user:
-            raise GraphError(403, "Forbidden", "")
-        return token, user
+        return user
 
     @staticmethod
     async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -436,14 +547,40 @@ class GraphApi:
         )
 
     async def _get_user(self, request: web.Request) -> web.StreamResponse:
-        user = self._subject(request, READ_USER)
+        """Get user: anyone of the caller's tenant, with a permission to read others."""
+        token = self._token(request, READ_USER)
+        names = user_selection(request)
+        user = self._named_user(request, token)
+        caller_tenant = (
+            token.user.tenant_id if token.user is not None else token.app.tenant_id
+        )
+        if user.tenant_id != caller_tenant:
+            raise GraphError(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{request.match_info.get('user')}' does not exist or one"
+                " of its queried reference-property objects are not present.",
+            )
+        if (
+            token.user is not None
+            and token.user is not user
+            and not token.scopes & READ_OTHER_USERS.delegated
+        ):
+            raise GraphError(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
         return web.json_response(
-            {
-                "id": user.id,
-                "displayName": user.display_name,
-                "userPrincipalName": user.upn,
-                "mail": user.mail,
-            }
+            selected(
+                {
+                    "id": user.id,
+                    "displayName": user.display_name,
+                    "userPrincipalName": user.upn,
+                    "mail": user.mail,
+                },
+                names,
+            )
         )
 
     async def _get_presence(self, request: web.Request) -> web.StreamResponse:

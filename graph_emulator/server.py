@@ -25,7 +25,9 @@ from .faults import MALFORMATION_NAMES, Fault, malformed
 from .front_door import front_door
 from .graph_api import CLOUDS, GRAPH_PREFIX, GraphApi, graph_error, graph_middleware
 from .notification_crypto import SigningKey
+from .people import PeopleApi
 from .presence import AppSession, Clock, Lapse, OutOfOffice, User, WorkLocation
+from .rate_limit import RateLimit
 from .subscriptions import Subscriptions
 from .tls import Certificates
 from .tokens import AppRegistration, Directory, EntraError, Grant
@@ -153,6 +155,12 @@ class GraphEmulator:
       token of a rich notification can be checked.
     - `subscriptions`: change-notification subscriptions and their deliveries,
       with knobs of their own (see `Subscriptions` and `Deliveries`).
+    - `presence_rate_limit`: presence requests (reads, writes, bulk reads) each
+      app may send per tenant, `limit` per `window` (1,500 per 30 s, as Graph);
+      beyond, 429 with Retry-After.
+    - `add_colleague(...)`: another person in the tenant, with a Teams client
+      of their own; `set_client_session(..., user=)` changes their presence,
+      `remove_user(...)` takes them out of the directory.
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -189,6 +197,8 @@ class GraphEmulator:
         self._stopping = False
         self.signing_key = SigningKey()
         """Entra ID's token-signing key, published at /{tenant}/discovery/v2.0/keys."""
+        self.presence_rate_limit = RateLimit(self.clock)
+        """Presence requests per app and tenant: 1,500 per 30 s (tests lower it)."""
         self.subscriptions = Subscriptions(
             self.clock, self.directory, self.signing_key, self._sleep
         )
@@ -220,7 +230,11 @@ class GraphEmulator:
         self._certificates = Certificates(host, tls_folder)
         entra_routes = EntraApi(self).routes()
         graph_api = GraphApi(self)
-        graph_routes = [*graph_api.routes(), *self.subscriptions.routes(graph_api)]
+        graph_routes = [
+            *graph_api.routes(),
+            *PeopleApi(self, graph_api).routes(),
+            *self.subscriptions.routes(graph_api),
+        ]
         self._graph = _Listener(
             self._application("graph", [*graph_routes, *entra_routes])
         )
@@ -419,6 +433,31 @@ class GraphEmulator:
             user_id=user_id,
             personal=personal,
         )
+
+    def add_colleague(
+        self,
+        *,
+        display_name: str,
+        upn: str,
+        availability: str = "Available",
+        activity: str = "Available",
+        user_id: str | None = None,
+    ) -> User:
+        """Add someone to the default tenant, signed in to Teams in the given state.
+
+        Change their presence with `set_client_session("teams", ..., user=...)`.
+        """
+        colleague = self.add_user(display_name=display_name, upn=upn, user_id=user_id)
+        self.set_client_session("teams", availability, activity, user=colleague)
+        return colleague
+
+    def remove_user(self, user: User) -> None:
+        """Take a user out of the directory, as when someone leaves the company.
+
+        Lookups and bulk reads then know them no more; subscriptions naming them
+        keep running for the others, and stop telling about them.
+        """
+        self.directory.remove_user(user)
 
     def add_app(
         self,

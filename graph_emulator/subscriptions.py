@@ -2,13 +2,14 @@
 
 The rules are Graph's for presence ("Get change notifications for presence updates",
 "Create subscription", "Update subscription", "Reduce missing subscriptions"):
-delegated `Presence.Read.All` only; resource `communications/presences/{user id}`,
+delegated `Presence.Read.All` only; resource `communications/presences/{user id}`
+or, for up to 650 people, `communications/presences?$filter=id in ('{id}', ...)`,
 change type `updated`; one subscription per user and app (a second answers 409);
 a lifetime of at most 60 minutes, shorter requests raised to 45; notification URLs
 on https (the emulator also takes http on loopback, for tests and the demo), each
 validated before the subscription exists; a subscription ends at its expiry and
 is then unknown (404). Every change of a subscribed user's availability or activity
-is notified: basic notifications name the user, rich ones (`includeResourceData`)
+is notified, one item per person who changed: basic notifications name the user, rich ones (`includeResourceData`)
 carry the new presence encrypted for the subscriber's certificate, with validation
 tokens signed by Entra ID's key.
 """
@@ -47,10 +48,15 @@ VALIDATION_TOKEN_LIFETIME = timedelta(hours=8)
 """As in Microsoft's example token (issued 1565046813, expiring 1565075913)."""
 TICK = 1.0
 """Seconds between looks at presence that changed with time alone (a fade)."""
-_RESOURCE = re.compile(
-    r"/?communications/presences/(?P<id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})",
+MAX_PRESENCE_IDS = 650
+"""People one presence subscription may name."""
+_GUID = r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+_RESOURCE = re.compile(rf"/?communications/presences/(?P<id>{_GUID})", re.IGNORECASE)
+_BULK_RESOURCE = re.compile(
+    r"/?communications/presences\?\$filter=id\s+in\s*\((?P<ids>[^)]*)\)",
     re.IGNORECASE,
 )
+_QUOTED_ID = re.compile(rf"\s*'(?P<id>{_GUID})'\s*", re.IGNORECASE)
 _PATCHABLE = frozenset(
     {
         "expirationDateTime",
@@ -72,10 +78,10 @@ def graph_time(moment: datetime) -> str:
 
 @dataclass(eq=False)
 class Subscription:
-    """A subscription to one user's presence; `shown` is what was last notified."""
+    """A subscription to people's presence; `shown` is what was last notified of each."""
 
     id: str
-    user: User
+    users: list[User]
     creator: User
     app: AppRegistration
     resource: str
@@ -83,7 +89,8 @@ class Subscription:
     lifecycle_url: str | None
     expires_at: datetime
     client_state: str | None
-    shown: tuple[str, str]
+    shown: dict[str, tuple[str, str]]
+    """By user id."""
     certificate: x509.Certificate | None = None
     certificate_text: str | None = None
     certificate_id: str | None = None
@@ -198,18 +205,22 @@ class Subscriptions:
         """Notify every subscription whose user's availability or activity changed."""
         now = self._clock()
         for subscription in self.all():
-            shown = subscription.user.presence.aggregate()
-            if shown == subscription.shown:
-                continue
-            subscription.shown = shown
-            # A version of its own, as Graph stamps every change, read or not.
-            subscription.user.presence.sequence_number()
+            changed: list[tuple[User, tuple[str, str]]] = []
+            for user in subscription.users:
+                if user not in self._directory.users:
+                    continue  # left the directory: nothing more is told of them
+                shown = user.presence.aggregate()
+                if shown != subscription.shown[user.id]:
+                    subscription.shown[user.id] = shown
+                    # A version of its own, as Graph stamps every change, read or not.
+                    user.presence.sequence_number()
+                    changed.append((user, shown))
             paused = subscription.paused_from
-            if self.silent or (paused is not None and now >= paused):
+            if not changed or self.silent or (paused is not None and now >= paused):
                 continue  # lost, as Graph loses changes while a subscription pauses
             self.delivery.send(
                 subscription.notification_url,
-                self._notification(subscription, shown),
+                self._notification(subscription, changed),
                 alive=self._alive(subscription),
             )
 
@@ -265,15 +276,26 @@ class Subscriptions:
         return {
             "subscriptionId": subscription.id,
             "subscriptionExpirationDateTime": graph_time(subscription.expires_at),
-            "tenantId": subscription.user.tenant_id,
+            "tenantId": subscription.creator.tenant_id,
             "clientState": subscription.client_state,
         }
 
     def _notification(
-        self, subscription: Subscription, shown: tuple[str, str]
+        self, subscription: Subscription, changed: list[tuple[User, tuple[str, str]]]
     ) -> dict[str, Any]:
-        """Return the body of a change notification, basic or rich."""
-        user = subscription.user
+        """Return the body of a change notification, basic or rich: one item each."""
+        items = [self._item(subscription, user, shown) for user, shown in changed]
+        if subscription.certificate is None:
+            return {"value": items}
+        return {
+            "value": items,
+            "validationTokens": [self._validation_token(subscription)],
+        }
+
+    def _item(
+        self, subscription: Subscription, user: User, shown: tuple[str, str]
+    ) -> dict[str, Any]:
+        """Return the item about one person's change, encrypted when rich."""
         resource_data = {
             "@odata.id": f"users/{user.id}/presence",
             "@odata.type": "#microsoft.graph.presence",
@@ -291,22 +313,19 @@ class Subscriptions:
             subscription.certificate_id,
         )
         if certificate is None or certificate_id is None:
-            return {"value": [item]}
+            return item
         availability, activity = shown
         item["encryptedContent"] = encrypt_resource(
             {**resource_data, "availability": availability, "activity": activity},
             certificate,
             certificate_id,
         )
-        return {
-            "value": [item],
-            "validationTokens": [self._validation_token(subscription)],
-        }
+        return item
 
     def _validation_token(self, subscription: Subscription) -> str:
         """Return a token for the subscribing app and tenant, as Graph's publisher gets it."""
         issued = int(self._clock().timestamp())
-        tenant = subscription.user.tenant_id
+        tenant = subscription.creator.tenant_id
         issuer = f"https://sts.windows.net/{tenant}/"
         claims = {
             "aud": subscription.app.client_id,
@@ -453,18 +472,7 @@ class Subscriptions:
                 "Presence subscriptions support the change type 'updated' only.",
             )
         resource = body.get("resource")
-        match = _RESOURCE.fullmatch(resource) if isinstance(resource, str) else None
-        if match is None:
-            raise GraphError(
-                400,
-                "InvalidRequest",
-                f"The resource '{resource}' is not communications/presences/{{id}}.",
-            )
-        user = self._directory.find_user(match["id"])
-        if user is None:
-            raise GraphError(
-                404, "ResourceNotFound", f"The user '{match['id']}' does not exist."
-            )
+        users = self._subscribed_users(resource, creator)
         expiry = self._expiry(body)
         client_state = _optional_text(body, "clientState", MAX_CLIENT_STATE_LENGTH)
         notification_url = _url(body, "notificationUrl", required=True)
@@ -477,7 +485,7 @@ class Subscriptions:
         self._check_conflict(creator, token.app)  # one may have come meanwhile
         subscription = Subscription(
             id=str(uuid.uuid4()),
-            user=user,
+            users=users,
             creator=creator,
             app=token.app,
             resource=str(resource),
@@ -485,7 +493,7 @@ class Subscriptions:
             lifecycle_url=lifecycle_url,
             expires_at=expiry,
             client_state=client_state,
-            shown=user.presence.aggregate(),
+            shown={user.id: user.presence.aggregate() for user in users},
         )
         if encryption is not None:
             (
@@ -503,6 +511,47 @@ class Subscriptions:
             },
             status=201,
         )
+
+    def _subscribed_users(self, resource: object, creator: User) -> list[User]:
+        """Return the people a presence resource names: 1, or up to 650 in a filter.
+
+        Each must be a user of the creator's tenant, else 404 as for one user.
+        """
+        text = resource if isinstance(resource, str) else ""
+        if one := _RESOURCE.fullmatch(text):
+            ids = [one["id"]]
+        elif bulk := _BULK_RESOURCE.fullmatch(text):
+            quoted = [_QUOTED_ID.fullmatch(part) for part in bulk["ids"].split(",")]
+            if not all(quoted):
+                raise GraphError(
+                    400,
+                    "InvalidRequest",
+                    f"The filter of '{text}' must list quoted user ids.",
+                )
+            ids = list(dict.fromkeys(m["id"].lower() for m in quoted if m))
+            if len(ids) > MAX_PRESENCE_IDS:
+                raise GraphError(
+                    400,
+                    "InvalidRequest",
+                    f"A presence subscription takes at most {MAX_PRESENCE_IDS}"
+                    f" user ids, got {len(ids)}.",
+                )
+        else:
+            raise GraphError(
+                400,
+                "InvalidRequest",
+                f"The resource '{resource}' is not communications/presences/{{id}}"
+                " nor communications/presences?$filter=id in ('{id}', ...).",
+            )
+        users = []
+        for user_id in ids:
+            user = self._directory.find_user(user_id)
+            if user is None or user.tenant_id != creator.tenant_id:
+                raise GraphError(
+                    404, "ResourceNotFound", f"The user '{user_id}' does not exist."
+                )
+            users.append(user)
+        return users
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         token, user = self._caller(request)

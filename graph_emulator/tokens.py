@@ -265,6 +265,13 @@ class Directory:
         self._changed()
         return user
 
+    def remove_user(self, user: User) -> None:
+        """Remove a user; their tokens stop working, as a deleted account's do."""
+        self.users.remove(user)
+        self.revoke_access_tokens(user)
+        self.revoke_refresh_tokens(user)
+        self._changed()
+
     def add_app(self, app: AppRegistration) -> AppRegistration:
         """Register an app, replacing any with the same client id."""
         self._tenant(app.tenant_id)

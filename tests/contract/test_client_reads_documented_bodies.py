@@ -14,6 +14,7 @@ from custom_components.teams_presence_keeper.graph import (
     GraphPresenceClient,
     GraphThrottledError,
     GraphValidationError,
+    PresenceBatch,
     PresenceSnapshot,
     WorkLocation,
     WorkLocationSource,
@@ -137,3 +138,46 @@ async def test_work_location_writes_send_the_documented_body(
         await write(update)
     [call] = emulator.graph_calls(action)
     assert (call.body, call.status) == (body, 200)
+
+
+async def test_documented_bulk_read(
+    documented_graph: tuple[DocumentedGraph, GraphPresenceClient],
+) -> None:
+    graph, client = documented_graph
+    graph.body = documented("graph/get_presences_by_user_id_response.json")
+    ids = documented("graph/get_presences_by_user_id_request.json")["ids"]
+    batch = await client.get_presences(ids)
+    assert batch == PresenceBatch(
+        {
+            ids[0]: PresenceSnapshot(
+                Availability.BUSY, Activity.IN_A_MEETING, "Busy", "InAMeeting"
+            ),
+            ids[1]: PresenceSnapshot(Availability.AWAY, Activity.AWAY, "Away", "Away"),
+        },
+        frozenset(),
+    )
+
+
+async def test_bulk_read_sends_the_documented_body(emulator: GraphEmulator) -> None:
+    body = documented("graph/get_presences_by_user_id_request.json")
+
+    async def token() -> str:
+        return emulator.issue_token(scopes=("Presence.Read.All",))
+
+    async with ClientSession() as http:
+        client = GraphPresenceClient(http, token, base_url=emulator.graph_url)
+        batch = await client.get_presences(body["ids"])
+    [call] = emulator.graph_calls("getPresencesByUserId")
+    assert (call.body, call.status) == (body, 200)
+    assert batch.missing == frozenset(body["ids"])  # nobody of these in the emulator
+
+
+async def test_documented_search_refusal(
+    documented_graph: tuple[DocumentedGraph, GraphPresenceClient],
+) -> None:
+    graph, client = documented_graph
+    graph.status = 400
+    graph.body = documented("graph/error_search_without_consistency_level.json")
+    with pytest.raises(GraphValidationError) as err:
+        await client.search_people("wa")
+    assert err.value.code == "Request_UnsupportedQuery"

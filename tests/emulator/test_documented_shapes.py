@@ -132,3 +132,42 @@ async def test_client_credentials(session: aiohttp.ClientSession) -> None:
     )
     assert (status, error["error"]) == (400, "invalid_scope")
     assert shape_differences(error, documented("entra/error_response.json")) == []
+
+
+async def test_bulk_presence_read(
+    session: aiohttp.ClientSession, emulator: GraphEmulator, presence: dict[str, Any]
+) -> None:
+    """Each presence is the whole resource, as a single read's (`presence` fills it)."""
+    reader = GraphClient(session, emulator.issue_token(scopes=("Presence.Read.All",)))
+    answer = await reader.post(
+        "/communications/getPresencesByUserId", {"ids": [emulator.default_user.id]}
+    )
+    assert answer.status == 200
+    response = documented("graph/get_presences_by_user_id_response.json")
+    assert shape_differences(answer.body, response, exact=False) == []
+    resource = documented("graph/presence_resource.json")
+    assert shape_differences(answer.body["value"][0], resource) == []
+    assert answer.body["value"][0] == presence
+
+
+async def test_directory_search(
+    session: aiohttp.ClientSession, emulator: GraphEmulator
+) -> None:
+    emulator.add_colleague(display_name="Oscar Ward", upn="oscarward@contoso.example")
+    searcher = GraphClient(
+        session, emulator.issue_token(scopes=("User.ReadBasic.All",))
+    )
+    path = '/users?$search="displayName:wa"&$orderby=displayName&$count=true'
+    answer = await searcher.request(
+        "GET", path, headers={"ConsistencyLevel": "eventual"}
+    )
+    assert answer.status == 200
+    response = documented("graph/users_search_response.json")
+    assert shape_differences(answer.body, response, exact=False) == []
+    assert answer.body["@odata.count"] == 1
+
+    refused = await searcher.get(path)
+    assert refused.status == 400
+    error = documented("graph/error_search_without_consistency_level.json")
+    assert shape_differences(refused.body, error, exact=False) == []
+    assert refused.body["error"]["message"] == error["error"]["message"]

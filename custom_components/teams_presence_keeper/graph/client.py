@@ -8,12 +8,14 @@ never retries; retry policy belongs to whoever holds the wish.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 import json
 import math
+import re
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -32,16 +34,21 @@ from .errors import (
     certificate_refusal,
 )
 from .models import (
+    MAX_PRESENCE_IDS,
     MAX_STATUS_MESSAGE_LENGTH,
     AppPresence,
+    DirectoryPerson,
     GraphUser,
     MalformedPresenceError,
     PreferredPresence,
+    PresenceBatch,
     PresenceSnapshot,
     WorkLocationUpdate,
     check_expiration,
+    check_object_id,
     expiry_zone_name,
     iso8601_duration,
+    presence_id_batches,
 )
 from .timezones import UTC_NAME, zone_info
 
@@ -51,6 +58,13 @@ TokenProvider = Callable[[], Awaitable[str]]
 GRAPH_GLOBAL: Final = CLOUD_ENDPOINTS[Cloud.GLOBAL].graph_url
 ME: Final = "me"
 DEFAULT_TIMEOUT: Final = 20.0
+PERSON_FIELDS: Final = "id,displayName,mail,userPrincipalName"
+"""What a directory lookup asks for: all a person needs, nothing private."""
+MAX_SEARCH_RESULTS: Final = 999
+"""The largest page Graph answers a list of users with."""
+_SEARCHED_PROPERTIES: Final = ("displayName", "mail", "userPrincipalName")
+_NOT_SEARCHABLE: Final = re.compile(r'["\\]')
+"""Quotes and backslashes would end or escape a $search term: they are dropped."""
 MAX_RETRY_AFTER: Final = 3600.0
 """The longest wait, in seconds, a Retry-After is taken for.
 
@@ -110,7 +124,99 @@ class GraphPresenceClient:
 
     async def get_presence(self) -> PresenceSnapshot:
         """Return the user's aggregated presence."""
-        data = await self._request("GET", f"{self._user_path}/presence")
+        return await self._snapshot(
+            await self._request("GET", f"{self._user_path}/presence")
+        )
+
+    async def get_presences(self, user_ids: Iterable[str]) -> PresenceBatch:
+        """Read up to ``MAX_PRESENCE_IDS`` people's presence in one request.
+
+        ``POST /communications/getPresencesByUserId`` needs ``Presence.Read.All``
+        (delegated or application). Ids are object ids, each asked once; split
+        more with ``presence_id_batches``. An id Graph answers nothing for is in
+        ``missing``; an answer of the wrong shape is Graph's failure.
+        """
+        batches = presence_id_batches(user_ids)
+        if len(batches) > 1:
+            raise GraphValidationError(
+                "too_many_ids",
+                f"Graph reads at most {MAX_PRESENCE_IDS} people at once, got"
+                f" {sum(map(len, batches))}: split them with presence_id_batches",
+            )
+        if not batches:
+            return PresenceBatch({}, frozenset())
+        [batch] = batches
+        for user_id in batch:
+            check_object_id(user_id)
+        data = await self._request(
+            "POST", "/communications/getPresencesByUserId", {"ids": batch}
+        )
+        items = data.get("value")
+        if not isinstance(items, list):
+            raise GraphServerError("malformed_presences", "No list of presences")
+        asked = {user_id.lower(): user_id for user_id in batch}
+        presences: dict[str, PresenceSnapshot] = {}
+        for item in items:
+            if not isinstance(item, dict):
+                raise GraphServerError("malformed_presences", "A presence is no object")
+            answered = asked.get(str(item.get("id")).lower())
+            if answered is not None:  # an id not asked for is nobody's to show
+                presences[answered] = await self._snapshot(item)
+        return PresenceBatch(presences, frozenset(asked.values()) - presences.keys())
+
+    async def find_person(self, id_or_mail: str) -> DirectoryPerson:
+        """Look someone up by object id or user principal name (often the e-mail).
+
+        ``GET /users/{id | userPrincipalName}``: delegated ``User.ReadBasic.All``
+        (``User.Read`` reaches only the signed-in user), application
+        ``User.Read.All``. ``GraphNotFoundError`` when nobody has it.
+        """
+        key = id_or_mail.strip()
+        if not key:
+            raise GraphValidationError(
+                "empty_person", "Name an id or an e-mail address"
+            )
+        data = await self._request(
+            "GET", f"/users/{quote(key, safe='')}", params={"$select": PERSON_FIELDS}
+        )
+        return _person(data)
+
+    async def search_people(
+        self, text: str, *, limit: int = 25
+    ) -> list[DirectoryPerson]:
+        """Find people whose name, mail or user principal name has a word starting so.
+
+        ``GET /users?$search=...`` with ``ConsistencyLevel: eventual`` (Graph
+        refuses a search without it): delegated ``User.ReadBasic.All``,
+        application ``User.Read.All``. At most ``limit`` people, as Graph orders.
+        """
+        words = " ".join(_NOT_SEARCHABLE.sub(" ", text).split())
+        if not words:
+            raise GraphValidationError("empty_search", "A search needs some text")
+        if not 0 < limit <= MAX_SEARCH_RESULTS:
+            raise GraphValidationError(
+                "search_limit_out_of_range",
+                f"A search answers 1 to {MAX_SEARCH_RESULTS} people, got {limit}",
+            )
+        data = await self._request(
+            "GET",
+            "/users",
+            params={
+                "$search": " OR ".join(
+                    f'"{name}:{words}"' for name in _SEARCHED_PROPERTIES
+                ),
+                "$select": PERSON_FIELDS,
+                "$top": str(limit),
+            },
+            headers={"ConsistencyLevel": "eventual"},
+        )
+        items = data.get("value")
+        if not isinstance(items, list):
+            raise GraphServerError("malformed_users", "No list of users")
+        return [_person(item) for item in items]
+
+    async def _snapshot(self, data: dict[str, Any]) -> PresenceSnapshot:
+        """Parse a presence; a malformed one is Graph's failure."""
         try:
             return PresenceSnapshot.from_graph(
                 data, await self._zone(expiry_zone_name(data))
@@ -246,25 +352,32 @@ class GraphPresenceClient:
         return self._zones[name]
 
     async def _request(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send one request and return its JSON object (empty for no body)."""
+        request = _Request(method, path, body, params or {}, headers or {})
         try:
-            return await self._send(method, path, body, await self._token_provider())
+            return await self._send(request, await self._token_provider())
         except GraphAuthenticationError:
             if self._token_refresher is None:
                 raise
-        return await self._send(method, path, body, await self._token_refresher())
+        return await self._send(request, await self._token_refresher())
 
-    async def _send(
-        self, method: str, path: str, body: dict[str, Any] | None, token: str
-    ) -> dict[str, Any]:
+    async def _send(self, request: _Request, token: str) -> dict[str, Any]:
+        method, path = request.method, request.path
         try:
             async with self._session.request(
                 method,
                 f"{self._base}{path}",
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
+                json=request.body,
+                params=request.params or None,
+                headers={**request.headers, "Authorization": f"Bearer {token}"},
                 timeout=self._timeout,
             ) as response:
                 if response.status >= 400:
@@ -285,6 +398,27 @@ class GraphPresenceClient:
         except ValueError as err:
             raise GraphServerError("invalid_json", "Graph sent invalid JSON") from err
         return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What one request sends, kept to send it again with a new token."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    params: Mapping[str, str]
+    headers: Mapping[str, str]
+
+
+def _person(data: object) -> DirectoryPerson:
+    """Read a person from Graph's answer; a malformed one is Graph's failure."""
+    try:
+        return DirectoryPerson.from_graph(data)
+    except MalformedPresenceError as err:
+        raise GraphServerError(
+            "malformed_user", f"Graph sent a user of the wrong shape: {err}"
+        ) from err
 
 
 def _check_session_id(session_id: str) -> None:

@@ -7,6 +7,7 @@ to ``PRESENCE_UNKNOWN`` and keeps the raw text, to show and to log.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -495,3 +496,74 @@ def _parse_graph_datetime(
     if zone is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+MAX_PRESENCE_IDS = 650
+"""Ids Graph takes in one ``getPresencesByUserId`` request, and in one subscription."""
+_OBJECT_ID = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def check_object_id(user_id: str) -> str:
+    """Return ``user_id`` if it is a directory object id (a GUID), else refuse it.
+
+    Graph's batched read and bulk subscription take object ids only, and a
+    subscription's filter quotes them: anything else is refused before sending.
+    """
+    if not _OBJECT_ID.fullmatch(user_id):
+        raise GraphValidationError(
+            "invalid_object_id", f"A user's object id is a GUID, got {user_id!r}"
+        )
+    return user_id
+
+
+def presence_id_batches(user_ids: Iterable[str]) -> list[list[str]]:
+    """Split ids into batches Graph takes in one request, each id once, in order.
+
+    Ids differing only in case are one user: the first spelling is kept.
+    """
+    seen: set[str] = set()
+    unique: list[str] = []
+    for user_id in user_ids:
+        if (key := user_id.lower()) not in seen:
+            seen.add(key)
+            unique.append(user_id)
+    return [
+        unique[start : start + MAX_PRESENCE_IDS]
+        for start in range(0, len(unique), MAX_PRESENCE_IDS)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceBatch:
+    """One ``getPresencesByUserId`` answer: each asked id's presence, or missing.
+
+    Graph documents the answer as a collection of presences and promises none for
+    an id it does not know (a user who left the directory, a mistyped id): such
+    ids are in ``missing``, never an error of the whole batch.
+    """
+
+    presences: Mapping[str, PresenceSnapshot]
+    """Keyed by the id as it was asked for."""
+    missing: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryPerson:
+    """Someone in the directory, as a lookup or a search finds them."""
+
+    id: str
+    display_name: str | None
+    mail: str | None
+    user_principal_name: str | None
+
+    @classmethod
+    def from_graph(cls, data: object) -> DirectoryPerson:
+        """Build from a Graph ``user``; raises ``MalformedPresenceError``."""
+        if not isinstance(data, dict):
+            raise MalformedPresenceError(f"user is {type(data).__name__}")
+        return cls(
+            id=_required(data, "id", str),
+            display_name=_typed(data, "displayName", str),
+            mail=_typed(data, "mail", str),
+            user_principal_name=_typed(data, "userPrincipalName", str),
+        )

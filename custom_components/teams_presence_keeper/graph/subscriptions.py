@@ -1,4 +1,7 @@
-"""Subscriptions to a user's presence changes: create, renew, reauthorize, list, delete.
+"""Subscriptions to presence changes: create, renew, reauthorize, list, delete, replace.
+
+One user's presence (``communications/presences/{id}``) or up to 650 people's
+(``communications/presences?$filter=id in ('{id}', ...)``).
 
 Graph's rules for presence ("Get change notifications for presence updates"): the
 delegated ``Presence.Read.All`` permission only, one subscription per user and app
@@ -8,15 +11,24 @@ to 45), and a validation handshake with each URL before creation succeeds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
+import re
 from typing import Any, Final
 from urllib.parse import quote
 
 from .client import GraphPresenceClient
 from .encryption import NotificationCertificate
-from .errors import GraphError, GraphServerError, GraphValidationError
+from .errors import (
+    GraphError,
+    GraphNotFoundError,
+    GraphServerError,
+    GraphValidationError,
+)
+from .models import MAX_PRESENCE_IDS, check_object_id, presence_id_batches
 
 SUBSCRIPTION_MAX_LIFETIME: Final = timedelta(minutes=60)
 """The longest a presence subscription lives; renew before it ends."""
@@ -34,6 +46,31 @@ UPDATED: Final = "updated"
 def presence_resource(user_id: str) -> str:
     """Return the resource of one user's presence, as a subscription names it."""
     return f"communications/presences/{user_id}"
+
+
+def presences_resource(user_ids: Iterable[str]) -> str:
+    """Return the resource of up to 650 people's presence, as Graph documents it.
+
+    ``communications/presences?$filter=id in ('{id}', '{id}', ...)``: object ids
+    only (each once, in order), which the filter quotes.
+    """
+    batches = presence_id_batches(user_ids)
+    if len(batches) != 1:
+        raise GraphValidationError(
+            "presence_ids_out_of_range",
+            f"A presence subscription names 1 to {MAX_PRESENCE_IDS} people,"
+            f" got {sum(map(len, batches))}",
+        )
+    quoted = ", ".join(f"'{check_object_id(user_id)}'" for user_id in batches[0])
+    return f"communications/presences?$filter=id in ({quoted})"
+
+
+_ONE_PRESENCE = re.compile(r"/?communications/presences/(?P<id>[^/?]+)", re.IGNORECASE)
+_MANY_PRESENCES = re.compile(
+    r"/?communications/presences\?\$filter=id\s+in\s*\((?P<ids>[^)]*)\)",
+    re.IGNORECASE,
+)
+_QUOTED_ID = re.compile(r"\s*'([^']+)'\s*")
 
 
 class SubscriptionConflictError(GraphError):
@@ -96,6 +133,26 @@ class Subscription:
         """Whether it is the subscription to ``user_id``'s presence."""
         return self.resource.lstrip("/").lower() == presence_resource(user_id).lower()
 
+    @property
+    def presence_ids(self) -> frozenset[str]:
+        """The people whose presence it carries, lower case; none if not presence.
+
+        Graph cannot change a subscription's resource: to follow another set of
+        people, compare this with the set wanted and ``resubscribe``.
+        """
+        if one := _ONE_PRESENCE.fullmatch(self.resource):
+            return frozenset({one["id"].lower()})
+        many = _MANY_PRESENCES.fullmatch(self.resource)
+        if many is None:
+            return frozenset()
+        quoted = many["ids"].split(",")
+        ids = [match[1] for part in quoted if (match := _QUOTED_ID.fullmatch(part))]
+        return (
+            frozenset(i.lower() for i in ids)
+            if len(ids) == len(quoted)
+            else frozenset()
+        )
+
 
 def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
@@ -133,6 +190,82 @@ class GraphSubscriptionClient(GraphPresenceClient):
         notifications carry the new presence, encrypted for it (rich
         notifications); without, they only say that it changed.
         """
+        return await self._create(
+            presence_resource(user_id),
+            notification_url,
+            client_state=client_state,
+            lifetime=lifetime,
+            lifecycle_notification_url=lifecycle_notification_url,
+            certificate=certificate,
+        )
+
+    async def create_presences_subscription(
+        self,
+        user_ids: Iterable[str],
+        notification_url: str,
+        *,
+        client_state: str,
+        lifetime: timedelta = DEFAULT_SUBSCRIPTION_LIFETIME,
+        lifecycle_notification_url: str | None = None,
+        certificate: NotificationCertificate | None = None,
+    ) -> Subscription:
+        """Subscribe to the presence of up to 650 people (object ids) at once.
+
+        It counts as the user's one presence subscription for this app, as a
+        single-user one does: the signed-in user's own id goes among the others.
+        Each notification names the person it is about (``PresenceChange.user_id``).
+        """
+        return await self._create(
+            presences_resource(user_ids),
+            notification_url,
+            client_state=client_state,
+            lifetime=lifetime,
+            lifecycle_notification_url=lifecycle_notification_url,
+            certificate=certificate,
+        )
+
+    async def resubscribe(
+        self,
+        old: Subscription,
+        user_ids: Iterable[str],
+        *,
+        certificate: NotificationCertificate | None = None,
+        lifetime: timedelta = DEFAULT_SUBSCRIPTION_LIFETIME,
+    ) -> Subscription:
+        """Replace a presence subscription with one for another set of people.
+
+        Graph updates only a subscription's expiry, URL and certificate, never its
+        resource, and holds one presence subscription per user and app (a second
+        answers 409): the old one is deleted first (already gone is fine), then
+        one created with its URLs and clientState, rich when ``certificate`` is
+        given. Changes between the two are not notified: read everyone once the
+        new one exists. Creating right after a delete can answer 500 a few times:
+        the caller retries with backoff, as at creation.
+        """
+        resource = presences_resource(user_ids)
+        # Expired or removed already (404): nothing is left to replace.
+        with contextlib.suppress(GraphNotFoundError):
+            await self.delete_subscription(old.id)
+        return await self._create(
+            resource,
+            old.notification_url,
+            client_state=old.client_state or "",
+            lifetime=lifetime,
+            lifecycle_notification_url=old.lifecycle_notification_url,
+            certificate=certificate,
+        )
+
+    async def _create(
+        self,
+        resource: str,
+        notification_url: str,
+        *,
+        client_state: str,
+        lifetime: timedelta,
+        lifecycle_notification_url: str | None,
+        certificate: NotificationCertificate | None,
+    ) -> Subscription:
+        """Create a subscription to ``resource``, checked as Graph would."""
         if not client_state or len(client_state) > MAX_CLIENT_STATE_LENGTH:
             raise GraphValidationError(
                 "invalid_client_state",
@@ -141,7 +274,7 @@ class GraphSubscriptionClient(GraphPresenceClient):
         body: dict[str, Any] = {
             "changeType": UPDATED,
             "notificationUrl": notification_url,
-            "resource": presence_resource(user_id),
+            "resource": resource,
             "expirationDateTime": _expiry(lifetime),
             "clientState": client_state,
         }
@@ -204,6 +337,17 @@ class GraphSubscriptionClient(GraphPresenceClient):
                 if subscription.is_for_presence_of(user_id)
             ),
             None,
+        )
+
+    async def find_any_presence_subscription(self) -> Subscription | None:
+        """Return the user's presence subscription for this app, one person or many.
+
+        Graph holds one per user and app whatever people it names: after a 409
+        this is the one in the way, to adopt (``presence_ids`` says whom it
+        carries) or to ``resubscribe`` from.
+        """
+        return next(
+            (s for s in await self.list_subscriptions() if s.presence_ids), None
         )
 
     async def _subscription(
