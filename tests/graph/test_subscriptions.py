@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 import jwt
 import pytest
 
-from custom_components.teams_presence_keeper.failures import Failure, classify
 from custom_components.teams_presence_keeper.graph import (
     DEFAULT_SUBSCRIPTION_LIFETIME,
     SUBSCRIPTION_MAX_LIFETIME,
@@ -61,6 +60,7 @@ from custom_components.teams_presence_keeper.graph.encryption import (
 from custom_components.teams_presence_keeper.graph.notifications import (
     SigningKeysUnavailableError,
 )
+from custom_components.teams_presence_keeper.policy import Failure, classify
 from graph_emulator import GraphEmulator
 from tests.webhook_receiver import WebhookReceiver, webhook_receiver
 
