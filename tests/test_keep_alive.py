@@ -463,7 +463,7 @@ async def test_a_store_written_before_the_policy_still_holds_the_wait(
     )
     assert emulator.requests == []
     await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=5))
-    assert config_entry.state is ConfigEntryState.LOADED
+    assert hass.config_entries.async_entries(DOMAIN)[0].state is ConfigEntryState.LOADED
     assert min(request.time for request in emulator.requests) >= until
     assert emulator.presence() == ("Away", "Away")
 

@@ -92,9 +92,7 @@ class Expected:
 def remedy_in_short(remedy: Remedy) -> Expected:
     return Expected(
         remedy.failure,
-        None
-        if remedy.retry_at is None
-        else (remedy.retry_at - T0).total_seconds(),
+        None if remedy.retry_at is None else (remedy.retry_at - T0).total_seconds(),
         remedy.error_key,
         remedy.sign_in_again,
         remedy.repair.translation_key if remedy.repair else None,
@@ -192,9 +190,7 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "sign_in_required": Expected(SIGN, None, "sign_in_required"),
         "sign_in_unavailable": Expected(TRA, None, "graph_unreachable"),
         "sign_in_certificate": Expected(TRA, None, "certificate_refused"),
-        "app_registration": Expected(
-            APP, None, "graph_unreachable", repair=APP_REPAIR
-        ),
+        "app_registration": Expected(APP, None, "graph_unreachable", repair=APP_REPAIR),
     },
     Operation.WORK_LOCATION: {
         "throttled": Expected(THR, 90, "throttled_until"),
@@ -211,9 +207,7 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "sign_in_required": Expected(SIGN, None, "sign_in_required"),
         "sign_in_unavailable": Expected(TRA, None, "graph_unreachable"),
         "sign_in_certificate": Expected(TRA, None, "certificate_refused"),
-        "app_registration": Expected(
-            APP, None, "graph_unreachable", repair=APP_REPAIR
-        ),
+        "app_registration": Expected(APP, None, "graph_unreachable", repair=APP_REPAIR),
     },
     Operation.SUBSCRIBE: {
         "throttled": Expected(THR, 90),
@@ -375,9 +369,7 @@ def test_the_caller_s_error_says_why(
 async def test_a_refused_sign_in_certificate_names_its_host(
     hass: HomeAssistant,
 ) -> None:
-    remedy = FailurePolicy().failed(
-        ERRORS["sign_in_certificate"], Operation.ACTION, T0
-    )
+    remedy = FailurePolicy().failed(ERRORS["sign_in_certificate"], Operation.ACTION, T0)
     assert dict(remedy.placeholders) == {"host": "login.example", "reason": "expired"}
 
 
@@ -542,14 +534,13 @@ def test_the_wish_in_force_during_a_throttle_is_the_one_after_the_hold() -> None
 def test_an_unreachable_graph_is_retried_ever_more_slowly() -> None:
     policy = FailurePolicy()
     waits = [
-        (policy.failed(ERRORS["unreachable"], Operation.WRITE, T0).retry_at or T0)
-        - T0
+        (policy.failed(ERRORS["unreachable"], Operation.WRITE, T0).retry_at or T0) - T0
         for _ in range(6)
     ]
     assert [wait.total_seconds() for wait in waits] == [5, 10, 20, 30, 30, 30]
-    assert policy.writes_failing
+    assert (policy.write_failures, policy.writes_failing) == (6, True)
     policy.succeeded(Operation.WRITE)
-    assert not policy.writes_failing
+    assert (policy.write_failures, policy.writes_failing) == (0, False)
     retry = policy.failed(ERRORS["server"], Operation.END_SESSION, T0).retry_at
     assert retry == T0 + timedelta(seconds=5)
 
