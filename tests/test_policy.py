@@ -153,25 +153,6 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "sign_in_certificate": Expected(TRA, 5),
         "app_registration": Expected(APP, 5, repair=APP_REPAIR),
     },
-    Operation.END_SESSION: {
-        "throttled": Expected(THR, 90),
-        "unreachable": Expected(TRA, 5),
-        "certificate": Expected(TRA, 5),
-        "server": Expected(TRA, 5),
-        "unauthenticated": Expected(SIGN, None, "sign_in_required", sign_in=True),
-        "forbidden": Expected(
-            PERM, 300, "graph_rejected", repair=ISSUE_MISSING_PERMISSION
-        ),
-        "not_found": Expected(NOTF, done=True),
-        "invalid": Expected(REF, 300, "graph_rejected"),
-        "url": Expected(REF, 300, "graph_rejected"),
-        "conflict": Expected(REF, 300, "graph_rejected"),
-        "other": Expected(REF, 300, "graph_rejected"),
-        "sign_in_required": Expected(SIGN, None, "sign_in_required", sign_in=True),
-        "sign_in_unavailable": Expected(TRA, 5),
-        "sign_in_certificate": Expected(TRA, 5),
-        "app_registration": Expected(APP, 5, repair=APP_REPAIR),
-    },
     Operation.ACTION: {
         "throttled": Expected(THR, 90, "throttled_until"),
         "unreachable": Expected(TRA, None, "graph_unreachable"),
@@ -183,23 +164,6 @@ TABLE: dict[Operation, dict[str, Expected]] = {
             PERM, None, "graph_rejected", repair=ISSUE_MISSING_PERMISSION
         ),
         "not_found": Expected(NOTF, None, "graph_rejected"),
-        "invalid": Expected(REF, None, "graph_rejected"),
-        "url": Expected(REF, None, "graph_rejected"),
-        "conflict": Expected(REF, None, "graph_rejected"),
-        "other": Expected(REF, None, "graph_rejected"),
-        "sign_in_required": Expected(SIGN, None, "sign_in_required"),
-        "sign_in_unavailable": Expected(TRA, None, "graph_unreachable"),
-        "sign_in_certificate": Expected(TRA, None, "certificate_refused"),
-        "app_registration": Expected(APP, None, "graph_unreachable", repair=APP_REPAIR),
-    },
-    Operation.WORK_LOCATION: {
-        "throttled": Expected(THR, 90, "throttled_until"),
-        "unreachable": Expected(TRA, None, "graph_unreachable"),
-        "certificate": Expected(TRA, None, "certificate_refused"),
-        "server": Expected(TRA, None, "graph_unreachable"),
-        "unauthenticated": Expected(SIGN, None, "sign_in_required"),
-        "forbidden": Expected(OFF, None, "work_location_refused"),
-        "not_found": Expected(OFF, None, "work_location_refused"),
         "invalid": Expected(REF, None, "graph_rejected"),
         "url": Expected(REF, None, "graph_rejected"),
         "conflict": Expected(REF, None, "graph_rejected"),
@@ -221,25 +185,6 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "not_found": Expected(NOTF, 60),
         "invalid": Expected(REF, 60),
         "url": Expected(REF, 60),
-        "conflict": Expected(REF, 60),
-        "other": Expected(REF, 60),
-        "sign_in_required": Expected(SIGN, 60, sign_in=True),
-        "sign_in_unavailable": Expected(TRA, 60),
-        "sign_in_certificate": Expected(TRA, 60),
-        "app_registration": Expected(APP, 60, repair=APP_REPAIR),
-    },
-    Operation.SUBSCRIBE_EXTERNAL: {
-        "throttled": Expected(THR, 90),
-        "unreachable": Expected(TRA, 60),
-        "certificate": Expected(TRA, 60),
-        "server": Expected(TRA, 60),
-        "unauthenticated": Expected(SIGN, 60, sign_in=True),
-        "forbidden": Expected(
-            PERM, 1800, sign_in=True, repair=ISSUE_INSTANT_UPDATES_CONSENT
-        ),
-        "not_found": Expected(NOTF, 60),
-        "invalid": Expected(REF, 60),
-        "url": Expected(REF, 60, repair="instant_updates_unreachable"),
         "conflict": Expected(REF, 60),
         "other": Expected(REF, 60),
         "sign_in_required": Expected(SIGN, 60, sign_in=True),
@@ -281,6 +226,21 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "sign_in_certificate": Expected(TRA, None, "cannot_connect"),
         "app_registration": Expected(APP, None, "unknown"),
     },
+}
+
+
+TABLE[Operation.END_SESSION] = TABLE[Operation.WRITE] | {
+    # Ending what is gone already: what was wanted.
+    "not_found": Expected(NOTF, done=True),
+}
+TABLE[Operation.WORK_LOCATION] = TABLE[Operation.ACTION] | {
+    # Not the missing-permission repair: this tenant's Graph has no work location.
+    "forbidden": Expected(OFF, None, "work_location_refused"),
+    "not_found": Expected(OFF, None, "work_location_refused"),
+}
+TABLE[Operation.SUBSCRIBE_EXTERNAL] = TABLE[Operation.SUBSCRIBE] | {
+    # Graph could not reach the external address: the address repair says so.
+    "url": Expected(REF, 60, repair="instant_updates_unreachable"),
 }
 
 

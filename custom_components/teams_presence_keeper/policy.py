@@ -331,15 +331,11 @@ class FailurePolicy:
         if operation is Operation.READ:
             return self._read_failed(err, failure)
         if operation in _ONE_OFF:
-            key, placeholders = _caller_words(
-                err, _CALLER_ERRORS.get(failure, "graph_rejected")
-            )
-            return Remedy(
+            return _telling_caller(
+                err,
                 failure,
                 operation,
-                reason(err),
-                error_key=key,
-                placeholders=placeholders,
+                _CALLER_ERRORS.get(failure, "graph_rejected"),
                 repair=_repair(err, failure),
             )
         return self._write_failed(err, failure, operation, now, next_due)
@@ -393,14 +389,8 @@ class FailurePolicy:
                 error_key="sign_in_required",
                 sign_in_again=True,
             )
-        key, placeholders = _caller_words(err, "read_failed")
-        return Remedy(
-            failure,
-            Operation.READ,
-            reason(err),
-            error_key=key,
-            placeholders=placeholders,
-            repair=_repair(err, failure),
+        return _telling_caller(
+            err, failure, Operation.READ, "read_failed", repair=_repair(err, failure)
         )
 
     def _write_failed(
@@ -421,30 +411,15 @@ class FailurePolicy:
             return Remedy(
                 failure, operation, reason(err), retry_at=now + delay, repair=repair
             )
-        key, placeholders = _caller_words(
-            err, _CALLER_ERRORS.get(failure, "graph_rejected")
-        )
+        key = _CALLER_ERRORS.get(failure, "graph_rejected")
         if failure is Failure.SIGN_IN:
             # Nothing can be sent until the user signs in again.
-            return Remedy(
-                failure,
-                operation,
-                reason(err),
-                error_key=key,
-                placeholders=placeholders,
-                sign_in_again=True,
-            )
+            return _telling_caller(err, failure, operation, key, sign_in_again=True)
         # Refused: Graph keeps the session it had, and so the keep-alive; a
         # refused keep-alive is asked again later, not at once.
         retry = next_due if next_due and next_due > now else now + REFUSED_RETRY
-        return Remedy(
-            failure,
-            operation,
-            reason(err),
-            retry_at=retry,
-            error_key=key,
-            placeholders=placeholders,
-            repair=repair,
+        return _telling_caller(
+            err, failure, operation, key, retry_at=retry, repair=repair
         )
 
     def _subscription_failed(
@@ -549,6 +524,30 @@ class FailurePolicy:
         self.throttled_until = until if until.tzinfo else until.replace(tzinfo=UTC)
         if not self.is_throttled(now):
             self.throttled_until = None
+
+
+def _telling_caller(
+    err: BaseException,
+    failure: Failure,
+    operation: Operation,
+    key: str,
+    *,
+    retry_at: datetime | None = None,
+    sign_in_again: bool = False,
+    repair: Repair | None = None,
+) -> Remedy:
+    """Return a remedy that tells the caller ``key`` about ``err`` (see `_caller_words`)."""
+    key, placeholders = _caller_words(err, key)
+    return Remedy(
+        failure,
+        operation,
+        reason(err),
+        retry_at=retry_at,
+        error_key=key,
+        placeholders=placeholders,
+        sign_in_again=sign_in_again,
+        repair=repair,
+    )
 
 
 def _repair(err: BaseException, failure: Failure) -> Repair | None:

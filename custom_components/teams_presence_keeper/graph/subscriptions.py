@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http import HTTPStatus
 import logging
 from typing import Any, Final
@@ -223,17 +224,16 @@ class GraphSubscriptionClient(GraphPresenceClient):
         rich notifications, basic ones (and a read each). ``url`` takes the
         lifecycle notifications too.
         """
+        create = partial(
+            self._subscribe_rich_or_basic, user_id, url, client_state, certificate
+        )
         try:
-            return await self._subscribe_rich_or_basic(
-                user_id, url, client_state, certificate
-            )
+            return await create()
         except SubscriptionConflictError:
             existing = await self.find_presence_subscription(user_id)
             if existing is not None:
                 await self.delete_subscription(existing.id)
-            return await self._subscribe_rich_or_basic(
-                user_id, url, client_state, certificate
-            )
+            return await create()
 
     async def _subscribe_rich_or_basic(
         self,
