@@ -431,6 +431,43 @@ async def test_retry_after_outlives_a_reload(
     assert in_teams(hass) == "applied"
 
 
+async def test_a_store_written_before_the_policy_still_holds_the_wait(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The keeper's Store as version 0.x wrote it: the wait it names holds every request."""
+    until = dt_util.utcnow() + timedelta(minutes=5)
+    hass_storage[f"{DOMAIN}.{config_entry.entry_id}"] = {
+        "version": 1,
+        "key": f"{DOMAIN}.{config_entry.entry_id}",
+        "data": {
+            "wish": {"presence": "away", "until": None, "after_hold": None},
+            "session": None,
+            "preferred": None,
+            "preferred_wish": None,
+            "throttled_until": until.isoformat(),
+        },
+    }
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+    await advance(
+        hass,
+        freezer,
+        until - dt_util.utcnow() - timedelta(seconds=1),
+        step=timedelta(seconds=1),
+    )
+    assert emulator.requests == []
+    await advance(hass, freezer, timedelta(minutes=2), step=timedelta(seconds=5))
+    assert hass.config_entries.async_entries(DOMAIN)[0].state is ConfigEntryState.LOADED
+    assert min(request.time for request in emulator.requests) >= until
+    assert emulator.presence() == ("Away", "Away")
+
+
 @pytest.mark.usefixtures("setup_integration")
 async def test_an_absurd_retry_after_waits_an_hour_at_most(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator

@@ -156,30 +156,6 @@ def test_a_wish_outlives_the_store_whole(stored: Wish) -> None:
     assert Wish.from_dict(stored.as_dict()) == stored
 
 
-def test_throttling_holds_every_request_until_retry_after() -> None:
-    keeper = SessionKeeper(HOUR)
-    keeper.want(BUSY, T0)
-    assert keeper.throttle(90, T0) == T0 + timedelta(seconds=90)
-    assert keeper.is_throttled(at(1))
-    assert keeper.due(at(1)) is None
-    assert keeper.next_wake(at(1)) == T0 + timedelta(seconds=90)
-    assert keeper.due(T0 + timedelta(seconds=90)) == SetSession(BUSY, HOUR)
-
-
-def test_throttling_without_retry_after_waits_the_longest_retry() -> None:
-    keeper = SessionKeeper(HOUR)
-    assert keeper.throttle(None, T0) == T0 + timedelta(seconds=30)
-
-
-def test_an_unreachable_graph_is_retried_ever_more_slowly() -> None:
-    keeper = SessionKeeper(HOUR)
-    keeper.want(BUSY, T0)
-    waits = [(keeper.unreachable(T0) - T0).total_seconds() for _ in range(6)]
-    assert waits == [5, 10, 20, 30, 30, 30]
-    keeper.accepted(SetSession(BUSY, HOUR), at(1))
-    assert keeper.failures == 0
-
-
 def test_a_closed_keeper_asks_for_nothing() -> None:
     keeper = keeper_holding(AVAILABLE)
     keeper.close()
@@ -218,25 +194,6 @@ def test_a_hold_stored_without_the_expiration_before_it_returns_to_the_option() 
         "expiration": None,
     }
     assert Wish.from_dict(stored).settled(at(30)) == Wish(BUSY)
-
-
-def test_a_restart_keeps_graph_s_retry_after() -> None:
-    """A reload or restart during a throttle sends nothing before it ends."""
-    keeper = SessionKeeper(HOUR)
-    keeper.want(AWAY, T0)
-    keeper.throttle(300, T0)
-    stored = keeper.as_dict()
-
-    reloaded = SessionKeeper(HOUR)
-    reloaded.restore(stored, at(1))
-    assert reloaded.is_throttled(at(4.9))
-    assert reloaded.due(at(1), force=True) is None
-    assert reloaded.next_wake(at(1)) == at(5)
-    assert reloaded.due(at(5), force=True) == SetSession(AWAY, HOUR)
-
-    after_it = SessionKeeper(HOUR)
-    after_it.restore(stored, at(6))
-    assert after_it.throttled_until is None
 
 
 def test_the_preferred_presence_lasts_its_default_expiration() -> None:
@@ -354,40 +311,3 @@ def test_the_nearest_of_a_refresh_and_an_override_s_end_wakes() -> None:
     keeper.accepted(request, T0)
     assert keeper.next_wake(T0) == at(10)
     assert keeper.next_wake(at(10)) == at(60) - REFRESH_MARGIN
-
-
-@pytest.mark.parametrize(
-    ("event", "ends"),
-    [
-        ("hold", at(2)),
-        ("override", at(5)),
-        # Graph drops the session while asking to wait: pending from then on.
-        ("session", at(5)),
-    ],
-)
-def test_a_throttle_still_wakes_when_what_is_shown_changes(
-    event: str, ends: datetime
-) -> None:
-    """Nothing is sent before Retry-After ends, but what Home Assistant shows changes."""
-    keeper = keeper_holding(BUSY, FIVE_MINUTES if event == "session" else HOUR)
-    if event == "hold":
-        keeper.want(AWAY, T0, until=ends)
-    if event == "override":
-        keeper.prefer(PreferredPresence.AWAY, FIVE_MINUTES, T0)
-        request = keeper.due(T0)
-        assert request is not None
-        keeper.accepted(request, T0)
-    keeper.throttle(600, T0)
-    assert keeper.next_wake(T0) == ends
-    assert keeper.due(ends) is None
-    assert keeper.next_wake(ends) == at(10)
-
-
-def test_the_wish_in_force_during_a_throttle_is_the_one_after_the_hold() -> None:
-    keeper = keeper_holding(BUSY, FIVE_MINUTES)
-    keeper.want(AWAY, at(1), until=at(2))
-    keeper.throttle(600, at(1))
-    assert keeper.due(at(2)) is None
-    assert keeper.wish.settled(at(2)) == Wish(BUSY)
-    # Graph still holds the session from before the hold: what is wanted now.
-    assert keeper.app_presence_applied(at(2))

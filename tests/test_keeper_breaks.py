@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.teams_presence_keeper.const import DOMAIN
-from custom_components.teams_presence_keeper.graph import MAX_RETRY_AFTER, AppPresence
+from custom_components.teams_presence_keeper.graph import AppPresence
 from custom_components.teams_presence_keeper.keeper import SessionKeeper, SetSession
 from graph_emulator import GraphEmulator
 
@@ -86,19 +86,6 @@ def test_a_clock_set_back_does_not_put_off_the_refresh(
     assert keeper.due(now) == SetSession(presence, HOUR)
 
 
-def test_a_throttle_lasts_at_most_the_longest_retry_after_whatever_the_clock() -> None:
-    """A clock set back, or a store from a clock that ran ahead, holds for an hour."""
-    keeper = keeper_holding(AppPresence.BUSY_IN_A_CALL)
-    keeper.throttle(60, T0)
-    back = T0 - timedelta(days=1)
-    assert keeper.is_throttled(back)
-    assert not keeper.is_throttled(back + timedelta(seconds=MAX_RETRY_AFTER))
-
-    restarted = SessionKeeper(HOUR)
-    restarted.restore({"throttled_until": (T0 + timedelta(days=30)).isoformat()}, T0)
-    assert not restarted.is_throttled(T0 + timedelta(seconds=MAX_RETRY_AFTER))
-
-
 @pytest.mark.parametrize(
     "stored",
     [
@@ -110,8 +97,6 @@ def test_a_throttle_lasts_at_most_the_longest_retry_after_whatever_the_clock() -
         {"session": {"presence": "away", "sent_at": 1, "expires_at": 2}},
         {"preferred": {"presence": "lunch", "expires_at": "2026-12-01T10:00:00+00:00"}},
         {"preferred_wish": {"presence": "busy", "expires_at": "never"}},
-        {"throttled_until": "soon"},
-        {"throttled_until": "2026-12-01T10:00:00"},
     ],
 )
 def test_a_store_it_cannot_read_does_not_stop_the_account(

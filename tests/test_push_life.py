@@ -28,10 +28,8 @@ from custom_components.teams_presence_keeper.const import (
 )
 from custom_components.teams_presence_keeper.graph import NotificationCertificate
 from custom_components.teams_presence_keeper.graph.encryption import ROTATION_MARGIN
-from custom_components.teams_presence_keeper.push import (
-    LAST_RETRY,
-    PREVIOUS_CERTIFICATE_KEPT,
-)
+from custom_components.teams_presence_keeper.policy import SUBSCRIPTION_LAST_RETRY
+from custom_components.teams_presence_keeper.push import PREVIOUS_CERTIFICATE_KEPT
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import Post, Reply
 from tests import test_push
@@ -103,7 +101,7 @@ async def test_a_subscription_outage_keeps_its_back_off_while_reads_work(
     assert presence_reads(emulator) >= 60  # at the read interval
 
     emulator.subscriptions.outage = None
-    await advance(hass, freezer, LAST_RETRY, step=timedelta(minutes=1))
+    await advance(hass, freezer, SUBSCRIPTION_LAST_RETRY, step=timedelta(minutes=1))
     assert state_of(hass, UPDATE_MODE) == "push_external"
     # Graph let the subscription expire meanwhile: made again.
     assert subscription_requests(emulator)[6:] == [("DELETE", 404), ("POST", 201)]

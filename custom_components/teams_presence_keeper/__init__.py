@@ -11,6 +11,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util import dt as dt_util
 
 from .auth import async_get_account_access, endpoints_from_data, wants_instant_updates
 from .const import (
@@ -20,8 +21,8 @@ from .const import (
     LOGGER,
 )
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator, wish_store
-from .failures import FAILURES, Failure, classify, reason
 from .graph import GraphSubscriptionClient
+from .policy import FAILURES, FailurePolicy, Operation
 from .problems import async_delete_instant_updates_issues, async_delete_issues
 from .push import PushManager, async_end_push
 from .services import async_setup_services
@@ -88,10 +89,11 @@ async def async_remove_entry(
         client, session_id = await _async_client(hass, entry)
         await client.clear_presence(session_id)
     except (*FAILURES, HomeAssistantError) as err:
-        if classify(err) is Failure.NOT_FOUND:
+        remedy = FailurePolicy().failed(err, Operation.CLEAN_UP, dt_util.utcnow())
+        if remedy.done:
             LOGGER.debug("No app session to clear")
         else:
-            LOGGER.warning("Could not clear the Teams app presence: %s", reason(err))
+            LOGGER.warning("Could not clear the Teams app presence: %s", remedy.reason)
 
 
 async def _async_client_only(

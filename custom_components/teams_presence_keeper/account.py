@@ -8,23 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util import dt as dt_util
 
 from .auth import SignInRefused, endpoints_from_data
 from .const import CONF_TARGET_USER, LOGGER
-from .failures import Failure, classify
-from .graph import ME, GraphCertificateError, GraphError, GraphPresenceClient
-
-_CHECK_ERRORS: Final = {
-    Failure.MISSING_PERMISSION: "missing_permission",
-    Failure.NOT_FOUND: "user_not_found",
-    Failure.TRANSIENT: "cannot_connect",
-    Failure.THROTTLED: "cannot_connect",
-}
-"""The form error when reading the account fails, by kind; any other is unexpected."""
+from .graph import ME, GraphPresenceClient
+from .policy import FAILURES, FailurePolicy, Operation
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +52,16 @@ async def async_read_account(
         user = await client.get_user()
         await client.get_presence()
         tenant_id = await client.get_tenant_id() if target == ME else None
-    except GraphCertificateError as err:
-        raise SignInRefused.unreachable(err) from err
-    except GraphError as err:
-        if (error := _CHECK_ERRORS.get(classify(err))) is None:
+    except FAILURES as err:
+        remedy = FailurePolicy().failed(err, Operation.CHECK_ACCOUNT, dt_util.utcnow())
+        error = remedy.error_key or "unknown"
+        if error == "unknown":
             LOGGER.exception("Unexpected answer from Graph")
-            raise SignInRefused("unknown") from err
-        LOGGER.debug("Graph refused to read the account: %s", err)
-        raise SignInRefused(error) from err
+        else:
+            LOGGER.debug("Graph refused to read the account: %s", err)
+        raise SignInRefused(
+            error, host=str(remedy.placeholders.get("host", ""))
+        ) from err
     return SignedInAccount(
         user.id, tenant_id, user.display_name or user.user_principal_name or user.id
     )

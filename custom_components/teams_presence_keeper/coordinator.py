@@ -1,7 +1,7 @@
 """One per account: reads presence, runs the one-off actions, and owns the keeper.
 
-The session's rules live in ``keeper.py`` and its writer in ``writer.py``; what a
-user sees of a failure in ``problems.py``. This is what is left of an account on the
+The session's rules live in ``keeper.py`` and its writer in ``writer.py``; what to
+do about a failure in ``policy.py``, carried out by ``problems.py``. This is what is left of an account on the
 Home Assistant side: the read schedule, the Store and the one-off requests.
 """
 
@@ -17,9 +17,8 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Context, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.storage import Store
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .const import (
@@ -31,7 +30,6 @@ from .const import (
     LOGGER,
     STORAGE_VERSION,
 )
-from .failures import FAILURES, Failure, classify, message, retry_after
 from .graph import (
     AppPresence,
     GraphPresenceClient,
@@ -40,7 +38,8 @@ from .graph import (
     WorkLocationType,
 )
 from .keeper import AppSession, SessionKeeper, Wish
-from .problems import AccountProblems, caller_error, throttled_error
+from .policy import FAILURES, FailurePolicy, Operation, Remedy
+from .problems import AccountProblems
 from .push import PushManager
 from .work_location import WorkLocationWriter
 from .writer import AppSessionWriter
@@ -87,7 +86,8 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 minutes=entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION_MINUTES)
             )
         )
-        self.problems = AccountProblems(hass, entry, client_id)
+        self.policy = FailurePolicy()
+        self.problems = AccountProblems(hass, entry, client_id, self.save)
         self.writer = AppSessionWriter(self, client_id)
         self._unknown_values_logged: set[tuple[str, str]] = set()
         self.work_location = WorkLocationWriter(self)
@@ -115,7 +115,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
 
     async def _async_setup(self) -> None:
         """Load the wish kept across restarts; a hold that ended while down is over."""
-        self.keeper.restore(await self._store.async_load() or {}, dt_util.utcnow())
+        stored = await self._store.async_load() or {}
+        self.keeper.restore(stored, now := dt_util.utcnow())
+        self.policy.restore(stored, now)
 
     async def async_shutdown(self) -> None:
         """Stop the keep-alive and store the wish; Graph's session stays (no flicker).
@@ -126,7 +128,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         await self.writer.async_stop()
         if self.push is not None:
             await self.push.async_stop()
-        await self._store.async_save(self.keeper.as_dict())
+        await self._store.async_save(self._stored())
         await super().async_shutdown()
 
     async def async_set_app_presence(
@@ -200,25 +202,24 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     async def async_call(
         self,
         request: Callable[[], Awaitable[None]],
-        refusal: Callable[[Exception, Failure], HomeAssistantError | None]
-        | None = None,
+        operation: Operation = Operation.ACTION,
+        noted: Callable[[Remedy], None] | None = None,
     ) -> None:
         """Send a one-off request; any failure is the caller's to see, translated.
 
         While Graph asked this account to wait, nothing is sent; a 429 here makes
-        every other request of the account wait too. ``refusal`` may say of a
-        failure what it means for this request, instead of the general error.
+        every other request of the account wait too. ``noted`` learns the remedy
+        of a failure before the caller sees its error.
         """
-        if self.keeper.is_throttled(dt_util.utcnow()):
-            raise throttled_error(self.keeper.throttled_until)
+        if (held := self.policy.held(operation, dt_util.utcnow())) is not None:
+            raise self.problems.error(held)
         try:
             await request()
         except FAILURES as err:
-            if refusal is not None and (error := refusal(err, classify(err))):
-                raise error from err
-            if self.note_failure(err) is Failure.THROTTLED:
-                raise throttled_error(self.keeper.throttled_until) from err
-            raise caller_error(err) from err
+            remedy = self.note_failure(err, operation)
+            if noted is not None:
+                noted(remedy)
+            raise self.problems.error(remedy) from err
 
     async def _async_update_data(self) -> PresenceSnapshot:
         """Read the aggregated presence, unless Graph asked us to wait.
@@ -227,32 +228,14 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         entry is set up once it is over.
         """
         started = dt_util.utcnow()
-        if self.keeper.is_throttled(started):
-            if self.data is not None:
-                return self.data
-            raise UpdateFailed(translation_domain=DOMAIN, translation_key="throttled")
+        if (held := self.policy.held(Operation.READ, started)) is not None:
+            return self._read_failed(held)
         try:
             snapshot = await self.client.get_presence()
         except FAILURES as err:
-            failure = self.note_failure(err)
-            if failure is Failure.THROTTLED:
-                if self.data is not None:
-                    return self.data
-                raise UpdateFailed(
-                    translation_domain=DOMAIN, translation_key="throttled"
-                ) from err
-            if failure is Failure.SIGN_IN:
-                raise ConfigEntryAuthFailed(
-                    translation_domain=DOMAIN, translation_key="sign_in_required"
-                ) from err
-            key, placeholders = message(err, "read_failed")
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders=placeholders,
-            ) from err
+            return self._read_failed(self.note_failure(err, Operation.READ), err)
         self.problems.resolved(wrote=False)
-        if self.keeper.failures:
+        if self.policy.writes_failing:
             # Graph is back: re-establish the session now, not at the next retry.
             self.writer.sync_in_background(name="reconnect")
         if (
@@ -270,13 +253,29 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             snapshot = self.push.inbox.checked_read(self.data, snapshot, started)
         return snapshot
 
-    def note_failure(self, err: Exception) -> Failure:
-        """Note a failure of any request and return its kind; a 429 throttles all."""
-        failure = self.problems.record(err)
-        if failure is Failure.THROTTLED:
-            self.keeper.throttle(retry_after(err), dt_util.utcnow())
-            self.save()  # a reload or a restart waits too
-        return failure
+    def _read_failed(
+        self, remedy: Remedy, err: Exception | None = None
+    ) -> PresenceSnapshot:
+        """Keep what was read if the remedy says so; else fail as Home Assistant wants."""
+        if remedy.keeps_data and self.data is not None:
+            return self.data
+        raise self.problems.error(remedy) from err
+
+    def note_failure(
+        self,
+        err: Exception,
+        operation: Operation,
+        *,
+        next_due: datetime | None = None,
+        **placeholders: str,
+    ) -> Remedy:
+        """Ask the policy what a failure of ``operation`` calls for, and carry it out.
+
+        ``next_due`` and ``placeholders``: see `FailurePolicy.failed` and
+        `AccountProblems.carry_out`.
+        """
+        remedy = self.policy.failed(err, operation, dt_util.utcnow(), next_due=next_due)
+        return self.problems.carry_out(remedy, err, **placeholders)
 
     @callback
     def save(self) -> None:
@@ -286,7 +285,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         the Store is the next entry's, or removed with the account.
         """
         if not self.keeper.closed:
-            self._store.async_delay_save(self.keeper.as_dict, 1)
+            self._store.async_delay_save(self._stored, 1)
+
+    def _stored(self) -> dict[str, Any]:
+        """Return what outlives a restart: the keeper's state and Graph's wait."""
+        return {**self.keeper.as_dict(), **self.policy.as_dict()}
 
     @callback
     def async_update_listeners(self) -> None:

@@ -45,7 +45,7 @@ from homeassistant.helpers.typing import ConfigType
 import voluptuous as vol
 
 from .const import DOMAIN
-from .entity import account_id_of, entity_unique_id
+from .entity import account_id_of, entity_unique_id, option
 from .graph import Availability
 from .read_changes import (
     CALL_ENDED,
@@ -56,7 +56,6 @@ from .read_changes import (
     change_variables,
     presence_became,
 )
-from .sensor import option
 
 TRIGGERS: Final[dict[str, ReadChange]] = {
     **{

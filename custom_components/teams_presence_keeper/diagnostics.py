@@ -76,7 +76,7 @@ async def async_get_config_entry_diagnostics(
             "preferred": keeper.preferred.as_dict() if keeper.preferred else None,
             "next_sync": _iso(coordinator.writer.next_sync),
             "last_write": _iso(coordinator.writer.last_write),
-            "throttled_until": _iso(keeper.throttled_until),
+            "throttled_until": _iso(coordinator.policy.throttled_until),
             "last_read_success": coordinator.last_update_success,
             "presence": asdict(coordinator.data) if coordinator.data else None,
             "recent_errors": [

@@ -15,6 +15,17 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import TeamsPresenceCoordinator
+from .graph import Activity, Availability, WorkLocationSource, WorkLocationType
+
+
+def option(
+    value: Availability | Activity | WorkLocationType | WorkLocationSource,
+) -> str:
+    """Name an enum value as a sensor's state and an action's answer do.
+
+    The member name in snake case (``do_not_disturb``).
+    """
+    return value.name.lower()
 
 
 def entity_unique_id(account_id: str, key: str) -> str:

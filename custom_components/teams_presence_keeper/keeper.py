@@ -1,12 +1,13 @@
 """The app presence session's rules, as a plain state machine: no Home Assistant here.
 
 Graph lets an Available session fade 5 minutes after its last set and expires every
-session 5 to 240 minutes after it; a 429 asks every request of the account to wait.
-The keeper holds what the user wants (the wish for the app session, and a
-user-preferred presence not yet sent), what Graph accepted of each, and how long
-Graph asked to wait. It answers the two questions of whoever runs it: which request
-is due now, and when to wake next; and it learns how each request ended. A closed
-keeper (its entry unloaded) has nothing due and nothing to wake for, ever.
+session 5 to 240 minutes after it. The keeper holds what the user wants (the wish
+for the app session, and a user-preferred presence not yet sent) and what Graph
+accepted of each. It answers the two questions of whoever runs it: which request is
+due now, and when to wake next; and it learns how each request ended. Whether it
+may be sent now, and when to try again after a failure, is the failure policy's
+(``policy.py``). A closed keeper (its entry unloaded) has nothing due and nothing
+to wake for, ever.
 """
 
 from __future__ import annotations
@@ -21,27 +22,11 @@ from .const import LOGGER, REFRESH_MARGIN
 from .graph import (
     AVAILABLE_TIMEOUT,
     MAX_EXPIRATION,
-    MAX_RETRY_AFTER,
     MIN_EXPIRATION,
     AppPresence,
     PreferredPresence,
 )
 
-RETRY_DELAYS = (
-    timedelta(seconds=5),
-    timedelta(seconds=10),
-    timedelta(seconds=20),
-    timedelta(seconds=30),
-)
-"""Waits between retries of a failed write while Graph is unreachable."""
-THROTTLED_WITHOUT_RETRY_AFTER = RETRY_DELAYS[-1]
-"""How long to wait after a 429 that did not say how long."""
-THROTTLED_AT_LEAST = timedelta(seconds=1)
-"""The shortest wait after a 429: ``Retry-After: 0``, answered again and again, must
-not become a loop of requests as fast as Graph answers."""
-THROTTLED_AT_MOST = timedelta(seconds=MAX_RETRY_AFTER)
-"""The longest wait after a 429, whatever the clock did since (set back, or ahead
-when the store was written): the client takes no longer Retry-After."""
 EXPIRATION_ROUNDING = timedelta(minutes=1)
 """Graph takes whole minutes: a held session may outlive the ask by this much."""
 
@@ -234,7 +219,7 @@ type SessionRequest = SetSession | EndSession | SetPreferred | ClearPreferred
 
 
 class SessionKeeper:
-    """One account's app session: the wish, what Graph holds, and Graph's limits."""
+    """One account's app session: the wish, and what Graph holds."""
 
     def __init__(self, default_expiration: timedelta) -> None:
         """Keep sessions for ``default_expiration`` unless a wish asks otherwise."""
@@ -244,9 +229,6 @@ class SessionKeeper:
         self.preferred: PreferredState | None = None
         self.preferred_wish: PreferredWish | None = None
         """A user-preferred presence to send; ``None`` once Graph accepted it."""
-        self.throttled_until: datetime | None = None
-        self.failures = 0
-        """Writes that failed in a row because Graph was unreachable."""
         self.closed = False
 
     def close(self) -> None:
@@ -368,7 +350,7 @@ class SessionKeeper:
         start-up, when what Graph holds is not known for sure). A user-preferred
         presence goes first: it overrides every session.
         """
-        if self.closed or self.is_throttled(now):
+        if self.closed:
             return None
         if (preferred := self._preferred_due(now)) is not None:
             return preferred
@@ -410,16 +392,13 @@ class SessionKeeper:
     def next_wake(self, now: datetime) -> datetime | None:
         """When a request may next be due, or what Home Assistant shows changes.
 
-        A request: a refresh, a hold's end, a throttle's end. What is shown changes
-        by itself, and must show even while Graph asks to wait: a hold's end, a
-        user-preferred presence's end, the app session's lapse.
+        A request: a refresh, a hold's end. What is shown changes by itself: a
+        hold's end, a user-preferred presence's end, the app session's lapse.
         """
         if self.closed:
             return None
         shown_changes = self._shown_changes(now)
-        if self.is_throttled(now) and self.throttled_until is not None:
-            wakes = [self.throttled_until, *shown_changes]
-        elif self.session is not None:
+        if self.session is not None:
             # Sent "later" than now: the clock was set back, Graph's was not.
             refresh = self.session.refresh_due if self.session.sent_at <= now else now
             wakes = [refresh, *shown_changes]
@@ -459,7 +438,6 @@ class SessionKeeper:
 
     def accepted(self, request: SessionRequest, now: datetime) -> bool:
         """Graph accepted ``request`` sent at ``now``; return if the state changed."""
-        self.failures = 0
         if isinstance(request, (SetPreferred, ClearPreferred)):
             self.preferred = (
                 PreferredState(request.presence, now + request.expiration)
@@ -480,33 +458,6 @@ class SessionKeeper:
         """Forget the app session: it is gone from Graph (say, for a change of app)."""
         self.session = None
 
-    def unreachable(self, now: datetime) -> datetime:
-        """Count a write that failed for now (network, 5xx); return when to retry."""
-        delay = RETRY_DELAYS[min(self.failures, len(RETRY_DELAYS) - 1)]
-        self.failures += 1
-        return now + delay
-
-    def throttle(self, retry_after: float | None, now: datetime) -> datetime:
-        """Graph answered 429: every request waits until the returned moment."""
-        wait = (
-            THROTTLED_WITHOUT_RETRY_AFTER
-            if retry_after is None
-            else max(timedelta(seconds=retry_after), THROTTLED_AT_LEAST)
-        )
-        self.throttled_until = now + wait
-        return self.throttled_until
-
-    def is_throttled(self, now: datetime) -> bool:
-        """Whether Graph asked this account to wait past ``now``.
-
-        A wait longer than any Graph asks for is the clock's doing (set back since):
-        it is cut to the longest.
-        """
-        if self.throttled_until is None or now >= self.throttled_until:
-            return False
-        self.throttled_until = min(self.throttled_until, now + THROTTLED_AT_MOST)
-        return True
-
     # Restarts
 
     def as_dict(self) -> dict[str, Any]:
@@ -518,22 +469,15 @@ class SessionKeeper:
             "preferred_wish": (
                 self.preferred_wish.as_dict() if self.preferred_wish else None
             ),
-            "throttled_until": (
-                self.throttled_until.isoformat() if self.throttled_until else None
-            ),
         }
 
     def restore(self, stored: object, now: datetime) -> None:
-        """Load what ``as_dict`` saved; a hold or a throttle that ended while down is over.
+        """Load what ``as_dict`` saved; a hold that ended while down is over.
 
-        A throttle still running holds every request after a reload or a restart.
         A part that cannot be read (a damaged store, another version's) is dropped
         and logged: the account starts without it rather than not at all.
         """
         parts: dict[str, Any] = stored if isinstance(stored, dict) else {}
-        self.throttled_until = _restored(parts, "throttled_until", _moment)
-        if not self.is_throttled(now):
-            self.throttled_until = None
         wish = _restored(parts, "wish", Wish.from_dict)
         self.wish = (wish or Wish()).settled(now)
         self.preferred = _restored(parts, "preferred", PreferredState.from_dict)

@@ -1,35 +1,38 @@
-"""What a user sees of a failure: a translated error, or a repair issue.
+"""Carries out the failure policy's remedies on Home Assistant's side, in one place.
 
-A translated error goes to whoever asked; a repair issue is raised only for what the
-user alone can fix (a missing permission, an app registration setting).
-
-``failures.classify()`` says what kind a failure is; this module says it to the user.
+``policy.py`` chooses what to do about a failure; this module does it: the caller's
+translated error, a repair issue for what the user alone can fix (a missing
+permission, an app registration setting, what Instant updates needs), signing in
+again, and storing the wait Graph asked for.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .auth import AppRegistrationError
 from .const import DOMAIN
-from .failures import Failure, classify, message, reason
+from .policy import (
+    ISSUE_APP_REGISTRATION,
+    ISSUE_INSTANT_UPDATES_ADDRESS,
+    ISSUE_INSTANT_UPDATES_CONSENT,
+    ISSUE_INSTANT_UPDATES_UNREACHABLE,
+    ISSUE_MISSING_PERMISSION,
+    Operation,
+    Remedy,
+)
 
 RECENT_ERRORS = 10
-ISSUE_MISSING_PERMISSION = "missing_permission"
-ISSUE_APP_REGISTRATION = "app_registration"
-ISSUE_INSTANT_UPDATES_CONSENT = "instant_updates_consent"
-ISSUE_INSTANT_UPDATES_ADDRESS = "instant_updates_address"
 INSTANT_UPDATES_ISSUES = (ISSUE_INSTANT_UPDATES_CONSENT, ISSUE_INSTANT_UPDATES_ADDRESS)
 """Why Instant updates cannot work: presence is polled meanwhile."""
-ISSUE_INSTANT_UPDATES_UNREACHABLE = "instant_updates_unreachable"
-"""The address repair's words when Graph could not reach the external URL."""
 ISSUE_LEARN_MORE = {
     ISSUE_MISSING_PERMISSION: (
         "https://learn.microsoft.com/graph/api/presence-setpresence#permissions"
@@ -49,39 +52,80 @@ ISSUE_LEARN_MORE = {
 }
 """Microsoft's page on each repair issue's fix, by the issue's translation key."""
 
-_CALLER_ERRORS = {
-    Failure.SIGN_IN: "sign_in_required",
-    Failure.THROTTLED: "graph_unreachable",
-    Failure.TRANSIENT: "graph_unreachable",
-    Failure.APP_REGISTRATION: "graph_unreachable",
-}
-"""The translated error a caller sees, by kind; any other is Graph's refusal."""
-
 
 class AccountProblems:
     """One account's recent failures and the repair issues they raised."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, client_id: str) -> None:
-        """Track failures of ``entry``, whose app registration is ``client_id``."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        client_id: str,
+        save: Callable[[], None],
+    ) -> None:
+        """Track failures of ``entry``, whose app registration is ``client_id``.
+
+        ``save`` stores the account's state, the wait Graph asked for included.
+        """
         self.hass = hass
         self.entry = entry
         self.client_id = client_id
+        self._save = save
         self.recent: deque[str] = deque(maxlen=RECENT_ERRORS)
         """The last failures, for diagnostics."""
 
-    def record(self, err: Exception) -> Failure:
-        """Note a failure and return its kind; raise a repair if the user can fix it."""
-        failure = classify(err)
-        self.recent.append(
-            f"{dt_util.utcnow().isoformat()} {type(err).__name__}: {reason(err)}"
-        )
-        if failure is Failure.MISSING_PERMISSION:
-            self._raise_issue(ISSUE_MISSING_PERMISSION, ISSUE_MISSING_PERMISSION)
-        elif isinstance(err, AppRegistrationError):
-            self._raise_issue(
-                ISSUE_APP_REGISTRATION, err.problem, client_id=self.client_id
+    @callback
+    def carry_out(
+        self, remedy: Remedy, err: BaseException | None, **placeholders: str
+    ) -> Remedy:
+        """Do on Home Assistant's side what ``remedy`` of ``err`` says; return it.
+
+        Notes the failure (``None``: none, a state), raises its repair
+        (``placeholders`` complete the repair's words), stores the wait Graph asked for, and starts signing in
+        again; a read signs in again by raising ``error()``'s answer instead, as
+        Home Assistant's coordinator wants.
+        """
+        if remedy.done:
+            return remedy
+        if err is not None:
+            self.recent.append(
+                f"{dt_util.utcnow().isoformat()} {type(err).__name__}: {remedy.reason}"
             )
-        return failure
+        if (repair := remedy.repair) is not None:
+            self._raise_issue(
+                repair.issue,
+                repair.translation_key,
+                severity=ir.IssueSeverity.WARNING
+                if repair.warning
+                else ir.IssueSeverity.ERROR,
+                **({"client_id": self.client_id} if repair.names_app else {}),
+                **{key: placeholders[key] for key in repair.named},
+            )
+        if remedy.store:
+            self._save()
+        if remedy.sign_in_again and remedy.operation is not Operation.READ:
+            self.entry.async_start_reauth(self.hass)
+        return remedy
+
+    @staticmethod
+    def error(remedy: Remedy) -> HomeAssistantError:
+        """Return the caller's translated error (``remedy.error_key``).
+
+        A read fails with what Home Assistant's coordinator carries out:
+        ``ConfigEntryAuthFailed`` signs in again, ``UpdateFailed`` marks it failed.
+        """
+        error: type[HomeAssistantError] = HomeAssistantError
+        if remedy.operation is Operation.READ:
+            error = ConfigEntryAuthFailed if remedy.sign_in_again else UpdateFailed
+        return error(
+            translation_domain=DOMAIN,
+            translation_key=remedy.error_key,
+            translation_placeholders={
+                key: _local_time(value) if isinstance(value, datetime) else value
+                for key, value in remedy.placeholders.items()
+            }
+            or None,
+        )
 
     @callback
     def resolved(self, *, wrote: bool) -> None:
@@ -98,21 +142,13 @@ class AccountProblems:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id(kind, self.entry))
 
     @callback
-    def instant_updates_blocked(self, kind: str) -> None:
-        """Raise the repair that says what Instant updates needs; polling goes on."""
-        self._raise_issue(
-            kind, kind, severity=ir.IssueSeverity.WARNING, client_id=self.client_id
-        )
-
-    @callback
-    def instant_updates_unreachable(self, url: str) -> None:
-        """Raise the address repair: Graph's handshake with ``url`` failed."""
+    def instant_updates_address_missing(self) -> None:
+        """Raise the repair that says Instant updates need an address; polling goes on."""
         self._raise_issue(
             ISSUE_INSTANT_UPDATES_ADDRESS,
-            ISSUE_INSTANT_UPDATES_UNREACHABLE,
+            ISSUE_INSTANT_UPDATES_ADDRESS,
             severity=ir.IssueSeverity.WARNING,
             client_id=self.client_id,
-            url=url,
         )
 
     @callback
@@ -146,27 +182,9 @@ class AccountProblems:
         )
 
 
-def caller_error(err: Exception) -> HomeAssistantError:
-    """Translate a failure for whoever asked."""
-    key, placeholders = message(
-        err, _CALLER_ERRORS.get(classify(err), "graph_rejected")
-    )
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders=placeholders,
-    )
-
-
-def throttled_error(until: datetime | None) -> HomeAssistantError:
-    """Tell whoever asked that Graph asked to wait, and until when."""
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key="throttled_until",
-        translation_placeholders={
-            "time": dt_util.as_local(until or dt_util.utcnow()).strftime("%H:%M:%S")
-        },
-    )
+def _local_time(moment: datetime) -> str:
+    """Say a moment as the user's clock shows it."""
+    return dt_util.as_local(moment).strftime("%H:%M:%S")
 
 
 def issue_id(kind: str, entry: ConfigEntry) -> str:

@@ -29,21 +29,16 @@ from homeassistant.util import dt as dt_util
 
 from .auth import lacks_instant_updates_consent
 from .const import CONF_TENANT_ID, CONF_USER_ID, DOMAIN, LOGGER, STORAGE_VERSION
-from .failures import FAILURES, Failure, classify, reason
 from .graph import (
-    GraphNotFoundError,
     GraphSubscriptionClient,
-    GraphValidationError,
     NotificationCertificate,
     NotificationReceiver,
-    NotificationUrlError,
     SigningKeys,
     Subscription,
-    SubscriptionConflictError,
     new_client_state,
     signing_keys_url,
 )
-from .problems import ISSUE_INSTANT_UPDATES_ADDRESS, ISSUE_INSTANT_UPDATES_CONSENT
+from .policy import FAILURES, Failure, FailurePolicy, Operation, Remedy
 from .push_inbox import NotificationInbox
 
 if TYPE_CHECKING:
@@ -54,8 +49,6 @@ if TYPE_CHECKING:
 RENEW_EVERY = timedelta(minutes=30)
 SAFETY_READ_INTERVAL = timedelta(minutes=15)
 """Reads while push is healthy: status message and work location may not notify."""
-FIRST_RETRY = timedelta(minutes=1)
-LAST_RETRY = timedelta(minutes=30)
 PREVIOUS_CERTIFICATE_KEPT = timedelta(hours=4)
 """Graph retries a failed delivery this long: after the subscription moved to a new
 certificate, a notification encrypted for the previous one may still come."""
@@ -145,7 +138,6 @@ class PushManager:
         self.address = UpdateMode.POLLING
         self.healthy = False
         self._rich = True
-        self._retry = FIRST_RETRY
         self._paused = False
         """A failure was logged: the next ones are not, until push works again."""
         self.unreachable = False
@@ -221,7 +213,7 @@ class PushManager:
         async with self._lock:
             self._cancel_timer()
             if self.subscription:
-                await _async_delete_subscription(self.client, self.subscription["id"])
+                await _async_end_subscription(self.client, self.subscription["id"])
                 self.subscription = {}
                 self._save()
 
@@ -236,12 +228,13 @@ class PushManager:
         """Create or renew the subscription; whatever fails, polling carries on."""
         async with self._lock:
             self._cancel_timer()
-            keeper = self.coordinator.keeper
-            if keeper.is_throttled(now := dt_util.utcnow()):
-                self._schedule(keeper.throttled_until)
+            policy = self.coordinator.policy
+            now = dt_util.utcnow()
+            if (held := policy.held(Operation.SUBSCRIBE, now)) is not None:
+                self._schedule(held.retry_at)
                 return
             if lacks_instant_updates_consent(self.entry):
-                self._consent_missing()
+                self._consent_missing(policy.consent_missing(), None)
                 return
             try:
                 address = await async_push_address(self.coordinator, self.webhook_id)
@@ -251,7 +244,7 @@ class PushManager:
                     "Home Assistant Cloud could not create the cloudhook"
                     f" ({type(err.__cause__).__name__})"
                 )
-                self._schedule(self._back_off())
+                self._schedule(policy.subscription_back_off(dt_util.utcnow()))
                 return
             if address is None:
                 self.set_healthy(False)
@@ -263,7 +256,7 @@ class PushManager:
                 return
             if self._paused:
                 LOGGER.info("Instant updates work again")
-            self._retry = FIRST_RETRY
+            policy.succeeded(Operation.SUBSCRIBE)
             self._paused = self.unreachable = False
             self.coordinator.problems.instant_updates_work()
             # Subscribed, but silent since the watchdog tripped: a notification decides.
@@ -284,24 +277,20 @@ class PushManager:
         if held and (held["url"] != url or self.inbox.order.wants_new_subscription):
             await self._async_delete_held()
         elif held:
-            try:
-                renewed = await self.client.renew_subscription(
-                    held["id"],
-                    certificate=certificate
-                    if held["certificate_id"] not in (None, certificate.id)
-                    else None,
-                )
-            except GraphNotFoundError:
-                LOGGER.info("Graph forgot the presence subscription: subscribing again")
-            else:
+            renewed = await self.client.renew_held_subscription(
+                held["id"],
+                certificate=certificate
+                if held["certificate_id"] not in (None, certificate.id)
+                else None,
+            )
+            if renewed is not None:
                 self._remember(renewed, mode)
                 return
-        created = await async_create_subscription(
-            self.client,
+        created = await self.client.subscribe_to_presence(
             self._user_id,
             url,
-            self.client_state,
-            self.certificates[0] if self._rich else None,
+            client_state=self.client_state,
+            certificate=self.certificates[0] if self._rich else None,
         )
         self._rich = created.include_resource_data
         self._remember(created, mode)
@@ -309,10 +298,7 @@ class PushManager:
 
     async def _async_delete_held(self) -> None:
         """End the subscription Graph holds (gone already is as good)."""
-        try:
-            await self.client.delete_subscription(self.subscription["id"])
-        except GraphNotFoundError:
-            LOGGER.debug("The presence subscription had already ended")
+        await self.client.end_subscription(self.subscription["id"])
         self.subscription = {}
         self._save()
 
@@ -351,33 +337,29 @@ class PushManager:
             self._previous_until = dt_util.utcnow() + PREVIOUS_CERTIFICATE_KEPT
         self._save()
 
-    def _after_failure(self, err: Exception, mode: UpdateMode, url: str) -> datetime:
-        """Fall back to polling, do the failure's remedy, and say when to try again."""
+    def _after_failure(
+        self, err: Exception, mode: UpdateMode, url: str
+    ) -> datetime | None:
+        """Fall back to polling, carry out the policy's remedy, say when to try again."""
         self.set_healthy(False)
-        failure = classify(err)
-        if failure is Failure.MISSING_PERMISSION:
-            self._consent_missing()
-            return dt_util.utcnow() + LAST_RETRY
-        self.coordinator.note_failure(err)
-        self._log_pause(reason(err))
-        if isinstance(err, NotificationUrlError) and mode is UpdateMode.PUSH_EXTERNAL:
-            self.coordinator.problems.instant_updates_unreachable(
-                url.removesuffix(webhook.async_generate_path(self.webhook_id))
+        remedy = self.coordinator.policy.failed(
+            err,
+            Operation.SUBSCRIBE_EXTERNAL
+            if mode is UpdateMode.PUSH_EXTERNAL
+            else Operation.SUBSCRIBE,
+            dt_util.utcnow(),
+        )
+        if remedy.failure is Failure.MISSING_PERMISSION:
+            self._consent_missing(remedy, err)
+        else:
+            self._log_pause(remedy.reason)
+            self.coordinator.problems.carry_out(
+                remedy,
+                err,
+                url=url.removesuffix(webhook.async_generate_path(self.webhook_id)),
             )
-        if failure is Failure.SIGN_IN:
-            self.entry.async_start_reauth(self.hass)
-        self.unreachable = failure is Failure.TRANSIENT
-        retry = self._back_off()
-        if failure is Failure.THROTTLED and self.coordinator.keeper.throttled_until:
-            # As Graph asked, but never sooner than the back-off: a Retry-After of
-            # 0 (a proxy's) would have renewed again at once, and again.
-            return max(self.coordinator.keeper.throttled_until, retry)
-        return retry
-
-    def _back_off(self) -> datetime:
-        """Say when to try again: 1 minute after the first failure, doubling to 30."""
-        wait, self._retry = self._retry, min(self._retry * 2, LAST_RETRY)
-        return dt_util.utcnow() + wait
+            self.unreachable = remedy.failure is Failure.TRANSIENT
+        return remedy.retry_at
 
     def _log_pause(self, why: str) -> None:
         """Warn once when push stops working; the retries that fail too, at debug."""
@@ -387,11 +369,13 @@ class PushManager:
         self._paused = True
         LOGGER.warning("Instant updates paused, presence is read instead: %s", why)
 
-    def _consent_missing(self) -> None:
-        """Ask for the new consent; say what an administrator must grant if refused."""
+    def _consent_missing(self, remedy: Remedy, err: BaseException | None) -> None:
+        """Poll, and carry out the remedy: sign in again for the new consent.
+
+        Its repair says what an administrator must grant if it is refused.
+        """
         self.set_healthy(False)
-        self.coordinator.problems.instant_updates_blocked(ISSUE_INSTANT_UPDATES_CONSENT)
-        self.entry.async_start_reauth(self.hass)
+        self.coordinator.problems.carry_out(remedy, err)
 
     # Health
 
@@ -451,46 +435,6 @@ class PushManager:
         }
 
 
-async def async_create_subscription(
-    client: GraphSubscriptionClient,
-    user_id: str,
-    url: str,
-    client_state: str,
-    certificate: NotificationCertificate | None,
-) -> Subscription:
-    """Create a presence subscription at ``url``, rich if ``certificate`` is given.
-
-    On 409 the existing one is replaced, even if it is ours (its client state):
-    Graph may retry into it what failed to arrive before; where Graph refuses rich
-    notifications, basic ones (and a read each).
-    """
-
-    async def create(certificate: NotificationCertificate | None) -> Subscription:
-        try:
-            return await client.create_presence_subscription(
-                user_id,
-                url,
-                client_state=client_state,
-                lifecycle_notification_url=url,
-                certificate=certificate,
-            )
-        except GraphValidationError as err:
-            if certificate is None or isinstance(err, NotificationUrlError):
-                raise
-            LOGGER.info(
-                "Graph refused rich notifications (%s): basic ones", reason(err)
-            )
-            return await create(None)
-
-    try:
-        return await create(certificate)
-    except SubscriptionConflictError:
-        existing = await client.find_presence_subscription(user_id)
-        if existing is not None:
-            await client.delete_subscription(existing.id)
-        return await create(certificate)
-
-
 async def async_push_address(
     coordinator: TeamsPresenceCoordinator, webhook_id: str
 ) -> tuple[UpdateMode, str] | None:
@@ -526,7 +470,7 @@ async def async_push_address(
         if cloud_failure is not None:
             raise CloudhookUnavailable from cloud_failure
         if cloud is None or not cloud.async_active_subscription(hass):
-            coordinator.problems.instant_updates_blocked(ISSUE_INSTANT_UPDATES_ADDRESS)
+            coordinator.problems.instant_updates_address_missing()
         return None
     return UpdateMode.PUSH_EXTERNAL, base + webhook.async_generate_path(webhook_id)
 
@@ -542,9 +486,11 @@ async def async_end_push(
         return
     if subscription := stored.get("subscription"):
         try:
-            await _async_delete_subscription(await client(), subscription["id"])
-        except HomeAssistantError as err:  # no client: the sign-in failed
-            LOGGER.warning("Could not end the presence subscription: %s", reason(err))
+            subscriptions = await client()
+        except (*FAILURES, HomeAssistantError) as err:  # the sign-in failed
+            _log_not_ended(err)
+        else:
+            await _async_end_subscription(subscriptions, subscription["id"])
     if (cloud := _cloud(hass)) is not None and cloud.async_is_logged_in(hass):
         try:
             await cloud.async_delete_cloudhook(hass, stored["webhook_id"])
@@ -553,12 +499,18 @@ async def async_end_push(
     await store.async_remove()
 
 
-async def _async_delete_subscription(
+async def _async_end_subscription(
     client: GraphSubscriptionClient, subscription_id: str
 ) -> None:
-    """Delete a subscription; one Graph no longer has is what was wanted."""
+    """End a subscription; a failure is logged: Graph ends it at expiry anyway."""
     try:
-        await client.delete_subscription(subscription_id)
+        await client.end_subscription(subscription_id)
     except FAILURES as err:
-        if classify(err) is not Failure.NOT_FOUND:
-            LOGGER.warning("Could not end the presence subscription: %s", reason(err))
+        _log_not_ended(err)
+
+
+def _log_not_ended(err: BaseException) -> None:
+    """Say that a subscription stays until it expires, unless it was gone already."""
+    remedy = FailurePolicy().failed(err, Operation.CLEAN_UP, dt_util.utcnow())
+    if not remedy.done:
+        LOGGER.warning("Could not end the presence subscription: %s", remedy.reason)

@@ -21,7 +21,6 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.aiohttp import MockRequest
 
 from .const import DOMAIN, LOGGER
-from .failures import FAILURES
 from .graph import (
     LifecycleEvent,
     LifecycleNotice,
@@ -31,6 +30,7 @@ from .graph import (
     Rejected,
     validation_token,
 )
+from .policy import FAILURES
 from .push_intake import Intake, async_read_body
 from .push_order import WORST_DELIVERY_TIME, PushOrder, Verdict
 

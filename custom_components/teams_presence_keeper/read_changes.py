@@ -21,9 +21,8 @@ from homeassistant.helpers import entity_registry as er, target as ha_target
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .entity import entity_unique_id
+from .entity import entity_unique_id, option
 from .graph import Availability
-from .sensor import option
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,20 +20,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, LOGGER
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
-from .entity import TeamsPresenceEntity, entity_unique_id
+from .entity import TeamsPresenceEntity, entity_unique_id, option
 from .graph import Activity, Availability, WorkLocationSource, WorkLocationType
 from .push import UpdateMode
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
 """Home Assistant's limit on a state; Teams allows 280 characters in a message."""
-
-
-def option(
-    value: Availability | Activity | WorkLocationType | WorkLocationSource,
-) -> str:
-    """State of an enum sensor: the member name in snake case (``do_not_disturb``)."""
-    return value.name.lower()
 
 
 def _status_message(coordinator: TeamsPresenceCoordinator) -> str:

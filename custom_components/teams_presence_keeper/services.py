@@ -25,18 +25,17 @@ import voluptuous as vol
 
 from .const import DOMAIN
 from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
+from .entity import option
 from .graph import (
     MAX_EXPIRATION_MINUTES,
     MAX_STATUS_MESSAGE_LENGTH,
     MIN_EXPIRATION_MINUTES,
     AppPresence,
-    GraphValidationError,
     PreferredPresence,
     WorkLocationLayer,
     WorkLocationType,
     WorkLocationUpdate,
 )
-from .sensor import option
 from .work_location import OFFERED_WORK_LOCATIONS
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
@@ -275,12 +274,10 @@ async def _async_set_work_location(call: ServiceCall) -> None:
             location=value,
             options=", ".join(OFFERED_WORK_LOCATIONS),
         )
-    try:
-        location = WorkLocationUpdate(
-            WorkLocationType(value), call.data.get(ATTR_PLACE_ID)
-        )
-    except GraphValidationError as err:
-        raise _invalid("place_id_empty") from err
+    place_id: str | None = call.data.get(ATTR_PLACE_ID)
+    if place_id is not None and not place_id.strip():
+        raise _invalid("place_id_empty")
+    location = WorkLocationUpdate(WorkLocationType(value), place_id)
     await coordinator.work_location.async_set(layer, location, context=call.context)
 
 

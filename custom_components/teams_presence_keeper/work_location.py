@@ -12,18 +12,16 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from homeassistant.core import Context
-from homeassistant.exceptions import HomeAssistantError
 
 from .const import (
     AUTH_METHOD_APPLICATION,
     CLOUD_CUSTOM,
     CONF_AUTH_METHOD,
     CONF_CLOUD,
-    DOMAIN,
     LOGGER,
 )
-from .failures import Failure, reason
 from .graph import Cloud, WorkLocationLayer, WorkLocationType, WorkLocationUpdate
+from .policy import Failure, Operation, Remedy
 
 if TYPE_CHECKING:
     from .coordinator import TeamsPresenceCoordinator
@@ -97,30 +95,27 @@ class WorkLocationWriter:
         """Send a work-location write, then read what Teams shows now."""
         coordinator = self.coordinator
         with coordinator.acting_for(context):
-            await coordinator.async_call(request, self._refusal)
+            await coordinator.async_call(
+                request, Operation.WORK_LOCATION, self._refusal
+            )
             self._note_refused(False)
             await coordinator.async_refresh()
 
-    def _refusal(self, err: Exception, failure: Failure) -> HomeAssistantError | None:
-        """Say that a 403 or 404 means this tenant's Graph has no work location.
+    def _refusal(self, remedy: Remedy) -> None:
+        """Note that this tenant's Graph has no work location, if the remedy says so.
 
         Not the missing-permission repair (presence writes may work), but one log
         line and the select unavailable until a write succeeds again.
         """
-        if failure not in (Failure.MISSING_PERMISSION, Failure.NOT_FOUND):
-            return None
+        if remedy.failure is not Failure.UNOFFERED:
+            return
         if not self.refused:
             LOGGER.warning(
                 "Microsoft Graph does not offer work location to %s: %s",
                 self.coordinator.config_entry.title,
-                reason(err),
+                remedy.reason,
             )
         self._note_refused(True)
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="work_location_refused",
-            translation_placeholders={"reason": reason(err)},
-        )
 
     def _note_refused(self, refused: bool) -> None:
         if refused != self.refused:

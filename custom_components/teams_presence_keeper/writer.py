@@ -20,16 +20,12 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
-from .failures import FAILURES, Failure, reason
-from .graph import GraphNotFoundError
 from .keeper import ClearPreferred, EndSession, SessionRequest, SetPreferred, SetSession
-from .problems import caller_error
+from .policy import FAILURES, Operation, Remedy
 
 if TYPE_CHECKING:
     from .coordinator import TeamsPresenceCoordinator
 
-REFUSED_RETRY = timedelta(minutes=5)
-"""When Graph refuses a keep-alive (say, a permission was removed), ask again this late."""
 UNLOAD_WAIT = timedelta(seconds=5)
 """How long unloading waits for a write on its way, so a reload's writes come after it."""
 REMOVAL_WAIT = timedelta(seconds=10)
@@ -49,6 +45,7 @@ class AppSessionWriter:
         """Write the app session ``session_id`` (the app's client id) of an account."""
         self.coordinator = coordinator
         self.keeper = coordinator.keeper
+        self.policy = coordinator.policy
         self.session_id = session_id
         self.next_sync: datetime | None = None
         self.last_write: datetime | None = None
@@ -149,8 +146,12 @@ class AppSessionWriter:
         try:
             await self._async_send(EndSession())
         except (*FAILURES, HomeAssistantError) as err:
-            LOGGER.warning("Could not end the Teams app presence: %s", reason(err))
-            return False
+            remedy = self.policy.failed(err, Operation.CLEAN_UP, dt_util.utcnow())
+            if not remedy.done:
+                LOGGER.warning(
+                    "Could not end the Teams app presence: %s", remedy.reason
+                )
+            return remedy.done
         return True
 
     async def async_sync(self, *, force: bool = False) -> None:
@@ -164,14 +165,16 @@ class AppSessionWriter:
         try:
             async with self._lock:
                 self._cancel_timer()
-                retry: datetime | None = None
-                while request := self.keeper.due(now := dt_util.utcnow(), force=force):
+                failed: Remedy | None = None
+                while request := self._due(now := dt_util.utcnow(), force=force):
                     wish = self._wish_sent_by(request)
                     try:
                         await self._async_send(request)
                     except FAILURES as err:
-                        retry = self._retry_after_failure(err, now)
-                        break
+                        failed = self._retry_after_failure(err, request, now)
+                        if failed is not None:
+                            break
+                    self.policy.succeeded(Operation.WRITE)
                     changed |= self.keeper.accepted(request, now)
                     credit = self._credit(wish)
                     wisher = credit or wisher
@@ -186,7 +189,7 @@ class AppSessionWriter:
                     if self._refusal_logged:
                         LOGGER.info("Graph accepts the Teams presence again")
                         self._refusal_logged = False
-                self._schedule(self._next_wake(retry, now))
+                self._schedule(self._next_wake(failed, now))
         finally:
             # A refusal too: what is shown may have changed by itself (a hold's end).
             self.coordinator.async_update_listeners()
@@ -194,15 +197,21 @@ class AppSessionWriter:
             with self.coordinator.acting_for(wisher):
                 await self.coordinator.async_refresh()
 
-    def _next_wake(self, retry: datetime | None, now: datetime) -> datetime | None:
-        """Return the keeper's next wake-up, or after a failure its retry.
+    def _next_wake(self, failed: Remedy | None, now: datetime) -> datetime | None:
+        """Return the next wake-up, or after a failure its retry.
 
         Unless what is shown changes by itself first (an override's or a hold's end).
         """
-        if retry is None:
-            return self.keeper.next_wake(now)
         shown = self.keeper.next_shown_change(now)
-        return retry if shown is None else min(retry, shown)
+        if failed is not None:
+            return failed.wake(shown)
+        return self.policy.next_wake(now, self.keeper.next_wake(now), shown)
+
+    def _due(self, now: datetime, *, force: bool) -> SessionRequest | None:
+        """Return the keeper's due request, unless Graph asked to wait."""
+        if self.policy.is_throttled(now):
+            return None
+        return self.keeper.due(now, force=force)
 
     def _wish_sent_by(self, request: SessionRequest) -> tuple[bool, object]:
         """Return the wish ``request`` serves: before sending, as a new one may come."""
@@ -219,28 +228,29 @@ class AppSessionWriter:
         del self._wished_by[preferred]
         return wished[1]
 
-    def _retry_after_failure(self, err: Exception, now: datetime) -> datetime | None:
-        """Note a failed write and return when to try again.
+    def _retry_after_failure(
+        self, err: Exception, request: SessionRequest, now: datetime
+    ) -> Remedy | None:
+        """Carry out the policy's remedy of a failed write; ``None``: as if accepted.
 
-        Raises the caller's translated error where a retry cannot help by itself.
+        Raises the caller's translated error where a retry cannot help by itself,
+        once the timer is set for the retry, if any, or for what is shown to
+        change by itself (a hold's end).
         """
-        failure = self.coordinator.note_failure(err)
-        if failure is Failure.THROTTLED:
-            return self.keeper.throttled_until
-        if failure in (Failure.TRANSIENT, Failure.APP_REGISTRATION):
-            # From the failure, not the attempt: a timeout takes 20 s.
-            return self.keeper.unreachable(dt_util.utcnow())
-        if failure is Failure.SIGN_IN:
-            self.coordinator.config_entry.async_start_reauth(self.coordinator.hass)
-            # Nothing can be sent until the user signs in again, but what is shown
-            # still changes by itself (a hold's end): wake for that.
-            self._schedule(self.keeper.next_shown_change(now))
-        else:
-            # Refused: Graph keeps the session it had, and so the keep-alive;
-            # a refused keep-alive is asked again later, not at once.
-            wake = self.keeper.next_wake(now)
-            self._schedule(wake if wake and wake > now else now + REFUSED_RETRY)
-        raise caller_error(err) from err
+        remedy = self.coordinator.note_failure(
+            err,
+            Operation.END_SESSION
+            if isinstance(request, EndSession)
+            else Operation.WRITE,
+            next_due=self.keeper.next_wake(now),
+        )
+        if remedy.done:
+            LOGGER.debug("App session was already gone")
+            return None
+        if remedy.error_key is not None:
+            self._schedule(self._next_wake(remedy, now))
+            raise self.coordinator.problems.error(remedy) from err
+        return remedy
 
     @callback
     def sync_in_background(self, *, force: bool = False, name: str) -> None:
@@ -273,10 +283,7 @@ class AppSessionWriter:
             case ClearPreferred():
                 await client.clear_preferred_presence()
             case EndSession():
-                try:
-                    await client.clear_presence(self.session_id)
-                except GraphNotFoundError:  # ended already: what was wanted
-                    LOGGER.debug("App session was already gone")
+                await client.clear_presence(self.session_id)
 
     def _schedule(self, when: datetime | None) -> None:
         self._cancel_timer()

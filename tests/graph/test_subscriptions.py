@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 import jwt
 import pytest
 
-from custom_components.teams_presence_keeper.failures import Failure, classify
 from custom_components.teams_presence_keeper.graph import (
     DEFAULT_SUBSCRIPTION_LIFETIME,
     SUBSCRIPTION_MAX_LIFETIME,
@@ -61,7 +60,10 @@ from custom_components.teams_presence_keeper.graph.encryption import (
 from custom_components.teams_presence_keeper.graph.notifications import (
     SigningKeysUnavailableError,
 )
+from custom_components.teams_presence_keeper.policy import Failure, classify
 from graph_emulator import GraphEmulator
+from graph_emulator.graph_api import GraphError as EmulatedGraphError
+from graph_emulator.subscriptions import Subscriptions
 from tests.webhook_receiver import WebhookReceiver, webhook_receiver
 
 FIXTURE = Path(__file__).parent / "fixtures" / "microsoft_rich_notification.json"
@@ -184,6 +186,87 @@ async def test_create_renew_list_and_delete(
     with pytest.raises(GraphNotFoundError) as raised:
         await client.renew_subscription(created.id)
     assert classify(raised.value) is Failure.NOT_FOUND
+
+
+def subscription_calls(emulator: GraphEmulator) -> list[tuple[str, int]]:
+    """The method and status of every request about subscriptions, in order."""
+    return [
+        (call.method, call.status)
+        for call in emulator.requests
+        if call.server == "graph" and "/subscriptions" in call.path
+    ]
+
+
+async def test_what_is_gone_already_is_no_failure_to_renew_or_end(
+    client: GraphSubscriptionClient,
+    emulator: GraphEmulator,
+    receiver: WebhookReceiver,
+) -> None:
+    """Graph forgot it: ``None`` to renew (create it again); ended, as wanted."""
+    created = await subscribe(client, emulator, receiver)
+    assert await client.renew_held_subscription(created.id) is not None
+    await client.end_subscription(created.id)
+    assert await client.list_subscriptions() == []
+    assert await client.renew_held_subscription(created.id) is None
+    await client.end_subscription(created.id)
+    assert subscription_calls(emulator)[1:] == [
+        ("PATCH", 200),
+        ("DELETE", 204),
+        ("GET", 200),
+        ("PATCH", 404),
+        ("DELETE", 404),
+    ]
+
+
+async def test_subscribing_replaces_the_one_graph_holds_for_the_app(
+    client: GraphSubscriptionClient,
+    emulator: GraphEmulator,
+    receiver: WebhookReceiver,
+    certificate: NotificationCertificate,
+) -> None:
+    """409: the existing one (ours too) is deleted, and a new one made."""
+    old = await subscribe(client, emulator, receiver)
+    new = await client.subscribe_to_presence(
+        emulator.default_user.id,
+        receiver.url,
+        client_state=CLIENT_STATE,
+        certificate=certificate,
+    )
+    assert new.id != old.id
+    assert new.include_resource_data
+    assert await client.list_subscriptions() == [new]
+    assert subscription_calls(emulator) == [
+        ("POST", 201),
+        ("POST", 409),
+        ("GET", 200),
+        ("DELETE", 204),
+        ("POST", 201),
+        ("GET", 200),
+    ]
+
+
+async def test_where_graph_refuses_rich_notifications_basic_ones(
+    client: GraphSubscriptionClient,
+    emulator: GraphEmulator,
+    receiver: WebhookReceiver,
+    certificate: NotificationCertificate,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_: object) -> None:
+        raise EmulatedGraphError(
+            400, "InvalidRequest", "includeResourceData is not supported."
+        )
+
+    monkeypatch.setattr(Subscriptions, "_encryption", refuse)
+    created = await client.subscribe_to_presence(
+        emulator.default_user.id,
+        receiver.url,
+        client_state=CLIENT_STATE,
+        certificate=certificate,
+    )
+    assert not created.include_resource_data
+    bodies = [call.body for call in emulator.graph_calls("subscriptions")]
+    assert ["includeResourceData" in body for body in bodies] == [True, False]
 
 
 async def test_renewal_moves_the_url_and_rotates_the_certificate(

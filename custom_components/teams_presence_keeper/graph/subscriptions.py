@@ -15,7 +15,9 @@ from collections.abc import Iterable
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http import HTTPStatus
+import logging
 import re
 from typing import Any, Final
 from urllib.parse import quote
@@ -29,6 +31,8 @@ from .errors import (
     GraphValidationError,
 )
 from .models import MAX_PRESENCE_IDS, check_object_id, presence_id_batches
+
+_LOGGER = logging.getLogger(__name__)
 
 SUBSCRIPTION_MAX_LIFETIME: Final = timedelta(minutes=60)
 """The longest a presence subscription lives; renew before it ends."""
@@ -165,7 +169,7 @@ class GraphSubscriptionClient(GraphPresenceClient):
     """The presence client, plus subscriptions to presence changes.
 
     Subscriptions need a delegated token with ``Presence.Read.All``. Failures are
-    the client's typed errors, for ``failures.classify()``: 404 (the subscription
+    the client's typed errors, for ``policy.classify()``: 404 (the subscription
     has expired or was removed: create it again), 5xx (Graph can answer 500 a few
     times right after a delete: retry with backoff), 429 with ``retry_after``,
     ``SubscriptionConflictError`` for a 409 at creation and ``NotificationUrlError``
@@ -307,6 +311,81 @@ class GraphSubscriptionClient(GraphPresenceClient):
         return await self._subscription(
             "PATCH", _subscription_path(subscription_id), body
         )
+
+    async def renew_held_subscription(
+        self,
+        subscription_id: str,
+        *,
+        certificate: NotificationCertificate | None = None,
+    ) -> Subscription | None:
+        """Renew a subscription (see `renew_subscription`); ``None``: Graph forgot it.
+
+        A 404 means it expired or was removed: create it again.
+        """
+        try:
+            return await self.renew_subscription(
+                subscription_id, certificate=certificate
+            )
+        except GraphNotFoundError:
+            _LOGGER.info("Graph forgot the presence subscription: subscribing again")
+            return None
+
+    async def end_subscription(self, subscription_id: str) -> None:
+        """End a subscription; one Graph no longer has is what was wanted."""
+        try:
+            await self.delete_subscription(subscription_id)
+        except GraphNotFoundError:
+            _LOGGER.debug("The presence subscription had already ended")
+
+    async def subscribe_to_presence(
+        self,
+        user_id: str,
+        url: str,
+        *,
+        client_state: str,
+        certificate: NotificationCertificate | None,
+    ) -> Subscription:
+        """Subscribe to ``user_id``'s presence at ``url``, rich if ``certificate`` is given.
+
+        On 409 the existing one is replaced, even if it is ours (its client state):
+        Graph may retry into it what failed to arrive before; where Graph refuses
+        rich notifications, basic ones (and a read each). ``url`` takes the
+        lifecycle notifications too.
+        """
+        create = partial(
+            self._subscribe_rich_or_basic, user_id, url, client_state, certificate
+        )
+        try:
+            return await create()
+        except SubscriptionConflictError:
+            existing = await self.find_presence_subscription(user_id)
+            if existing is not None:
+                await self.delete_subscription(existing.id)
+            return await create()
+
+    async def _subscribe_rich_or_basic(
+        self,
+        user_id: str,
+        url: str,
+        client_state: str,
+        certificate: NotificationCertificate | None,
+    ) -> Subscription:
+        """Create a subscription; rich refused (but not the URL), a basic one."""
+        try:
+            return await self.create_presence_subscription(
+                user_id,
+                url,
+                client_state=client_state,
+                lifecycle_notification_url=url,
+                certificate=certificate,
+            )
+        except GraphValidationError as err:
+            if certificate is None or isinstance(err, NotificationUrlError):
+                raise
+            _LOGGER.info(
+                "Graph refused rich notifications (%s): basic ones", err.reason
+            )
+            return await self._subscribe_rich_or_basic(user_id, url, client_state, None)
 
     async def reauthorize_subscription(self, subscription_id: str) -> None:
         """Answer ``reauthorizationRequired`` without changing the expiry."""
