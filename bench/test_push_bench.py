@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bench.test_bench import percentile, real_seconds
 from custom_components.teams_presence_keeper.push import RENEW_EVERY
-from custom_components.teams_presence_keeper.push_order import WORST_DELIVERY_TIME
+from custom_components.teams_presence_keeper.push_freshness import WORST_DELIVERY_TIME
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import Post, Reply
 from tests.cloud import CloudRelay

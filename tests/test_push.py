@@ -48,11 +48,11 @@ from custom_components.teams_presence_keeper.const import (
 from custom_components.teams_presence_keeper.diagnostics import (
     async_get_config_entry_diagnostics,
 )
-from custom_components.teams_presence_keeper.push import (
+from custom_components.teams_presence_keeper.push import PushManager
+from custom_components.teams_presence_keeper.push_freshness import (
     SAFETY_READ_INTERVAL,
-    PushManager,
+    WORST_DELIVERY_TIME,
 )
-from custom_components.teams_presence_keeper.push_order import WORST_DELIVERY_TIME
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import RETRY_FOR, Post, Reply
 from graph_emulator.graph_api import GraphError

@@ -27,7 +27,7 @@ from custom_components.teams_presence_keeper.const import (
     CONF_READ_INTERVAL,
     MAX_READ_INTERVAL,
 )
-from custom_components.teams_presence_keeper.push_order import WORST_DELIVERY_TIME
+from custom_components.teams_presence_keeper.push_freshness import WORST_DELIVERY_TIME
 from graph_emulator import GraphEmulator
 from tests.common import PRESENCE, advance, state_of, step_until
 from tests.test_push import (

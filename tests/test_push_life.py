@@ -92,7 +92,7 @@ async def test_a_subscription_outage_keeps_its_back_off_while_reads_work(
     await advance(hass, freezer, timedelta(hours=1), step=timedelta(seconds=30))
 
     # The renewal at 30 minutes, then 1, 2, 4, 8 and 16 minutes after each failure;
-    # push having stopped, each retry replaces the subscription (push_order.py).
+    # push having stopped, each retry replaces the subscription (push_freshness.py).
     assert subscription_requests(emulator) == [("PATCH", 503)] + [("DELETE", 503)] * 5
     assert warnings_in(caplog) == [
         "Instant updates paused, presence is read instead: Service Unavailable."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
 
 from homeassistant.const import Platform
@@ -52,7 +51,6 @@ async def async_setup_entry(
             client,
             client_id=client_id,
             login_url=endpoints_from_data(entry.data).login_url,
-            read_interval=coordinator.update_interval or timedelta(0),
         )
         await coordinator.push.async_start()
     else:  # turned off: end what it left in Graph, and what it asked of the user

@@ -8,7 +8,7 @@ Home Assistant side: the read schedule, the Store and the one-off requests.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -16,7 +16,8 @@ from functools import partial
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import Context, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -33,7 +34,9 @@ from .const import (
 from .graph import (
     AppPresence,
     GraphPresenceClient,
+    LifecycleNotice,
     PreferredPresence,
+    PresenceChange,
     PresenceSnapshot,
     WorkLocationType,
 )
@@ -41,6 +44,8 @@ from .keeper import AppSession, SessionKeeper, Wish
 from .policy import FAILURES, FailurePolicy, Operation, Remedy
 from .problems import AccountProblems
 from .push import PushManager
+from .push_freshness import Lifecycle, PushFreshness, Verdict
+from .push_inbox import Pushed
 from .work_location import WorkLocationWriter
 from .writer import AppSessionWriter
 
@@ -70,14 +75,18 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         client_id: str,
     ) -> None:
         """Read ``entry``'s presence; its app session's id is the app's ``client_id``."""
+        self.freshness = PushFreshness(
+            timedelta(
+                seconds=entry.options.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL)
+            )
+        )
+        """Whether pushed presence is fresh; told everything push brings."""
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=entry.title,
-            update_interval=timedelta(
-                seconds=entry.options.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL)
-            ),
+            update_interval=self.freshness.read_interval,
             always_update=False,
         )
         self.client = client
@@ -94,6 +103,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self._store = wish_store(hass, entry)
         self.push: PushManager | None = None
         """Graph's change notifications, with the Instant updates option."""
+        self._watchdog: CALLBACK_TYPE | None = None
 
     @property
     def wish(self) -> Wish:
@@ -128,6 +138,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         await self.writer.async_stop()
         if self.push is not None:
             await self.push.async_stop()
+        self._calm_watchdog()
         await self._store.async_save(self._stored())
         await super().async_shutdown()
 
@@ -249,9 +260,134 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         if self.data is not None and snapshot.is_older_than(self.data):
             LOGGER.debug("A read older than the last one arrived late; kept the last")
             return self.data
+        read = self.freshness.on_read(self.data, snapshot, started, dt_util.utcnow())
+        if read.watch_until is not None:
+            self._watch(read.watch_until)
+        return read.shown
+
+    # What push brings: the webhook's one way in, and the subscription's news
+
+    async def async_pushed(self, pushed: Sequence[Pushed]) -> None:
+        """Take in what one body posted to the webhook held, checked, in order.
+
+        Each change is applied, read for or dropped as the freshness rules say;
+        Graph's reauthorization request is answered once per body.
+        """
+        reauthorize = False
+        for item in pushed:
+            match item:
+                case PresenceChange():
+                    self._take_change(item)
+                case LifecycleNotice():
+                    reauthorize |= self._take_notice(item)
+        if reauthorize and self.push is not None:
+            await self.push.async_reauthorize()
+
+    def _take_change(self, change: PresenceChange) -> None:
+        was_healthy = self.freshness.healthy
+        verdict = self.freshness.on_change(change, self.data, dt_util.utcnow())
+        self._follow_push(was_healthy)
+        if verdict is Verdict.APPLY:
+            # Not async_set_updated_data: that would put off the safety read.
+            self.data = change.applied_to(self.data)
+        if verdict is Verdict.APPLY or self.freshness.healthy != was_healthy:
+            self.async_update_listeners()
+        if verdict is Verdict.READ:
+            self._read_for_push()
+
+    def _take_notice(self, notice: LifecycleNotice) -> bool:
+        """Do what a lifecycle notice asks; return whether to reauthorize."""
+        held = self.push.subscription_id if self.push is not None else None
+        was_healthy = self.freshness.healthy
+        match self.freshness.on_lifecycle(notice, held):
+            case Lifecycle.READ:
+                self._read_for_push()
+            case Lifecycle.GAP:
+                self._follow_push(was_healthy)
+                self.async_update_listeners()
+                self._keep_subscription()
+            case Lifecycle.REAUTHORIZE:
+                return True
+        return False
+
+    @callback
+    def push_subscribed(self, subscription_id: str) -> None:
+        """Trust a new subscription's notifications; read what none announced."""
+        self.freshness.on_subscribed(subscription_id)
+        self._calm_watchdog()
+        self._read_for_push()
+
+    @callback
+    def push_working(self) -> None:
+        """Note that the subscription was made or renewed."""
+        was_healthy = self.freshness.healthy
+        self.freshness.on_working()
+        self._follow_push(was_healthy)
+        self.async_update_listeners()  # the mode shown: healthy, or a new address
+
+    @callback
+    def push_failed(self) -> None:
+        """Push stopped working (a failure, no address, the cloud gone): poll."""
+        self._follow_push(self.freshness.on_failure())
+        self.async_update_listeners()
+
+    def _follow_push(self, was_healthy: bool) -> None:
+        """Poll as fast as push's health asks; read at once when it just failed.
+
+        The one place the polling interval is set.
+        """
+        self.update_interval = self.freshness.read_interval
+        if self.freshness.watch_until is None:
+            self._calm_watchdog()
+        if was_healthy and not self.freshness.healthy:
+            self.config_entry.async_create_background_task(
+                self.hass, self.async_request_refresh(), f"{DOMAIN} poll"
+            )
+
+    def _keep_subscription(self) -> None:
         if self.push is not None:
-            snapshot = self.push.inbox.checked_read(self.data, snapshot, started)
-        return snapshot
+            self.push.keep_soon()
+
+    @callback
+    def _read_for_push(self) -> None:
+        """Read once for a burst: notifications during a read ask for one more."""
+        if self.freshness.want_read():
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_read_for_push(), f"{DOMAIN} notified read"
+            )
+
+    async def _async_read_for_push(self) -> None:
+        try:
+            while self.freshness.read_again():
+                await self.async_refresh()
+        finally:
+            self.freshness.reads_done()
+
+    def _watch(self, until: datetime) -> None:
+        """Fall back to polling at ``until`` unless a notification comes first."""
+        self._calm_watchdog()
+        self._watchdog = async_track_point_in_utc_time(
+            self.hass, self._watchdog_alarm, until
+        )
+
+    def _calm_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog()
+            self._watchdog = None
+
+    @callback
+    def _watchdog_alarm(self, _now: datetime) -> None:
+        self._watchdog = None
+        if not self.freshness.on_watchdog():
+            return
+        if self.freshness.counts["watchdog_fallbacks"] == 1:
+            LOGGER.warning(
+                "Graph did not announce a Teams presence change within a minute:"
+                " reading presence at the Read interval until notifications arrive"
+            )
+        self._follow_push(was_healthy=True)
+        self.async_update_listeners()
+        self._keep_subscription()  # a new subscription, as after any gap
 
     def _read_failed(
         self, remedy: Remedy, err: Exception | None = None

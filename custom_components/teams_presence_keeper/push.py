@@ -1,17 +1,17 @@
 """Instant updates: Graph posts each presence change to a Home Assistant webhook.
 
 One subscription per account, renewed every 30 minutes, at a cloudhook when Home
-Assistant Cloud is active, otherwise at the external HTTPS address. Push is never
-the only source: while it is healthy presence is still read every 15 minutes (or
-at a longer Read interval), and at the Read interval as soon as it is not (a failed
-renewal, the cloud gone, or a change that no notification announced).
+Assistant Cloud is active, otherwise at the external HTTPS address. What arrives
+is handed to the coordinator; whether push is healthy, and how often presence is
+read meanwhile, ``push_freshness.py`` decides, told of each subscription made and
+each failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import ModuleType
@@ -31,6 +31,7 @@ from .auth import lacks_instant_updates_consent
 from .const import CONF_TENANT_ID, CONF_USER_ID, DOMAIN, LOGGER, STORAGE_VERSION
 from .graph import (
     GraphSubscriptionClient,
+    Notification,
     NotificationCertificate,
     NotificationReceiver,
     SigningKeys,
@@ -47,8 +48,6 @@ if TYPE_CHECKING:
     from .coordinator import TeamsPresenceCoordinator
 
 RENEW_EVERY = timedelta(minutes=30)
-SAFETY_READ_INTERVAL = timedelta(minutes=15)
-"""Reads while push is healthy: status message and work location may not notify."""
 PREVIOUS_CERTIFICATE_KEPT = timedelta(hours=4)
 """Graph retries a failed delivery this long: after the subscription moved to a new
 certificate, a notification encrypted for the previous one may still come."""
@@ -98,7 +97,7 @@ class CloudhookUnavailable(Exception):  # noqa: N818 - a state, not an error of 
 
 
 class PushManager:
-    """Keeps one account's subscription and applies what its notifications say."""
+    """Keeps one account's subscription and its webhook, and says how they fare."""
 
     def __init__(
         self,
@@ -107,25 +106,23 @@ class PushManager:
         *,
         client_id: str,
         login_url: str,
-        read_interval: timedelta,
     ) -> None:
         """Subscribe with ``client``; tokens must name the app ``client_id``."""
         self.hass = hass = coordinator.hass
         self.coordinator = coordinator
         self.entry = entry = coordinator.config_entry
         self.client = client
-        self.read_interval = read_interval
         self._user_id: str = entry.data[CONF_USER_ID]
         self._store = push_store(hass, entry)
-        self.inbox = NotificationInbox(
-            self,
-            NotificationReceiver(
-                client_id=client_id,
-                tenant_id=entry.data[CONF_TENANT_ID],
-                signing_keys=SigningKeys(
-                    async_get_clientsession(hass), signing_keys_url(login_url)
-                ),
+        self._receiver = NotificationReceiver(
+            client_id=client_id,
+            tenant_id=entry.data[CONF_TENANT_ID],
+            signing_keys=SigningKeys(
+                async_get_clientsession(hass), signing_keys_url(login_url)
             ),
+        )
+        self.inbox = NotificationInbox(
+            hass, entry, self._async_check, coordinator.async_pushed
         )
         self.webhook_id = ""
         self.client_state = ""
@@ -136,7 +133,6 @@ class PushManager:
         self.subscription: dict[str, Any] = {}
         """id, url, expires (ISO) and certificate_id of the subscription Graph holds."""
         self.address = UpdateMode.POLLING
-        self.healthy = False
         self._rich = True
         self._paused = False
         """A failure was logged: the next ones are not, until push works again."""
@@ -149,18 +145,32 @@ class PushManager:
 
     @property
     def counts(self) -> Counter[str]:
-        """What the inbox took in, by outcome."""
-        return self.inbox.counts
+        """What the webhook took in, by outcome: refused by the inbox, or decided."""
+        return self.inbox.counts + self.coordinator.freshness.counts
 
     @property
     def last_notification(self) -> datetime | None:
-        """When the last notification was accepted."""
-        return self.inbox.last_notification
+        """When the last notification of a change was accepted."""
+        return self.coordinator.freshness.last_notification
 
     @property
     def mode(self) -> UpdateMode:
         """Push by which address, or polling while push is not healthy."""
-        return self.address if self.healthy else UpdateMode.POLLING
+        return (
+            self.address if self.coordinator.freshness.healthy else UpdateMode.POLLING
+        )
+
+    @property
+    def subscription_id(self) -> str | None:
+        """The subscription Graph holds for us, if any."""
+        held: str | None = self.subscription.get("id")
+        return held
+
+    async def _async_check(self, body: bytes) -> Sequence[Notification]:
+        """Check a body with our client state and certificates, as they are now."""
+        return await self._receiver.receive(
+            body, client_state=self.client_state, certificates=self.certificates
+        )
 
     async def async_start(self) -> None:
         """Load or make the webhook, its secret and certificate; subscribe soon."""
@@ -239,7 +249,7 @@ class PushManager:
             try:
                 address = await async_push_address(self.coordinator, self.webhook_id)
             except CloudhookUnavailable as err:
-                self.set_healthy(False)
+                self.coordinator.push_failed()
                 self._log_pause(
                     "Home Assistant Cloud could not create the cloudhook"
                     f" ({type(err.__cause__).__name__})"
@@ -247,7 +257,7 @@ class PushManager:
                 self._schedule(policy.subscription_back_off(dt_util.utcnow()))
                 return
             if address is None:
-                self.set_healthy(False)
+                self.coordinator.push_failed()
                 return
             try:
                 await self._async_subscribe(*address)
@@ -259,9 +269,7 @@ class PushManager:
             policy.succeeded(Operation.SUBSCRIBE)
             self._paused = self.unreachable = False
             self.coordinator.problems.instant_updates_work()
-            # Subscribed, but silent since the watchdog tripped: a notification decides.
-            if not self.inbox.silent:
-                self.set_healthy(True)
+            self.coordinator.push_working()
             self._schedule(now + RENEW_EVERY)
 
     async def _async_subscribe(self, mode: UpdateMode, url: str) -> None:
@@ -270,11 +278,12 @@ class PushManager:
         Graph cannot change a subscription's lifecycle URL, so a subscription moves
         to a new address by being deleted and created again there. After a gap (a
         start, an outage) the held one is replaced too: Graph may retry into it what
-        failed to arrive meanwhile, see ``push_order.py``.
+        failed to arrive meanwhile, see ``push_freshness.py``.
         """
         certificate = await self._async_current_certificate()
         held = self.subscription
-        if held and (held["url"] != url or self.inbox.order.wants_new_subscription):
+        wants_new = self.coordinator.freshness.wants_new_subscription
+        if held and (held["url"] != url or wants_new):
             await self._async_delete_held()
         elif held:
             renewed = await self.client.renew_held_subscription(
@@ -294,7 +303,7 @@ class PushManager:
         )
         self._rich = created.include_resource_data
         self._remember(created, mode)
-        self.inbox.subscribed(created.id)
+        self.coordinator.push_subscribed(created.id)
 
     async def _async_delete_held(self) -> None:
         """End the subscription Graph holds (gone already is as good)."""
@@ -341,7 +350,7 @@ class PushManager:
         self, err: Exception, mode: UpdateMode, url: str
     ) -> datetime | None:
         """Fall back to polling, carry out the policy's remedy, say when to try again."""
-        self.set_healthy(False)
+        self.coordinator.push_failed()
         remedy = self.coordinator.policy.failed(
             err,
             Operation.SUBSCRIBE_EXTERNAL
@@ -374,7 +383,7 @@ class PushManager:
 
         Its repair says what an administrator must grant if it is refused.
         """
-        self.set_healthy(False)
+        self.coordinator.push_failed()
         self.coordinator.problems.carry_out(remedy, err)
 
     # Health
@@ -382,27 +391,17 @@ class PushManager:
     async def _cloud_changed(self, _state: object) -> None:
         """Move the subscription to the cloudhook, or away from it; poll meanwhile."""
         if self.address is UpdateMode.PUSH_CLOUDHOOK:
-            self.set_healthy(False)
+            self.coordinator.push_failed()
         self.keep_soon()
 
-    def set_healthy(self, healthy: bool) -> None:
-        """Read every 15 minutes while push works, at the Read interval at once if not.
-
-        A Read interval longer than 15 minutes stands: push never reads more.
-        """
-        was, self.healthy = self.healthy, healthy
-        if not healthy:
-            self.inbox.order.on_failure()  # deliveries may fail, and be retried
-        self.coordinator.update_interval = (
-            max(SAFETY_READ_INTERVAL, self.read_interval)
-            if healthy
-            else self.read_interval
-        )
-        if was and not healthy:
-            self.entry.async_create_background_task(
-                self.hass, self.coordinator.async_request_refresh(), f"{DOMAIN} poll"
-            )
-        self.coordinator.async_update_listeners()
+    async def async_reauthorize(self) -> None:
+        """Answer Graph's reauthorization request for the subscription it holds."""
+        if (held := self.subscription_id) is None:
+            return
+        try:
+            await self.client.reauthorize_subscription(held)
+        except FAILURES:
+            self.keep_soon()  # a renewal reauthorizes too, with its own remedies
 
     def _schedule(self, when: datetime | None) -> None:
         self._cancel_timer()

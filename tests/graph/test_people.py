@@ -8,7 +8,7 @@ import uuid
 from aiohttp import ClientSession
 import pytest
 
-from custom_components.teams_presence_keeper.failures import Failure, classify
+from custom_components.teams_presence_keeper.policy import Failure, classify
 from custom_components.teams_presence_keeper.graph import (
     MAX_PRESENCE_IDS,
     Activity,

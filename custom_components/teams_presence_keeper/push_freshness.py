@@ -1,0 +1,311 @@
+"""Whether pushed presence is fresh: the rules of Instant updates, as one machine.
+
+Pure (no Home Assistant): the coordinator feeds it every notification, read,
+subscription, failure and watchdog alarm, and carries out what it says. A rich
+notification carries the new availability and activity but no sequence number, and
+Graph may deliver notifications late (a minute at most), out of order, and, after a
+delivery failed, again for up to 4 hours. The rules that keep the sensor from going
+back to an older state without a read in the usual case:
+
+- After any time push did not work (a start, an outage, a watchdog fallback) push is
+  trusted again only through a new subscription. What Graph retries from before
+  names the old subscription, so it is dropped: one read right after subscribing
+  covers every change it could carry, and a new subscription has no failed
+  deliveries of its own to retry.
+- Within a subscription a notification that arrives within a minute of another may
+  have swapped places with it: it is read for, unless it says what is shown.
+- A read must not undo a pushed change it never saw; a change a read finds that no
+  notification announced within a minute trips the watchdog: push is then silent,
+  polled at the Read interval, until a notification of a new subscription arrives.
+- Reads for notifications are coalesced: those asked for during one are one more.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from .graph import LifecycleEvent, LifecycleNotice, PresenceChange, PresenceSnapshot
+
+WORST_DELIVERY_TIME = timedelta(minutes=1)
+"""Graph's documented worst: a change a read found must be announced by then, and two
+notifications that arrive closer together than this may have swapped places."""
+SAFETY_READ_INTERVAL = timedelta(minutes=15)
+"""Reads while push is healthy: status message and work location may not notify."""
+
+
+class Verdict(StrEnum):
+    """What to do with a notification of a presence change."""
+
+    APPLY = "apply"
+    """Show its availability and activity: nothing older can follow it."""
+    READ = "read"
+    """Read presence: it names no presence (basic), or it may be out of order."""
+    ALREADY_SHOWN = "already_shown"
+    """It says what is shown: applied or not, nothing would change."""
+    OLD_SUBSCRIPTION = "old_subscription"
+    """From a subscription made before the last gap: a retry, older than the read
+    made after subscribing again."""
+
+
+class Lifecycle(StrEnum):
+    """What to do with a lifecycle notice."""
+
+    READ = "read"
+    """Graph dropped notifications: what they carried is read, not waited for."""
+    GAP = "gap"
+    """Graph ended the subscription: a new one now, polling till then."""
+    REAUTHORIZE = "reauthorize"
+    """Answer Graph's reauthorization request."""
+    NOT_HELD = "not_held"
+    """About a subscription replaced since, or never ours: nothing to answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """What a read leaves shown; ``watch_until``: it armed the watchdog till then."""
+
+    shown: PresenceSnapshot
+    watch_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pushed:
+    """``change`` applied at ``at`` on top of the read Graph stamped ``onto``."""
+
+    change: PresenceChange
+    at: datetime
+    onto: str | None
+
+
+class PushFreshness:
+    """Decides, for one account, what pushed and read presence says is current.
+
+    Starts as after a gap: Graph may retry what failed to arrive while Home
+    Assistant was down, so the first subscription must be a new one; push is not
+    healthy until one works.
+    """
+
+    def __init__(self, read_interval: timedelta) -> None:
+        """Poll at ``read_interval`` (the option) while push is not healthy."""
+        self._read_interval = read_interval
+        self._subscription_id: str | None = None
+        self._interrupted = True
+        self._healthy = False
+        self._silent = False
+        self._last_arrival: datetime | None = None
+        self._pushed: _Pushed | None = None
+        self._watch_until: datetime | None = None
+        self._reading = False
+        self._read_again = False
+        self.last_notification: datetime | None = None
+        """When the last notification of a change was accepted."""
+        self.counts: Counter[str] = Counter()
+        """Accepted; confirmed by a read, already shown, from an old subscription;
+        coalesced reads; lifecycle notices; watchdog fallbacks."""
+
+    @property
+    def healthy(self) -> bool:
+        """Whether push works: presence is then read only as a safety net."""
+        return self._healthy
+
+    @property
+    def silent(self) -> bool:
+        """A change went unannounced: polling until a notification arrives."""
+        return self._silent
+
+    @property
+    def wants_new_subscription(self) -> bool:
+        """Whether the next subscription must be a new one (not a renewal)."""
+        return self._interrupted
+
+    @property
+    def watch_until(self) -> datetime | None:
+        """When the watchdog falls back unless a notification calms it first."""
+        return self._watch_until
+
+    @property
+    def read_interval(self) -> timedelta:
+        """The polling interval that applies now.
+
+        Healthy: every 15 minutes, or at a longer Read interval (push never reads
+        more); otherwise at the Read interval.
+        """
+        if self._healthy:
+            return max(SAFETY_READ_INTERVAL, self._read_interval)
+        return self._read_interval
+
+    # The subscription's life
+
+    def on_subscribed(self, subscription_id: str) -> None:
+        """Trust only the new subscription's notifications from now on.
+
+        The caller reads once: no notification announces a change made before it
+        existed. A change a read found unannounced was the old one's to announce.
+        """
+        self._subscription_id = subscription_id
+        self._interrupted = False
+        self._last_arrival = None
+        self._watch_until = None
+
+    def on_working(self) -> None:
+        """Note that the subscription was made or renewed: push is healthy.
+
+        Unless silent since the watchdog tripped: then a notification decides.
+        """
+        if not self._silent:
+            self._healthy = True
+
+    def on_failure(self) -> bool:
+        """Push stopped working: a delivery may fail from now on, and be retried.
+
+        Returns whether push was healthy: the caller reads at once.
+        """
+        was, self._healthy, self._interrupted = self._healthy, False, True
+        return was
+
+    # What arrives
+
+    def on_change(
+        self, change: PresenceChange, shown: PresenceSnapshot | None, now: datetime
+    ) -> Verdict:
+        """Say what to do with ``change``, arriving at ``now`` while ``shown`` is shown.
+
+        A notification of the trusted subscription shows that push works: it calms
+        the watchdog and ends a silence.
+        """
+        self.last_notification = now
+        self.counts["accepted"] += 1
+        if self._trusts(change.subscription_id):
+            self._watch_until = None
+            self._silent = False
+            self._healthy = True
+        verdict = self._verdict(change, shown, now)
+        if verdict is Verdict.READ:
+            if change.presence is not None:
+                self.counts["confirmed_by_read"] += 1
+        elif verdict is not Verdict.APPLY:
+            self.counts[verdict.value] += 1
+        return verdict
+
+    def _trusts(self, subscription_id: str) -> bool:
+        return subscription_id == self._subscription_id and not self._interrupted
+
+    def _verdict(
+        self, change: PresenceChange, shown: PresenceSnapshot | None, now: datetime
+    ) -> Verdict:
+        if change.subscription_id != self._subscription_id:
+            return Verdict.OLD_SUBSCRIPTION
+        previous, self._last_arrival = self._last_arrival, now
+        if change.presence is None or shown is None:
+            return Verdict.READ
+        if change.applied_to(shown) == shown:
+            return Verdict.ALREADY_SHOWN
+        if self._interrupted or (
+            previous is not None and now - previous < WORST_DELIVERY_TIME
+        ):
+            return Verdict.READ
+        self._pushed = _Pushed(change, now, shown.sequence_number)
+        return Verdict.APPLY
+
+    def on_lifecycle(self, notice: LifecycleNotice, held: str | None) -> Lifecycle:
+        """Say what to do with ``notice``, while Graph holds subscription ``held``.
+
+        Only the subscription Graph holds for us is answered: one replaced since (a
+        retry) or never ours has nothing left to answer.
+        """
+        if notice.subscription_id != held:
+            self.counts["lifecycle_other_subscription"] += 1
+            return Lifecycle.NOT_HELD
+        match notice.event:
+            case LifecycleEvent.MISSED:
+                self.counts["lifecycle_missed"] += 1
+                return Lifecycle.READ
+            case LifecycleEvent.SUBSCRIPTION_REMOVED:
+                self.counts["lifecycle_removed"] += 1
+                self.on_failure()
+                return Lifecycle.GAP
+        return Lifecycle.REAUTHORIZE
+
+    # Reads
+
+    def want_read(self) -> bool:
+        """Ask for a read for a notification: True to start one now.
+
+        False while one for notifications is in flight: it reads once more.
+        """
+        if self._reading:
+            self.counts["coalesced"] += 1
+            self._read_again = True
+            return False
+        self._reading = self._read_again = True
+        return True
+
+    def read_again(self) -> bool:
+        """Whether the reads for notifications go on: once more if one asked."""
+        again, self._read_again = self._read_again, False
+        return again
+
+    def reads_done(self) -> None:
+        """End the reads for notifications: the next notification starts one."""
+        self._reading = self._read_again = False
+
+    def on_read(
+        self,
+        previous: PresenceSnapshot | None,
+        snapshot: PresenceSnapshot,
+        started: datetime,
+        now: datetime,
+    ) -> Read:
+        """Say what a read that started at ``started`` and ended ``now`` leaves shown.
+
+        The read, unless it may predate the change last pushed: it started before
+        that notification arrived, or Graph stamped it no newer than the read the
+        change was applied to (a replica lagging behind). Then the change stays, on
+        top of the rest of the read. A change from ``previous`` that no
+        notification asked this read for arms the watchdog, while push is healthy.
+        """
+        shown = self._keep_pushed(snapshot, started)
+        if (
+            self._healthy
+            and not self._reading
+            and self._watch_until is None
+            and previous is not None
+            and (previous.availability, previous.activity)
+            != (shown.availability, shown.activity)
+        ):
+            self._watch_until = now + WORST_DELIVERY_TIME
+            return Read(shown, self._watch_until)
+        return Read(shown)
+
+    def _keep_pushed(
+        self, snapshot: PresenceSnapshot, started: datetime
+    ) -> PresenceSnapshot:
+        pushed = self._pushed
+        if pushed is None:
+            return snapshot
+        lagging = (
+            snapshot.sequence_number is not None
+            and pushed.onto is not None
+            and snapshot.sequence_number <= pushed.onto
+        )
+        if started >= pushed.at and not lagging:
+            return snapshot
+        return pushed.change.applied_to(snapshot)
+
+    def on_watchdog(self) -> bool:
+        """End the watchdog's minute: return whether push falls back to polling.
+
+        Not when a notification calmed it, nor when push was down meanwhile (its
+        next subscription is a new one anyway). A fallback is a gap: silent, and a
+        new subscription, whose notification ends the silence.
+        """
+        watching, self._watch_until = self._watch_until is not None, None
+        if not watching or not self._healthy:
+            return False
+        self._silent = True
+        self.counts["watchdog_fallbacks"] += 1
+        self.on_failure()
+        return True
