@@ -13,7 +13,8 @@ from typing import Any, Final
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .auth import SignInRefused, endpoints_from_data
+from .auth.entry import endpoints_from_data
+from .auth.errors import SignInRefused
 from .const import CONF_TARGET_USER, LOGGER
 from .failures import Failure, classify
 from .graph import ME, GraphCertificateError, GraphError, GraphPresenceClient

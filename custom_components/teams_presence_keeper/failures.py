@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .auth import (
+from homeassistant.exceptions import HomeAssistantError
+
+from .auth.errors import (
     AppRegistrationError,
     SignInCertificateError,
+    SignInFailure,
     SignInRequiredError,
     SignInUnavailableError,
 )
+from .const import DOMAIN
 from .graph import (
     GraphAuthenticationError,
     GraphCertificateError,
@@ -74,8 +78,18 @@ def retry_after(err: BaseException) -> float | None:
 
 
 def reason(err: BaseException) -> str:
-    """Graph's own words for a failure, or the sign-in's."""
-    return err.reason if isinstance(err, GraphError) else str(err)
+    """Graph's own words for a failure, or the sign-in's (its translated message)."""
+    if isinstance(err, GraphError):
+        return err.reason
+    if isinstance(err, SignInFailure):
+        return str(
+            HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders=err.translation_placeholders,
+            )
+        )
+    return str(err)
 
 
 def message(err: BaseException, key: str) -> tuple[str, dict[str, str]]:

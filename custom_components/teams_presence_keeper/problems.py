@@ -17,7 +17,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
-from .auth import AppRegistrationError
+from .auth.errors import AppRegistrationError
 from .const import DOMAIN
 from .failures import Failure, classify, message, reason
 
