@@ -238,7 +238,7 @@ class SignedIn:
 
 
 def scopes_for(endpoints: CloudEndpoints, *, notifications: bool) -> list[str]:
-    """Return the delegated scopes the integration asks for (auth.delegated_scopes).
+    """Return the delegated scopes the integration asks for (auth.entry.delegated_scopes).
 
     Short names mean the global Graph; a national cloud's Graph is named in full.
     """
@@ -274,7 +274,7 @@ async def sign_in(
     scopes: list[str],
     show: Callable[[str], None],
 ) -> SignedIn:
-    """Sign in by device code with msal, as the integration's auth.py does.
+    """Sign in by device code with msal, as the integration's auth/sign_in.py does.
 
     msal blocks, so it runs in threads; the authority comes from our cloud table or
     the user, so the public cloud is not asked to vouch for it.

@@ -11,22 +11,30 @@ from unittest.mock import MagicMock
 from aiohttp import ClientResponseError, RequestInfo
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryNotReady,
+    HomeAssistantError,
+)
 from homeassistant.helpers import config_entry_oauth2_flow
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
-from custom_components.teams_presence_keeper import auth
-from custom_components.teams_presence_keeper.auth import (
+from custom_components.teams_presence_keeper.auth import tokens
+from custom_components.teams_presence_keeper.auth.entry import (
+    delegated_scopes,
+    endpoints_from_data,
+)
+from custom_components.teams_presence_keeper.auth.errors import (
     AppRegistrationError,
     SignInRequiredError,
     SignInUnavailableError,
-    async_get_account_access,
-    delegated_scopes,
-    endpoints_from_data,
     sign_in_error,
+)
+from custom_components.teams_presence_keeper.auth.tokens import (
+    async_get_account_access,
 )
 from custom_components.teams_presence_keeper.const import (
     AUTH_METHOD_APPLICATION,
@@ -167,6 +175,32 @@ async def test_sign_in_service_unreachable_is_transient(
         await access.get_access_token()
 
 
+@pytest.mark.parametrize("entries_set_up_for_real", [True])
+async def test_an_action_in_a_sign_in_outage_says_the_sign_in_service_is_down(
+    hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
+) -> None:
+    """The caller reads the sign-in's own words, not only that Graph is unreachable."""
+    emulator.login_down = True
+    token = {**setup_integration.data["token"], "expires_at": 0}
+    hass.config_entries.async_update_entry(
+        setup_integration, data={**setup_integration.data, "token": token}
+    )
+
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_status_message",
+            {"config_entry_id": setup_integration.entry_id, "message": "Focus"},
+            blocking=True,
+        )
+
+    assert err.value.translation_key == "sign_in_unavailable"
+    assert str(err.value) == (
+        "The Microsoft sign-in service could not be reached. It will be tried again"
+    )
+    assert emulator.graph_calls("setStatusMessage") == []
+
+
 # Code on another device
 
 
@@ -197,7 +231,11 @@ async def test_device_code_without_public_client_flows_needs_the_app_fixed(
         await access.get_access_token()
     assert err.value.problem == "public_client_disabled"
     assert isinstance(err.value, SignInUnavailableError)
-    assert "public client flows" in str(err.value)
+    assert "public client flows" in str(
+        HomeAssistantError(
+            translation_domain=DOMAIN, translation_key=err.value.translation_key
+        )
+    )
     assert token_requests(emulator, "refresh_token") == [400]
 
 
@@ -364,10 +402,11 @@ def test_refresh_failure_kinds(
     needs_sign_in: bool,
 ) -> None:
     """2026.3+ says which kind a failed refresh is; older releases go by status."""
-    monkeypatch.setattr(auth, "_TOKEN_REAUTH_ERRORS", (_ReauthError,))
-    monkeypatch.setattr(auth, "_TOKEN_TRANSIENT_ERRORS", (_TransientError,))
+    monkeypatch.setattr(tokens, "_TOKEN_REAUTH_ERRORS", (_ReauthError,))
+    monkeypatch.setattr(tokens, "_TOKEN_TRANSIENT_ERRORS", (_TransientError,))
     assert (
-        auth._refresh_needs_sign_in(_token_error(status, error_class)) is needs_sign_in
+        tokens._refresh_needs_sign_in(_token_error(status, error_class))
+        is needs_sign_in
     )
 
 

@@ -25,7 +25,10 @@ from pytest_homeassistant_custom_component.common import start_reauth_flow
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
-from custom_components.teams_presence_keeper.auth import _OAUTH_ERRORS, AADSTS_ERRORS
+from custom_components.teams_presence_keeper.auth.errors import (
+    _OAUTH_ERRORS,
+    AADSTS_ERRORS,
+)
 from custom_components.teams_presence_keeper.const import (
     CLOUD_CUSTOM,
     CONF_AUTH_METHOD,

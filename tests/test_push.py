@@ -35,7 +35,9 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
-from custom_components.teams_presence_keeper.auth import lacks_instant_updates_consent
+from custom_components.teams_presence_keeper.auth.entry import (
+    lacks_instant_updates_consent,
+)
 from custom_components.teams_presence_keeper.const import (
     CONF_CLEAR_ON_REMOVE,
     CONF_EXPIRATION,

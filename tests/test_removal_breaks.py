@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from yarl import URL
 
-from custom_components.teams_presence_keeper import auth
+from custom_components.teams_presence_keeper.auth import msal_clients
 from custom_components.teams_presence_keeper.const import (
     CONF_CLEAR_ON_REMOVE,
     CONF_LOGIN_URL,
@@ -200,7 +200,7 @@ async def test_removal_never_waits_forever_on_a_silent_sign_in_service(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Entra ID takes the connection and never answers: removal ends all the same."""
-    monkeypatch.setattr(auth, "SIGN_IN_TIMEOUT", 1)
+    monkeypatch.setattr(msal_clients, "SIGN_IN_TIMEOUT", 1)
     emulator.token_lifetime = timedelta(seconds=120)  # msal refreshes it at once
     entry = await async_device_code_entry(hass, emulator)
     await hass.async_block_till_done()

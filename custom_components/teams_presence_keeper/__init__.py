@@ -12,7 +12,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
-from .auth import async_get_account_access, endpoints_from_data, wants_instant_updates
+from .auth.entry import endpoints_from_data, wants_instant_updates
+from .auth.tokens import async_get_account_access
 from .const import (
     CONF_CLEAR_ON_REMOVE,
     DEFAULT_CLEAR_ON_REMOVE,

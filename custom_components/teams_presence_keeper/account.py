@@ -14,7 +14,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util import dt as dt_util
 
-from .auth import SignInRefused, endpoints_from_data
+from .auth.entry import endpoints_from_data
+from .auth.errors import SignInRefused
 from .const import CONF_TARGET_USER, LOGGER
 from .graph import ME, GraphPresenceClient
 from .policy import FAILURES, FailurePolicy, Operation

@@ -40,15 +40,14 @@ import voluptuous as vol
 
 from .account import async_read_account
 from .application_credentials import authority_context
-from .auth import (
-    DeviceCodeSignIn,
-    SignInRefused,
-    async_sign_in_application,
+from .auth.entry import (
     delegated_scopes,
     endpoints_from_data,
     lacks_instant_updates_consent,
     wants_instant_updates,
 )
+from .auth.errors import SignInRefused
+from .auth.sign_in import DeviceCodeSignIn, async_sign_in_application
 from .const import (
     AUTH_METHOD_APPLICATION,
     AUTH_METHOD_BROWSER,

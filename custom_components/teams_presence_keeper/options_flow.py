@@ -13,7 +13,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from .auth import DELEGATED_METHODS
+from .auth.entry import DELEGATED_METHODS
 from .const import (
     CONF_AUTH_METHOD,
     CONF_CLEAR_ON_REMOVE,

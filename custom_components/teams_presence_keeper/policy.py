@@ -20,9 +20,9 @@ from enum import StrEnum
 import math
 from typing import Any
 
-from .auth import (
+from .auth.errors import (
     AppRegistrationError,
-    SignInCertificateError,
+    SignInFailure,
     SignInRequiredError,
     SignInUnavailableError,
 )
@@ -187,17 +187,20 @@ def classify(err: BaseException) -> Failure:
 
 
 def reason(err: BaseException) -> str:
-    """Graph's own words for a failure, or the sign-in's."""
+    """Graph's own words for a failure, or (for logs) the sign-in's message key."""
     return err.reason if isinstance(err, GraphError) else str(err)
 
 
 def _caller_words(err: BaseException, key: str) -> tuple[str, dict[str, str]]:
     """Return the translation key and placeholders telling a caller ``key``.
 
-    A refused TLS certificate says so instead, naming the host, to whoever asks.
+    A refused TLS certificate says so instead, naming the host, to whoever asks;
+    a failed sign-in says why in its own words (its message names what to do).
     """
-    if isinstance(err, (GraphCertificateError, SignInCertificateError)):
+    if isinstance(err, GraphCertificateError):
         return "certificate_refused", {"host": err.host, "reason": err.reason}
+    if isinstance(err, SignInFailure):
+        return err.translation_key, dict(err.translation_placeholders)
     return key, {"reason": reason(err)}
 
 

@@ -27,7 +27,7 @@ from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .auth import lacks_instant_updates_consent
+from .auth.entry import lacks_instant_updates_consent
 from .const import CONF_TENANT_ID, CONF_USER_ID, DOMAIN, LOGGER, STORAGE_VERSION
 from .graph import (
     GraphSubscriptionClient,
