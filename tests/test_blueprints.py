@@ -222,7 +222,7 @@ async def show(
         emulator.remove_client_session("desktop")
     else:
         emulator.set_client_session("desktop", availability, activity)
-    await entry.runtime_data.async_refresh()
+    await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
 
 

@@ -145,7 +145,7 @@ async def test_actions_and_reads_name_the_sign_in_host(
     assert str(err.value).startswith(f"{REFUSED}: ")
 
     await advance(hass, freezer, timedelta(seconds=30))
-    coordinator = config_entry.runtime_data
+    coordinator = config_entry.runtime_data.coordinator
     assert isinstance(coordinator.last_exception, HomeAssistantError)
     assert coordinator.last_exception.translation_key == "certificate_refused"
     assert str(coordinator.last_exception).startswith(f"{REFUSED}: ")

@@ -117,7 +117,9 @@ async def test_unknown_presence_is_shown_as_unknown_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     emulator.set_client_session("desktop", "Focusing", "DeepWork")
-    await advance(hass, freezer, setup_integration.runtime_data.update_interval * 3)
+    await advance(
+        hass, freezer, setup_integration.runtime_data.coordinator.update_interval * 3
+    )
     assert state_of(hass, "sensor.adele_vance_presence") == "presence_unknown"
     assert state_of(hass, "sensor.adele_vance_activity") == "presence_unknown"
     assert caplog.text.count("unknown availability 'Focusing'") == 1

@@ -80,13 +80,13 @@ async def test_new_options_reload_without_flicker_but_token_updates_do_not(
     hass: HomeAssistant, emulator: GraphEmulator, setup_integration: MockConfigEntry
 ) -> None:
     await select(hass, "available")
-    coordinator = setup_integration.runtime_data
+    account = setup_integration.runtime_data
     token = {**setup_integration.data["token"], "access_token": emulator.issue_token()}
     hass.config_entries.async_update_entry(
         setup_integration, data={**setup_integration.data, "token": token}
     )
     await hass.async_block_till_done()
-    assert setup_integration.runtime_data is coordinator
+    assert setup_integration.runtime_data is account
 
     flow = await hass.config_entries.options.async_init(setup_integration.entry_id)
     await hass.config_entries.options.async_configure(
@@ -94,9 +94,9 @@ async def test_new_options_reload_without_flicker_but_token_updates_do_not(
     )
     await hass.async_block_till_done()
     reloaded = setup_integration.runtime_data
-    assert reloaded is not coordinator
-    assert reloaded.update_interval is not None
-    assert reloaded.update_interval.total_seconds() == 120
+    assert reloaded is not account
+    assert reloaded.coordinator.update_interval is not None
+    assert reloaded.coordinator.update_interval.total_seconds() == 120
     # The reloaded keeper re-asserts the same state: no clear, no flicker.
     assert emulator.graph_calls("clearPresence") == []
     assert set_calls(emulator)[-1].body["availability"] == "Available"

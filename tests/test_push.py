@@ -284,7 +284,7 @@ async def test_option_on_subscribes_with_the_webhook(
     # Both handshakes went through Home Assistant's webhook, answered as Graph asks.
     assert [sent.status for sent in emulator.subscriptions.delivery.sent] == [200, 200]
     assert state_of(hass, UPDATE_MODE) == "push_external"
-    assert push_entry.runtime_data.update_interval == SAFETY_READ_INTERVAL
+    assert push_entry.runtime_data.coordinator.update_interval == SAFETY_READ_INTERVAL
 
 
 async def test_a_teams_change_reaches_the_sensor_without_a_read(
@@ -451,7 +451,7 @@ async def test_server_errors_back_off_and_poll_meanwhile(
     emulator: GraphEmulator,
     push_entry: MockConfigEntry,
 ) -> None:
-    coordinator = push_entry.runtime_data
+    coordinator = push_entry.runtime_data.coordinator
     emulator.subscriptions._subscriptions.clear()
     await advance(hass, freezer, timedelta(minutes=29), step=timedelta(minutes=1))
     emulator.requests.clear()
@@ -496,7 +496,7 @@ async def test_watchdog_falls_back_when_a_change_goes_unannounced(
     push_entry: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    coordinator = push_entry.runtime_data
+    coordinator = push_entry.runtime_data.coordinator
     emulator.subscriptions.silent = True
     for availability, activity in (("Busy", "InACall"), ("Away", "Away")):
         emulator.set_client_session("teams", availability, activity)
@@ -525,7 +525,7 @@ async def test_cloudhook_and_cloud_disconnect(
     push_entry: MockConfigEntry,
     cloud: CloudRelay,
 ) -> None:
-    coordinator = push_entry.runtime_data
+    coordinator = push_entry.runtime_data.coordinator
     push = push_of(push_entry)
     [subscription] = emulator.subscriptions.all()
     assert URL(subscription.notification_url).host == CLOUDHOOK_HOST
@@ -601,7 +601,7 @@ async def test_no_public_https_address_raises_a_repair_and_polls(
 ) -> None:
     assert emulator.subscriptions.all() == []
     assert state_of(hass, UPDATE_MODE) == "polling"
-    assert push_entry.runtime_data.update_interval == timedelta(seconds=30)
+    assert push_entry.runtime_data.coordinator.update_interval == timedelta(seconds=30)
     issue = ir.async_get(hass).async_get_issue(
         DOMAIN, f"instant_updates_address_{push_entry.entry_id}"
     )
@@ -629,9 +629,9 @@ async def test_missing_consent_asks_to_sign_in_again_and_polls(
     assert issue is not None
     assert issue.translation_placeholders == {
         "account": "Adele Vance",
-        "client_id": push_entry.runtime_data.problems.client_id,
+        "client_id": push_entry.runtime_data.coordinator.problems.client_id,
     }
-    assert push_entry.runtime_data.update_interval == timedelta(seconds=30)
+    assert push_entry.runtime_data.coordinator.update_interval == timedelta(seconds=30)
 
 
 async def test_graph_refusing_the_permission_raises_the_repair(
@@ -747,7 +747,9 @@ async def test_option_off_changes_nothing(
     setup_integration: MockConfigEntry,
 ) -> None:
     assert setup_integration.runtime_data.push is None
-    assert setup_integration.runtime_data.update_interval == timedelta(seconds=30)
+    assert setup_integration.runtime_data.coordinator.update_interval == timedelta(
+        seconds=30
+    )
     assert subscription_requests(emulator) == []
     assert not hass.data.get("webhook")
     assert hass.states.get(UPDATE_MODE) is None

@@ -173,7 +173,7 @@ async def test_the_watchdog_watches_again_after_firing_while_push_was_down(
     push_entry: MockConfigEntry,
 ) -> None:
     """Item 6: a silent subscription must not be trusted for good afterwards."""
-    coordinator = push_entry.runtime_data
+    coordinator = push_entry.runtime_data.coordinator
     emulator.subscriptions.silent = True
     emulator.set_client_session("teams", "Busy", "InACall")
     await coordinator.async_refresh()  # finds a change no notification announced
@@ -203,7 +203,7 @@ async def test_a_watchdog_armed_twice_never_outlives_an_unload(
 ) -> None:
     """Item 7: a read arms it, a notification calms it, a read arms it again."""
     caplog.set_level(logging.WARNING)
-    coordinator, push = push_entry.runtime_data, push_of(push_entry)
+    coordinator, push = push_entry.runtime_data.coordinator, push_of(push_entry)
     subscriptions = emulator.subscriptions
     for availability, activity, silent in (
         ("Busy", "InACall", True),
@@ -230,7 +230,7 @@ async def test_a_lagging_read_never_undoes_a_pushed_change(
     push_entry: MockConfigEntry,
 ) -> None:
     """Item 16: a replica answers as before the change, with the same sequence number."""
-    coordinator = push_entry.runtime_data
+    coordinator = push_entry.runtime_data.coordinator
     # Long after the start: the change is applied as it came under any rule.
     await advance(hass, freezer, RETRY_FOR, step=timedelta(minutes=15))
     reads = len(read_times(emulator))

@@ -313,7 +313,9 @@ async def test_one_off_action_waits_out_a_throttle_raised_by_a_read(
     setup_integration: MockConfigEntry,
 ) -> None:
     emulator.throttle(1, retry_after=120)
-    await advance(hass, freezer, setup_integration.runtime_data.update_interval)
+    await advance(
+        hass, freezer, setup_integration.runtime_data.coordinator.update_interval
+    )
     throttled = len(emulator.requests)
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call(
@@ -372,7 +374,7 @@ async def test_malformed_presence_is_a_server_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Logged once, sensors unavailable, back when the body is good: no traceback."""
-    interval = setup_integration.runtime_data.update_interval
+    interval = setup_integration.runtime_data.coordinator.update_interval
     assert interval is not None
     before = state_of(hass, PRESENCE)
     emulator.malform_reads()  # every read, each kind of breakage in turn

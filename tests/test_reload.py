@@ -75,7 +75,7 @@ async def test_options_reload_once_and_apply(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert loads(states) == 1
-    assert entry.runtime_data.update_interval == timedelta(seconds=120)
+    assert entry.runtime_data.coordinator.update_interval == timedelta(seconds=120)
 
 
 async def test_unchanged_options_do_not_reload(

@@ -80,7 +80,7 @@ async def call(
 
 
 async def refresh(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    await entry.runtime_data.async_refresh()
+    await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
 
 
@@ -524,7 +524,7 @@ async def test_an_older_read_never_overwrites_a_newer_one(
     newer, older = relay.stamps[-2:]
     assert older < newer
     assert state_of(hass, SENSOR) == "office"
-    assert config_entry.runtime_data.data.sequence_number == newer
+    assert config_entry.runtime_data.coordinator.data.sequence_number == newer
 
     # The next up-to-date read is taken as usual.
     emulator.set_scheduled_location("remote")

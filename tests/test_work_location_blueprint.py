@@ -80,7 +80,7 @@ async def change(
     """Set an entity's state, let the automation run, and read Teams."""
     hass.states.async_set(entity, state)
     await hass.async_block_till_done()
-    await entry.runtime_data.async_refresh()
+    await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 from homeassistant.const import Platform
@@ -12,21 +13,32 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
+from .account_store import AccountStore, wish_store
+from .actions import OneOffRequests
 from .auth.entry import endpoints_from_data, wants_instant_updates
 from .auth.tokens import async_get_account_access
 from .const import (
     CONF_CLEAR_ON_REMOVE,
+    CONF_EXPIRATION,
     DEFAULT_CLEAR_ON_REMOVE,
+    DEFAULT_EXPIRATION_MINUTES,
     DOMAIN,
     LOGGER,
 )
-from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator, wish_store
+from .coordinator import TeamsPresenceCoordinator
 from .graph import GraphSubscriptionClient
+from .keeper import SessionKeeper
 from .policy import FAILURES, FailurePolicy, Operation
-from .problems import async_delete_instant_updates_issues, async_delete_issues
+from .problems import (
+    AccountProblems,
+    async_delete_instant_updates_issues,
+    async_delete_issues,
+)
 from .push import PushManager, async_end_push
+from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 from .services import async_setup_services
-from .writer import async_end_sessions_landing
+from .work_location import WorkLocationWriter
+from .writer import AppSessionWriter, async_end_sessions_landing
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR]
@@ -43,17 +55,20 @@ async def async_setup_entry(
 ) -> bool:
     """Connect an account: read its presence and re-assert the wished app session."""
     client, client_id = await _async_client(hass, entry)
-    coordinator = TeamsPresenceCoordinator(hass, entry, client, client_id)
-    await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = coordinator
+    account = await _async_assemble(hass, entry, client, client_id)
+    # Before the first read: a setup that fails stops and stores what it began.
+    entry.async_on_unload(account.async_stop)
+    await account.coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = account
     if wants_instant_updates(entry):
-        coordinator.push = PushManager(
-            coordinator,
+        account.push = account.coordinator.push = PushManager(
+            account.coordinator,
             client,
+            account.coordinator.problems,
             client_id=client_id,
             login_url=endpoints_from_data(entry.data).login_url,
         )
-        await coordinator.push.async_start()
+        await account.push.async_start()
     else:  # turned off: end what it left in Graph, and what it asked of the user
         async_delete_instant_updates_issues(hass, entry)
         entry.async_create_background_task(
@@ -61,9 +76,56 @@ async def async_setup_entry(
             async_end_push(hass, entry, partial(_async_client_only, hass, entry)),
             f"{DOMAIN} end push",
         )
-    coordinator.writer.async_start()
+    account.writer.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_assemble(
+    hass: HomeAssistant,
+    entry: TeamsPresenceConfigEntry,
+    client: GraphSubscriptionClient,
+    client_id: str,
+) -> TeamsPresenceAccount:
+    """Build an account's parts, each with the collaborators it needs.
+
+    The wish and Graph's wait are restored first: a wait that outlived a reload
+    holds the first read too.
+    """
+    keeper = SessionKeeper(
+        timedelta(
+            minutes=entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION_MINUTES)
+        )
+    )
+    policy = FailurePolicy()
+    store = AccountStore(hass, entry, keeper, policy)
+    await store.async_restore()
+    problems = AccountProblems(hass, entry, client_id, policy, store.save)
+    coordinator = TeamsPresenceCoordinator(hass, entry, client, problems)
+    writer = AppSessionWriter(
+        hass,
+        entry.entry_id,
+        client=client,
+        keeper=keeper,
+        problems=problems,
+        store=store,
+        view=coordinator,
+        session_id=client_id,
+    )
+    coordinator.when_graph_is_back(partial(writer.sync_in_background, name="reconnect"))
+    requests = OneOffRequests(client, policy, problems, coordinator)
+    return TeamsPresenceAccount(
+        client=client,
+        keeper=keeper,
+        policy=policy,
+        store=store,
+        coordinator=coordinator,
+        writer=writer,
+        requests=requests,
+        work_location=WorkLocationWriter(
+            requests, entry.title, entry.data, coordinator
+        ),
+    )
 
 
 async def async_unload_entry(

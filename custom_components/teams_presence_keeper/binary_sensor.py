@@ -13,9 +13,9 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import TeamsPresenceConfigEntry
 from .entity import TeamsPresenceEntity
 from .graph import Activity, Availability, PresenceSnapshot
+from .runtime import TeamsPresenceConfigEntry
 
 PARALLEL_UPDATES = 0
 

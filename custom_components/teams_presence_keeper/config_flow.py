@@ -67,13 +67,13 @@ from .const import (
     LOGGER,
     OIDC_SCOPES,
 )
-from .coordinator import TeamsPresenceConfigEntry
 from .graph import (
     Cloud,
     endpoint_url_problem,
     tenant_problem,
 )
 from .options_flow import DEFAULT_OPTIONS, TeamsPresenceOptionsFlow
+from .runtime import TeamsPresenceConfigEntry
 
 REDIRECT_URI: Final = "https://my.home-assistant.io/redirect/oauth"
 ENTRA_URL: Final = "https://entra.microsoft.com/"
@@ -219,13 +219,11 @@ class _SignInFlow(AbstractOAuth2FlowHandler):
             )
             # Either may name another app. The app session and the subscription
             # belong to the old app: the new one can't end them. Only a running
-            # account has them (and its coordinator).
+            # account has them.
             if entry.state is ConfigEntryState.LOADED and _app_of(
                 entry.data
             ) != _app_of(self._data):
-                await entry.runtime_data.writer.async_end_session()
-                if (push := entry.runtime_data.push) is not None:
-                    await push.async_end_subscription()
+                await entry.runtime_data.async_leave_app()
             return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured(
             description_placeholders={"account": self._title}

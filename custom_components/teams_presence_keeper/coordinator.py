@@ -1,80 +1,68 @@
-"""One per account: reads presence, runs the one-off actions, and owns the keeper.
+"""One per account: reads presence, and is the only writer of what entities show.
 
-The session's rules live in ``keeper.py`` and its writer in ``writer.py``; what to
-do about a failure in ``policy.py``, carried out by ``problems.py``. This is what is left of an account on the
-Home Assistant side: the read schedule, the Store and the one-off requests.
+What it reads, and what push brings: the webhook's checked notifications reach it
+through one entry point, `async_pushed`, and it follows what ``push_freshness.py``
+says (apply, read, or wait, and at which interval to poll). The session's wishes
+are the writer's (``writer.py``), failures the policy's (``policy.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
+from typing import Protocol
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .const import (
-    CONF_EXPIRATION,
-    CONF_READ_INTERVAL,
-    DEFAULT_EXPIRATION_MINUTES,
-    DEFAULT_READ_INTERVAL,
-    DOMAIN,
-    LOGGER,
-    STORAGE_VERSION,
-)
+from .const import CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL, DOMAIN, LOGGER
 from .graph import (
-    AppPresence,
     GraphPresenceClient,
     LifecycleNotice,
-    PreferredPresence,
     PresenceChange,
     PresenceSnapshot,
-    WorkLocationType,
 )
-from .keeper import AppSession, SessionKeeper, Wish
-from .policy import FAILURES, FailurePolicy, Operation, Remedy
+from .policy import FAILURES, Operation, Remedy
 from .problems import AccountProblems
-from .push import PushManager
 from .push_freshness import Lifecycle, PushFreshness, Verdict
 from .push_inbox import Pushed
-from .work_location import WorkLocationWriter
-from .writer import AppSessionWriter
-
-type TeamsPresenceConfigEntry = ConfigEntry[TeamsPresenceCoordinator]
-
-_ACTING_FOR: ContextVar[tuple[asyncio.Task[Any] | None, Context | None]] = ContextVar(
-    f"{DOMAIN}_acting_for", default=(None, None)
-)
-"""The task carrying out a caller's action or choice, and the caller's context."""
+from .unknown_values import UnknownValues
 
 
-MAX_UNKNOWN_VALUES_LOGGED = 10
-"""How many unknown values are logged (each once): Graph adds a few words, and one
-that sends a new word every read must not log every read, nor be remembered all."""
+class PushSubscription(Protocol):
+    """What the coordinator asks of the subscription's keeper (``push.py``)."""
+
+    @property
+    def subscription_id(self) -> str | None:
+        """The subscription Graph holds for the account, if any."""
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether its last attempt failed for now (network, 5xx)."""
+
+    def keep_soon(self) -> None:
+        """Create or renew the subscription in the background."""
+
+    async def async_reauthorize(self) -> None:
+        """Answer Graph's reauthorization request."""
 
 
 class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     """Reads one account's presence and keeps its app session as wished."""
 
-    config_entry: TeamsPresenceConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: TeamsPresenceConfigEntry,
+        entry: ConfigEntry,
         client: GraphPresenceClient,
-        client_id: str,
+        problems: AccountProblems,
     ) -> None:
-        """Read ``entry``'s presence; its app session's id is the app's ``client_id``."""
+        """Read ``entry``'s presence through ``client``; ``problems`` carries out failures."""
         self.freshness = PushFreshness(
             timedelta(
                 seconds=entry.options.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL)
@@ -90,147 +78,23 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             always_update=False,
         )
         self.client = client
-        self.keeper = SessionKeeper(
-            timedelta(
-                minutes=entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION_MINUTES)
-            )
-        )
-        self.policy = FailurePolicy()
-        self.problems = AccountProblems(hass, entry, client_id, self.save)
-        self.writer = AppSessionWriter(self, client_id)
-        self._unknown_values_logged: set[tuple[str, str]] = set()
-        self.work_location = WorkLocationWriter(self)
-        self._store = wish_store(hass, entry)
-        self.push: PushManager | None = None
+        self.problems = problems
+        self.policy = problems.policy
+        self.push: PushSubscription | None = None
         """Graph's change notifications, with the Instant updates option."""
+        self._reconnect: Callable[[], None] | None = None
+        self._unknown_values = UnknownValues()
         self._watchdog: CALLBACK_TYPE | None = None
 
-    @property
-    def wish(self) -> Wish:
-        """What the user wants of the app session now: a hold that ended gives way.
-
-        Even while Graph asks to wait and the keeper has not sent what follows it.
-        """
-        return self.keeper.wish.settled(dt_util.utcnow())
-
-    @property
-    def session(self) -> AppSession | None:
-        """The app session Graph accepted last."""
-        return self.keeper.session
-
-    @property
-    def preferred_presence(self) -> PreferredPresence | None:
-        """The user-preferred presence wished from here, while it lasts."""
-        return self.keeper.preferred_presence(dt_util.utcnow())
-
-    async def _async_setup(self) -> None:
-        """Load the wish kept across restarts; a hold that ended while down is over."""
-        stored = await self._store.async_load() or {}
-        self.keeper.restore(stored, now := dt_util.utcnow())
-        self.policy.restore(stored, now)
+    @callback
+    def when_graph_is_back(self, reconnect: Callable[[], None]) -> None:
+        """Call ``reconnect`` when a read succeeds while writes were failing."""
+        self._reconnect = reconnect
 
     async def async_shutdown(self) -> None:
-        """Stop the keep-alive and store the wish; Graph's session stays (no flicker).
-
-        A write still in flight lands first (nothing is scheduled after it): the
-        entry that replaces this one (a reload) is the only writer from now on.
-        """
-        await self.writer.async_stop()
-        if self.push is not None:
-            await self.push.async_stop()
+        """Stop watching for what push did not announce, and stop reading."""
         self._calm_watchdog()
-        await self._store.async_save(self._stored())
         await super().async_shutdown()
-
-    async def async_set_app_presence(
-        self,
-        presence: AppPresence | None,
-        *,
-        until: datetime | None = None,
-        expiration: timedelta | None = None,
-        context: Context | None = None,
-    ) -> None:
-        """Want ``presence`` (``None``: no app session), optionally until a deadline.
-
-        ``context`` is the caller's, so the logbook names who changed the state.
-        """
-        undo = self.keeper.want(
-            presence, dt_util.utcnow(), until=until, expiration=expiration
-        )
-        with self.acting_for(context):
-            await self.writer.async_apply(undo)
-
-    async def async_set_preferred_presence(
-        self,
-        presence: PreferredPresence | None,
-        expiration: timedelta | None = None,
-        context: Context | None = None,
-    ) -> None:
-        """Set or clear the user-level presence that overrides every session.
-
-        Kept and sent like the app presence: an outage leaves it pending, not lost.
-        """
-        undo = self.keeper.prefer(presence, expiration, dt_util.utcnow())
-        with self.acting_for(context):
-            await self.writer.async_apply(undo, preferred=True)
-
-    async def async_set_status_message(
-        self,
-        message: str | None,
-        expires_at: datetime | None = None,
-        context: Context | None = None,
-    ) -> None:
-        """Publish or (``None``) clear the status message."""
-        with self.acting_for(context):
-            if message is None:
-                await self.async_call(self.client.clear_status_message)
-            else:
-                await self.async_call(
-                    partial(self.client.set_status_message, message, expires_at)
-                )
-            await self.async_refresh()
-
-    @property
-    def context(self) -> Context | None:
-        """The context of the caller the running task acts for, if any.
-
-        Carried with the call, not parked on the coordinator: callers that overlap
-        each see their own. Tasks and timers started meanwhile inherit the variable
-        but act for nobody (a keep-alive, the next read), so they see none.
-        """
-        task, context = _ACTING_FOR.get()
-        return context if task is not None and task is asyncio.current_task() else None
-
-    @contextmanager
-    def acting_for(self, context: Context | None) -> Iterator[None]:
-        """Let the states this task changes meanwhile carry ``context``."""
-        token = _ACTING_FOR.set((asyncio.current_task(), context))
-        try:
-            yield
-        finally:
-            _ACTING_FOR.reset(token)
-
-    async def async_call(
-        self,
-        request: Callable[[], Awaitable[None]],
-        operation: Operation = Operation.ACTION,
-        noted: Callable[[Remedy], None] | None = None,
-    ) -> None:
-        """Send a one-off request; any failure is the caller's to see, translated.
-
-        While Graph asked this account to wait, nothing is sent; a 429 here makes
-        every other request of the account wait too. ``noted`` learns the remedy
-        of a failure before the caller sees its error.
-        """
-        if (held := self.policy.held(operation, dt_util.utcnow())) is not None:
-            raise self.problems.error(held)
-        try:
-            await request()
-        except FAILURES as err:
-            remedy = self.note_failure(err, operation)
-            if noted is not None:
-                noted(remedy)
-            raise self.problems.error(remedy) from err
 
     async def _async_update_data(self) -> PresenceSnapshot:
         """Read the aggregated presence, unless Graph asked us to wait.
@@ -244,11 +108,11 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         try:
             snapshot = await self.client.get_presence()
         except FAILURES as err:
-            return self._read_failed(self.note_failure(err, Operation.READ), err)
+            return self._read_failed(self.problems.failed(err, Operation.READ), err)
         self.problems.resolved(wrote=False)
-        if self.policy.writes_failing:
+        if self.policy.writes_failing and self._reconnect is not None:
             # Graph is back: re-establish the session now, not at the next retry.
-            self.writer.sync_in_background(name="reconnect")
+            self._reconnect()
         if (
             self.push is not None
             and self.push.unreachable
@@ -397,36 +261,6 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             return self.data
         raise self.problems.error(remedy) from err
 
-    def note_failure(
-        self,
-        err: Exception,
-        operation: Operation,
-        *,
-        next_due: datetime | None = None,
-        **placeholders: str,
-    ) -> Remedy:
-        """Ask the policy what a failure of ``operation`` calls for, and carry it out.
-
-        ``next_due`` and ``placeholders``: see `FailurePolicy.failed` and
-        `AccountProblems.carry_out`.
-        """
-        remedy = self.policy.failed(err, operation, dt_util.utcnow(), next_due=next_due)
-        return self.problems.carry_out(remedy, err, **placeholders)
-
-    @callback
-    def save(self) -> None:
-        """Store the wish soon; a burst of changes writes once.
-
-        Not after unload (a write that lands late): the unload stored it last, and
-        the Store is the next entry's, or removed with the account.
-        """
-        if not self.keeper.closed:
-            self._store.async_delay_save(self._stored, 1)
-
-    def _stored(self) -> dict[str, Any]:
-        """Return what outlives a restart: the keeper's state and Graph's wait."""
-        return {**self.keeper.as_dict(), **self.policy.as_dict()}
-
     @callback
     def async_update_listeners(self) -> None:
         """Update the entities; first log what Graph sent that this version does not know.
@@ -434,38 +268,5 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         Here, so a value that arrives by push is logged as one that was read.
         """
         if self.data is not None:
-            self._log_unknown_values(self.data)
+            self._unknown_values.log(self.data)
         super().async_update_listeners()
-
-    def _log_unknown_values(self, snapshot: PresenceSnapshot) -> None:
-        """Log once per value that Graph sent and this version does not know."""
-        for kind, text in (
-            ("availability", snapshot.unknown_availability),
-            ("activity", snapshot.unknown_activity),
-        ):
-            if (
-                text is not None
-                and (kind, text) not in self._unknown_values_logged
-                and len(self._unknown_values_logged) < MAX_UNKNOWN_VALUES_LOGGED
-            ):
-                self._unknown_values_logged.add((kind, text))
-                LOGGER.info(
-                    "Graph sent an unknown %s %r; shown as unknown, the text in the"
-                    " graph_value attribute",
-                    kind,
-                    text,
-                )
-        location = snapshot.work_location
-        unknown_location = ("work location", WorkLocationType.UNKNOWN.value)
-        if (
-            location is not None
-            and location.location_type is WorkLocationType.UNKNOWN
-            and unknown_location not in self._unknown_values_logged
-        ):
-            self._unknown_values_logged.add(unknown_location)
-            LOGGER.info("Graph sent an unknown work location type; shown as unknown")
-
-
-def wish_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
-    """Where an entry's wish, session and preferred presence outlive restarts."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")

@@ -26,8 +26,8 @@ from .const import (
     CONF_TOKEN_CACHE,
     CONF_USER_ID,
 )
-from .coordinator import TeamsPresenceConfigEntry
 from .push import PushManager
+from .runtime import TeamsPresenceConfigEntry
 
 IDENTITY = (CONF_TENANT, CONF_TENANT_ID, CONF_CLIENT_ID, CONF_USER_ID, CONF_TARGET_USER)
 """Who the account is: the tenant (as typed, and its id), the app, the user."""
@@ -58,11 +58,12 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: TeamsPresenceConfigEntry
 ) -> dict[str, Any]:
     """Return the entry's configuration and the keeper's state."""
-    coordinator = entry.runtime_data
-    keeper = coordinator.keeper
+    account = entry.runtime_data
+    coordinator = account.coordinator
+    keeper = account.keeper
     session = keeper.session
     identifying = _identifying(entry.title, entry.data)
-    updates = {"updates": _updates(coordinator.push)} if coordinator.push else {}
+    updates = {"updates": _updates(account.push)} if account.push else {}
     return async_redact_data(
         {
             "entry": {
@@ -74,9 +75,9 @@ async def async_get_config_entry_diagnostics(
             "wish": keeper.wish.as_dict(),
             "app_session": session.as_dict() if session else None,
             "preferred": keeper.preferred.as_dict() if keeper.preferred else None,
-            "next_sync": _iso(coordinator.writer.next_sync),
-            "last_write": _iso(coordinator.writer.last_write),
-            "throttled_until": _iso(coordinator.policy.throttled_until),
+            "next_sync": _iso(account.writer.next_sync),
+            "last_write": _iso(account.writer.last_write),
+            "throttled_until": _iso(account.policy.throttled_until),
             "last_read_success": coordinator.last_update_success,
             "presence": asdict(coordinator.data) if coordinator.data else None,
             "recent_errors": [

@@ -16,6 +16,8 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN
 from .coordinator import TeamsPresenceCoordinator
 from .graph import Activity, Availability, WorkLocationSource, WorkLocationType
+from .runtime import TeamsPresenceAccount
+from .shown import acting_context
 
 
 def option(
@@ -50,12 +52,13 @@ class TeamsPresenceEntity(CoordinatorEntity[TeamsPresenceCoordinator]):
     _attr_has_entity_name = True
 
     def __init__(
-        self, coordinator: TeamsPresenceCoordinator, description: EntityDescription
+        self, account: TeamsPresenceAccount, description: EntityDescription
     ) -> None:
-        """Attach the entity to the account's device."""
-        super().__init__(coordinator)
+        """Attach the entity to the account's device; it renders ``account``."""
+        super().__init__(account.coordinator)
+        self.account = account
         self.entity_description = description
-        entry = coordinator.config_entry
+        entry = account.coordinator.config_entry
         # The flow always gives the entry its account's id: tenant and user.
         account_id = cast(str, entry.unique_id)
         self._attr_unique_id = entity_unique_id(account_id, description.key)
@@ -78,6 +81,6 @@ class TeamsPresenceEntity(CoordinatorEntity[TeamsPresenceCoordinator]):
         So the logbook names who did it; Home Assistant forgets a context after a
         few seconds, so a later read's change is not attributed to it.
         """
-        if self.coordinator.context is not None:
-            self.async_set_context(self.coordinator.context)
+        if (context := acting_context()) is not None:
+            self.async_set_context(context)
         super()._handle_coordinator_update()

@@ -26,6 +26,7 @@ from .policy import (
     ISSUE_INSTANT_UPDATES_CONSENT,
     ISSUE_INSTANT_UPDATES_UNREACHABLE,
     ISSUE_MISSING_PERMISSION,
+    FailurePolicy,
     Operation,
     Remedy,
 )
@@ -61,18 +62,37 @@ class AccountProblems:
         hass: HomeAssistant,
         entry: ConfigEntry,
         client_id: str,
+        policy: FailurePolicy,
         save: Callable[[], None],
     ) -> None:
         """Track failures of ``entry``, whose app registration is ``client_id``.
 
-        ``save`` stores the account's state, the wait Graph asked for included.
+        ``policy`` chooses each remedy; ``save`` stores the account's state, the
+        wait Graph asked for included.
         """
         self.hass = hass
         self.entry = entry
         self.client_id = client_id
+        self.policy = policy
         self._save = save
         self.recent: deque[str] = deque(maxlen=RECENT_ERRORS)
         """The last failures, for diagnostics."""
+
+    @callback
+    def failed(
+        self,
+        err: Exception,
+        operation: Operation,
+        *,
+        next_due: datetime | None = None,
+        **placeholders: str,
+    ) -> Remedy:
+        """Ask the policy what a failure of ``operation`` calls for, and carry it out.
+
+        ``next_due``: see `FailurePolicy.failed`; ``placeholders``: `carry_out`.
+        """
+        remedy = self.policy.failed(err, operation, dt_util.utcnow(), next_due=next_due)
+        return self.carry_out(remedy, err, **placeholders)
 
     @callback
     def carry_out(

@@ -13,8 +13,6 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import webhook
@@ -23,7 +21,6 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later
-from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -40,6 +37,13 @@ from .graph import (
     signing_keys_url,
 )
 from .policy import FAILURES, Failure, FailurePolicy, Operation, Remedy
+from .problems import AccountProblems
+from .push_address import (
+    CloudhookUnavailable,
+    UpdateMode,
+    async_push_address,
+    cloud_component,
+)
 from .push_inbox import NotificationInbox
 
 if TYPE_CHECKING:
@@ -53,26 +57,9 @@ PREVIOUS_CERTIFICATE_KEPT = timedelta(hours=4)
 certificate, a notification encrypted for the previous one may still come."""
 
 
-class UpdateMode(StrEnum):
-    """How the presence sensors learn of a change."""
-
-    POLLING = "polling"
-    PUSH_CLOUDHOOK = "push_cloudhook"
-    PUSH_EXTERNAL = "push_external"
-
-
 def push_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
     """Where the webhook id, its secret, the certificate and the subscription live."""
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.push")
-
-
-def _cloud(hass: HomeAssistant) -> ModuleType | None:
-    """Home Assistant Cloud, where it is set up (it pulls in Alexa, cameras...)."""
-    if "cloud" not in hass.config.components:
-        return None
-    from homeassistant.components import cloud  # noqa: PLC0415
-
-    return cloud
 
 
 def _certificates(stored: dict[str, Any]) -> list[NotificationCertificate]:
@@ -92,10 +79,6 @@ def _certificates(stored: dict[str, Any]) -> list[NotificationCertificate]:
     return certificates or [NotificationCertificate.generate()]
 
 
-class CloudhookUnavailable(Exception):  # noqa: N818 - a state, not an error of ours
-    """Home Assistant Cloud is connected but could not make the cloudhook now."""
-
-
 class PushManager:
     """Keeps one account's subscription and its webhook, and says how they fare."""
 
@@ -103,13 +86,19 @@ class PushManager:
         self,
         coordinator: TeamsPresenceCoordinator,
         client: GraphSubscriptionClient,
+        problems: AccountProblems,
         *,
         client_id: str,
         login_url: str,
     ) -> None:
-        """Subscribe with ``client``; tokens must name the app ``client_id``."""
+        """Subscribe with ``client``; tokens must name the app ``client_id``.
+
+        What push brings goes to ``coordinator``; ``problems`` carries out failures.
+        """
         self.hass = hass = coordinator.hass
         self.coordinator = coordinator
+        self._problems = problems
+        self._policy = problems.policy
         self.entry = entry = coordinator.config_entry
         self.client = client
         self._user_id: str = entry.data[CONF_USER_ID]
@@ -196,7 +185,7 @@ class PushManager:
         self._unsubscribe.append(
             self.hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, keep)
         )
-        if (cloud := _cloud(self.hass)) is not None:
+        if (cloud := cloud_component(self.hass)) is not None:
             self._unsubscribe.append(
                 cloud.async_listen_connection_change(self.hass, self._cloud_changed)
             )
@@ -238,7 +227,7 @@ class PushManager:
         """Create or renew the subscription; whatever fails, polling carries on."""
         async with self._lock:
             self._cancel_timer()
-            policy = self.coordinator.policy
+            policy = self._policy
             now = dt_util.utcnow()
             if (held := policy.held(Operation.SUBSCRIBE, now)) is not None:
                 self._schedule(held.retry_at)
@@ -247,7 +236,9 @@ class PushManager:
                 self._consent_missing(policy.consent_missing(), None)
                 return
             try:
-                address = await async_push_address(self.coordinator, self.webhook_id)
+                address = await async_push_address(
+                    self.hass, self._problems, self.webhook_id
+                )
             except CloudhookUnavailable as err:
                 self.coordinator.push_failed()
                 self._log_pause(
@@ -268,7 +259,7 @@ class PushManager:
                 LOGGER.info("Instant updates work again")
             policy.succeeded(Operation.SUBSCRIBE)
             self._paused = self.unreachable = False
-            self.coordinator.problems.instant_updates_work()
+            self._problems.instant_updates_work()
             self.coordinator.push_working()
             self._schedule(now + RENEW_EVERY)
 
@@ -351,7 +342,7 @@ class PushManager:
     ) -> datetime | None:
         """Fall back to polling, carry out the policy's remedy, say when to try again."""
         self.coordinator.push_failed()
-        remedy = self.coordinator.policy.failed(
+        remedy = self._policy.failed(
             err,
             Operation.SUBSCRIBE_EXTERNAL
             if mode is UpdateMode.PUSH_EXTERNAL
@@ -362,7 +353,7 @@ class PushManager:
             self._consent_missing(remedy, err)
         else:
             self._log_pause(remedy.reason)
-            self.coordinator.problems.carry_out(
+            self._problems.carry_out(
                 remedy,
                 err,
                 url=url.removesuffix(webhook.async_generate_path(self.webhook_id)),
@@ -384,7 +375,7 @@ class PushManager:
         Its repair says what an administrator must grant if it is refused.
         """
         self.coordinator.push_failed()
-        self.coordinator.problems.carry_out(remedy, err)
+        self._problems.carry_out(remedy, err)
 
     # Health
 
@@ -434,46 +425,6 @@ class PushManager:
         }
 
 
-async def async_push_address(
-    coordinator: TeamsPresenceCoordinator, webhook_id: str
-) -> tuple[UpdateMode, str] | None:
-    """Return a cloudhook, else the external HTTPS address; None: say what is missing.
-
-    ``CloudhookUnavailable`` when the cloud is connected but its cloudhook API
-    failed and there is no external address: try again later.
-    """
-    hass = coordinator.hass
-    cloud = _cloud(hass)
-    cloud_failure: Exception | None = None
-    if cloud is not None and cloud.async_active_subscription(hass):
-        from hass_nabucasa import CloudError  # noqa: PLC0415 - only with the cloud
-
-        try:
-            url = await cloud.async_get_or_create_cloudhook(hass, webhook_id)
-        except (HomeAssistantError, CloudError, TimeoutError, ValueError) as err:
-            # Not connected (the connection's change retries), or its API failed.
-            if cloud.async_is_connected(hass):
-                cloud_failure = err
-            LOGGER.debug("No cloudhook now: %s", type(err).__name__)
-        else:
-            return UpdateMode.PUSH_CLOUDHOOK, url
-    try:
-        base = get_url(
-            hass,
-            allow_internal=False,
-            allow_cloud=False,
-            require_ssl=True,
-            prefer_external=True,
-        )
-    except NoURLAvailableError:
-        if cloud_failure is not None:
-            raise CloudhookUnavailable from cloud_failure
-        if cloud is None or not cloud.async_active_subscription(hass):
-            coordinator.problems.instant_updates_address_missing()
-        return None
-    return UpdateMode.PUSH_EXTERNAL, base + webhook.async_generate_path(webhook_id)
-
-
 async def async_end_push(
     hass: HomeAssistant,
     entry: ConfigEntry,
@@ -490,7 +441,7 @@ async def async_end_push(
             _log_not_ended(err)
         else:
             await _async_end_subscription(subscriptions, subscription["id"])
-    if (cloud := _cloud(hass)) is not None and cloud.async_is_logged_in(hass):
+    if (cloud := cloud_component(hass)) is not None and cloud.async_is_logged_in(hass):
         try:
             await cloud.async_delete_cloudhook(hass, stored["webhook_id"])
         except (HomeAssistantError, ValueError):  # ValueError: it never had one

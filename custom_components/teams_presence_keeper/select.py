@@ -22,7 +22,6 @@ from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
 from .entity import TeamsPresenceEntity
 from .graph import (
     AppPresence,
@@ -33,9 +32,10 @@ from .graph import (
     WorkLocationUpdate,
 )
 from .keeper import SessionKeeper
+from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 from .work_location import OFFERED_WORK_LOCATIONS
 
-# Writes are serialised and merged by the coordinator (a burst of choices ends in
+# Writes are serialised and merged by the writer (a burst of choices ends in
 # one write of the last), so Home Assistant must not queue the actions one by one.
 PARALLEL_UPDATES = 0
 NONE_OPTION = "none"
@@ -55,12 +55,12 @@ WORK_LOCATION_SELECT = SelectEntityDescription(
 
 @dataclass(frozen=True, kw_only=True)
 class TeamsPresenceSelectDescription(SelectEntityDescription):
-    """How a select reads its wish and hands a new one to the coordinator."""
+    """How a select reads its wish and hands a new one to the account."""
 
     choices: type[StrEnum]
-    current_fn: Callable[[TeamsPresenceCoordinator], StrEnum | None]
+    current_fn: Callable[[TeamsPresenceAccount], StrEnum | None]
     select_fn: Callable[
-        [TeamsPresenceCoordinator, str | None, Context | None], Awaitable[None]
+        [TeamsPresenceAccount, str | None, Context | None], Awaitable[None]
     ]
     attributes_fn: Callable[[SessionKeeper, datetime], dict[str, Any]]
     """What the state alone does not say: whether Teams has it, and until when."""
@@ -95,11 +95,9 @@ SELECTS = (
         key="app_presence",
         translation_key="app_presence",
         choices=AppPresence,
-        current_fn=lambda coordinator: coordinator.wish.presence,
-        select_fn=lambda coordinator, option, context: (
-            coordinator.async_set_app_presence(
-                AppPresence(option) if option else None, context=context
-            )
+        current_fn=lambda account: account.wish.presence,
+        select_fn=lambda account, option, context: account.async_set_app_presence(
+            AppPresence(option) if option else None, context=context
         ),
         attributes_fn=_app_presence_attributes,
     ),
@@ -107,11 +105,9 @@ SELECTS = (
         key="preferred_presence",
         translation_key="preferred_presence",
         choices=PreferredPresence,
-        current_fn=lambda coordinator: coordinator.preferred_presence,
-        select_fn=lambda coordinator, option, context: (
-            coordinator.async_set_preferred_presence(
-                PreferredPresence(option) if option else None, context=context
-            )
+        current_fn=lambda account: account.preferred_presence,
+        select_fn=lambda account, option, context: account.async_set_preferred_presence(
+            PreferredPresence(option) if option else None, context=context
         ),
         attributes_fn=_preferred_presence_attributes,
     ),
@@ -124,15 +120,15 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the presence selects of an account, and its work location if Graph has it."""
-    coordinator = entry.runtime_data
+    account = entry.runtime_data
     selects: list[SelectEntity] = [
-        TeamsPresenceSelect(coordinator, description) for description in SELECTS
+        TeamsPresenceSelect(account, description) for description in SELECTS
     ]
     if (
-        coordinator.work_location.unoffered(WorkLocationLayer.MANUAL) is None
-        and coordinator.data.work_location is not None
+        account.work_location.unoffered(WorkLocationLayer.MANUAL) is None
+        and account.coordinator.data.work_location is not None
     ):
-        selects.append(TeamsWorkLocationSelect(coordinator, WORK_LOCATION_SELECT))
+        selects.append(TeamsWorkLocationSelect(account, WORK_LOCATION_SELECT))
     async_add_entities(selects)
 
 
@@ -143,11 +139,11 @@ class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
 
     def __init__(
         self,
-        coordinator: TeamsPresenceCoordinator,
+        account: TeamsPresenceAccount,
         description: TeamsPresenceSelectDescription,
     ) -> None:
         """List ``none`` and every pair Graph accepts, and nothing else."""
-        super().__init__(coordinator, description)
+        super().__init__(account, description)
         self._attr_options = [
             NONE_OPTION,
             *(choice.value for choice in description.choices),
@@ -160,19 +156,19 @@ class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
 
     @property
     def current_option(self) -> str:
-        """The wished presence, which the coordinator keeps alive."""
-        current = self.entity_description.current_fn(self.coordinator)
+        """The wished presence, which the writer keeps alive."""
+        current = self.entity_description.current_fn(self.account)
         return NONE_OPTION if current is None else current.value
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
         """Whether Teams has the choice yet, and when it ends."""
         return self.entity_description.attributes_fn(
-            self.coordinator.keeper, dt_util.utcnow()
+            self.account.keeper, dt_util.utcnow()
         )
 
     async def async_select_option(self, option: str) -> None:
-        """Hand the wish to the coordinator; Graph's refusal raises and changes nothing.
+        """Hand the wish to the account; Graph's refusal raises and changes nothing.
 
         Under the context Home Assistant gave this choice, so the states it changes
         name who chose. ``none`` while it shows none, held in Teams, sends nothing:
@@ -185,7 +181,7 @@ class TeamsPresenceSelect(TeamsPresenceEntity, SelectEntity):
         ):
             return
         await self.entity_description.select_fn(
-            self.coordinator, None if option == NONE_OPTION else option, self._context
+            self.account, None if option == NONE_OPTION else option, self._context
         )
 
 
@@ -195,7 +191,7 @@ class TeamsWorkLocationSelect(TeamsPresenceEntity, SelectEntity):
     @property
     def available(self) -> bool:
         """Unavailable while reads fail, or once Graph refused a write (403, 404)."""
-        return super().available and not self.coordinator.work_location.refused
+        return super().available and not self.account.work_location.refused
 
     @property
     def current_option(self) -> str | None:
@@ -220,9 +216,9 @@ class TeamsWorkLocationSelect(TeamsPresenceEntity, SelectEntity):
         if option == self.current_option:
             return
         if option == AUTOMATIC_OPTION:
-            await self.coordinator.work_location.async_clear(None, self._context)
+            await self.account.work_location.async_clear(None, self._context)
         else:
-            await self.coordinator.work_location.async_set(
+            await self.account.work_location.async_set(
                 WorkLocationLayer.MANUAL,
                 WorkLocationUpdate(WorkLocationType(option)),
                 self._context,

@@ -19,19 +19,19 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, LOGGER
-from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
 from .entity import TeamsPresenceEntity, entity_unique_id, option
 from .graph import Activity, Availability, WorkLocationSource, WorkLocationType
-from .push import UpdateMode
+from .push_address import UpdateMode
+from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
 """Home Assistant's limit on a state; Teams allows 280 characters in a message."""
 
 
-def _status_message(coordinator: TeamsPresenceCoordinator) -> str:
+def _status_message(account: TeamsPresenceAccount) -> str:
     """Return the message, or empty when there is none (no message is not unknown)."""
-    message = coordinator.data.status_message or ""
+    message = account.coordinator.data.status_message or ""
     if len(message) <= MAX_STATE_LENGTH:
         return message
     return message[: MAX_STATE_LENGTH - 1] + "…"
@@ -43,18 +43,18 @@ WORK_LOCATIONS = [
 """What Teams shows; a type Graph adds later is unknown (logged once)."""
 
 
-def _work_location(coordinator: TeamsPresenceCoordinator) -> str | None:
-    location = coordinator.data.work_location
+def _work_location(account: TeamsPresenceAccount) -> str | None:
+    location = account.coordinator.data.work_location
     if location is None or location.location_type is WorkLocationType.UNKNOWN:
         return None
     return option(location.location_type)
 
 
 def _work_location_attributes(
-    coordinator: TeamsPresenceCoordinator,
+    account: TeamsPresenceAccount,
 ) -> dict[str, Any]:
     """Which layer decided (manual, automatic, the working-hours plan), and where."""
-    location = coordinator.data.work_location
+    location = account.coordinator.data.work_location
     if location is None:
         return {"source": None, "place_id": None}
     return {
@@ -65,31 +65,31 @@ def _work_location_attributes(
     }
 
 
-def _shows_work_location(coordinator: TeamsPresenceCoordinator) -> bool:
+def _shows_work_location(account: TeamsPresenceAccount) -> bool:
     """Whether Graph reads a work location for this account (not every tenant)."""
-    if coordinator.data.work_location is not None:
+    if account.coordinator.data.work_location is not None:
         return True
     LOGGER.info(
         "Microsoft Graph reads no work location for %s; its sensor is not created",
-        coordinator.config_entry.title,
+        account.coordinator.config_entry.title,
     )
     return False
 
 
-def _session_expires(coordinator: TeamsPresenceCoordinator) -> datetime | None:
-    session = coordinator.session
+def _session_expires(account: TeamsPresenceAccount) -> datetime | None:
+    session = account.session
     return session.expires_at if session is not None else None
 
 
 @dataclass(frozen=True, kw_only=True)
 class TeamsPresenceSensorDescription(SensorEntityDescription):
-    """How a sensor reads the coordinator."""
+    """How a sensor reads the account."""
 
-    value_fn: Callable[[TeamsPresenceCoordinator], str | datetime | None]
+    value_fn: Callable[[TeamsPresenceAccount], str | datetime | None]
     always_available: bool = False
-    """Shown from what the coordinator knows locally, even when reads fail."""
-    attributes_fn: Callable[[TeamsPresenceCoordinator], dict[str, Any]] | None = None
-    exists_fn: Callable[[TeamsPresenceCoordinator], bool] = lambda _: True
+    """Shown from what the account knows locally, even when reads fail."""
+    attributes_fn: Callable[[TeamsPresenceAccount], dict[str, Any]] | None = None
+    exists_fn: Callable[[TeamsPresenceAccount], bool] = lambda _: True
     """Whether the account has this sensor at all, from its first read."""
 
 
@@ -99,9 +99,9 @@ SENSORS = (
         translation_key="presence",
         device_class=SensorDeviceClass.ENUM,
         options=[option(value) for value in Availability],
-        value_fn=lambda coordinator: option(coordinator.data.availability),
-        attributes_fn=lambda coordinator: {
-            "graph_value": coordinator.data.unknown_availability
+        value_fn=lambda account: option(account.coordinator.data.availability),
+        attributes_fn=lambda account: {
+            "graph_value": account.coordinator.data.unknown_availability
         },
     ),
     TeamsPresenceSensorDescription(
@@ -109,17 +109,17 @@ SENSORS = (
         translation_key="activity",
         device_class=SensorDeviceClass.ENUM,
         options=[option(value) for value in Activity],
-        value_fn=lambda coordinator: option(coordinator.data.activity),
-        attributes_fn=lambda coordinator: {
-            "graph_value": coordinator.data.unknown_activity
+        value_fn=lambda account: option(account.coordinator.data.activity),
+        attributes_fn=lambda account: {
+            "graph_value": account.coordinator.data.unknown_activity
         },
     ),
     TeamsPresenceSensorDescription(
         key="status_message",
         translation_key="status_message",
         value_fn=_status_message,
-        attributes_fn=lambda coordinator: {
-            "published_at": coordinator.data.status_message_published
+        attributes_fn=lambda account: {
+            "published_at": account.coordinator.data.status_message_published
         },
     ),
     TeamsPresenceSensorDescription(
@@ -146,11 +146,11 @@ SENSORS = (
         device_class=SensorDeviceClass.ENUM,
         entity_category=EntityCategory.DIAGNOSTIC,
         options=[mode.value for mode in UpdateMode],
-        value_fn=lambda coordinator: (
-            coordinator.push.mode if coordinator.push else UpdateMode.POLLING
+        value_fn=lambda account: (
+            account.push.mode if account.push else UpdateMode.POLLING
         ),
         always_available=True,
-        exists_fn=lambda coordinator: coordinator.push is not None,
+        exists_fn=lambda account: account.push is not None,
     ),
 )
 
@@ -161,13 +161,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the presence sensors of an account."""
-    coordinator = entry.runtime_data
+    account = entry.runtime_data
     async_add_entities(
-        TeamsPresenceSensor(coordinator, description)
+        TeamsPresenceSensor(account, description)
         for description in SENSORS
-        if description.exists_fn(coordinator)
+        if description.exists_fn(account)
     )
-    if coordinator.push is None:  # Instant updates off: no mode to show
+    if account.push is None:  # Instant updates off: no mode to show
         registry = er.async_get(hass)
         if entity_id := registry.async_get_entity_id(
             SENSOR_DOMAIN,
@@ -189,12 +189,12 @@ class TeamsPresenceSensor(TeamsPresenceEntity, SensorEntity):
 
     @property
     def native_value(self) -> str | datetime | None:
-        """Derive the state from the coordinator."""
-        return self.entity_description.value_fn(self.coordinator)
+        """Derive the state from the account."""
+        return self.entity_description.value_fn(self.account)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """What the state alone does not say, for the sensors that have more."""
         if self.entity_description.attributes_fn is None:
             return None
-        return self.entity_description.attributes_fn(self.coordinator)
+        return self.entity_description.attributes_fn(self.account)

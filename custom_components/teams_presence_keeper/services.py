@@ -1,7 +1,7 @@
-"""Actions for automations: validate everything, then hand the wish to the coordinator.
+"""Actions for automations: validate everything, then hand the wish to the account.
 
 Bad input raises a translated ``ServiceValidationError`` before anything is sent;
-Graph's refusals come back as translated ``HomeAssistantError`` from the coordinator.
+Graph's refusals come back as translated ``HomeAssistantError`` from the account.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import DOMAIN
-from .coordinator import TeamsPresenceConfigEntry, TeamsPresenceCoordinator
 from .entity import option
 from .graph import (
     MAX_EXPIRATION_MINUTES,
@@ -36,6 +35,7 @@ from .graph import (
     WorkLocationType,
     WorkLocationUpdate,
 )
+from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 from .work_location import OFFERED_WORK_LOCATIONS
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
@@ -122,7 +122,7 @@ def _invalid(key: str, **placeholders: Any) -> ServiceValidationError:
     )
 
 
-def _coordinator(call: ServiceCall) -> TeamsPresenceCoordinator:
+def _account(call: ServiceCall) -> TeamsPresenceAccount:
     """Return the loaded account the call names."""
     entry_id = call.data[ATTR_CONFIG_ENTRY_ID]
     entry: TeamsPresenceConfigEntry | None = call.hass.config_entries.async_get_entry(
@@ -167,7 +167,7 @@ def _future(value: datetime, field: str) -> datetime:
 
 
 async def _async_set_presence(call: ServiceCall) -> None:
-    coordinator = _coordinator(call)
+    account = _account(call)
     presence = _choice(AppPresence, call.data[ATTR_PRESENCE])
     expiration: timedelta | None = None
     if (minutes := call.data.get(ATTR_EXPIRATION)) is not None:
@@ -191,17 +191,17 @@ async def _async_set_presence(call: ServiceCall) -> None:
         until = dt_util.utcnow() + hold_for
     elif until is not None:
         until = _future(until, ATTR_UNTIL)
-    await coordinator.async_set_app_presence(
+    await account.async_set_app_presence(
         presence, until=until, expiration=expiration, context=call.context
     )
 
 
 async def _async_clear_presence(call: ServiceCall) -> None:
-    await _coordinator(call).async_set_app_presence(None, context=call.context)
+    await _account(call).async_set_app_presence(None, context=call.context)
 
 
 async def _async_set_preferred_presence(call: ServiceCall) -> None:
-    coordinator = _coordinator(call)
+    account = _account(call)
     presence = _choice(PreferredPresence, call.data[ATTR_PRESENCE])
     expiration: timedelta | None = call.data.get(ATTR_EXPIRATION)
     if expiration is not None and expiration < timedelta(
@@ -216,17 +216,17 @@ async def _async_set_preferred_presence(call: ServiceCall) -> None:
         raise _invalid(
             "preferred_expiration_too_long", value=expiration, max_days=MAX_AHEAD.days
         )
-    await coordinator.async_set_preferred_presence(
+    await account.async_set_preferred_presence(
         presence, expiration, context=call.context
     )
 
 
 async def _async_clear_preferred_presence(call: ServiceCall) -> None:
-    await _coordinator(call).async_set_preferred_presence(None, context=call.context)
+    await _account(call).async_set_preferred_presence(None, context=call.context)
 
 
 async def _async_set_status_message(call: ServiceCall) -> None:
-    coordinator = _coordinator(call)
+    account = _account(call)
     message: str = call.data[ATTR_MESSAGE]
     if not message.strip():
         raise _invalid("message_empty")
@@ -237,34 +237,32 @@ async def _async_set_status_message(call: ServiceCall) -> None:
     expires_at = call.data.get(ATTR_EXPIRES_AT)
     if expires_at is not None:
         expires_at = _future(expires_at, ATTR_EXPIRES_AT)
-    await coordinator.async_set_status_message(
+    await account.requests.async_set_status_message(
         message, expires_at, context=call.context
     )
 
 
 async def _async_clear_status_message(call: ServiceCall) -> None:
-    await _coordinator(call).async_set_status_message(None, context=call.context)
+    await _account(call).requests.async_set_status_message(None, context=call.context)
 
 
 def _work_location_layer(
-    coordinator: TeamsPresenceCoordinator, value: str, choices: list[str]
+    account: TeamsPresenceAccount, value: str, choices: list[str]
 ) -> WorkLocationLayer | None:
     """Return the layer named (``None``: all), if Graph lets the account write it."""
     if value not in choices:
         raise _invalid("invalid_layer", layer=value, options=", ".join(choices))
     layer = None if value == LAYER_ALL else WorkLocationLayer(value)
-    if key := coordinator.work_location.unoffered(layer or WorkLocationLayer.MANUAL):
-        raise _invalid(key, account=coordinator.config_entry.title)
+    if key := account.work_location.unoffered(layer or WorkLocationLayer.MANUAL):
+        raise _invalid(key, account=account.coordinator.config_entry.title)
     return layer
 
 
 async def _async_set_work_location(call: ServiceCall) -> None:
-    coordinator = _coordinator(call)
+    account = _account(call)
     # Never None: "all" is no choice here.
     layer = (
-        _work_location_layer(
-            coordinator, call.data[ATTR_LAYER], list(WorkLocationLayer)
-        )
+        _work_location_layer(account, call.data[ATTR_LAYER], list(WorkLocationLayer))
         or WorkLocationLayer.MANUAL
     )
     value: str = call.data[ATTR_LOCATION]
@@ -278,23 +276,23 @@ async def _async_set_work_location(call: ServiceCall) -> None:
     if place_id is not None and not place_id.strip():
         raise _invalid("place_id_empty")
     location = WorkLocationUpdate(WorkLocationType(value), place_id)
-    await coordinator.work_location.async_set(layer, location, context=call.context)
+    await account.work_location.async_set(layer, location, context=call.context)
 
 
 async def _async_clear_work_location(call: ServiceCall) -> None:
-    coordinator = _coordinator(call)
+    account = _account(call)
     layer = _work_location_layer(
-        coordinator,
+        account,
         call.data[ATTR_LAYER],
         [LAYER_ALL, WorkLocationLayer.AUTOMATIC],
     )
-    await coordinator.work_location.async_clear(layer, context=call.context)
+    await account.work_location.async_clear(layer, context=call.context)
 
 
 async def _async_get_presence(call: ServiceCall) -> ServiceResponse:
-    coordinator = _coordinator(call)
-    presence = coordinator.data
-    wish = coordinator.wish
+    account = _account(call)
+    presence = account.coordinator.data
+    wish = account.wish
     return {
         "availability": option(presence.availability),
         "activity": option(presence.activity),
@@ -309,9 +307,7 @@ async def _async_get_presence(call: ServiceCall) -> ServiceResponse:
         "app_presence": wish.presence.value if wish.presence else None,
         "app_presence_until": wish.until.isoformat() if wish.until else None,
         "preferred_presence": (
-            coordinator.preferred_presence.value
-            if coordinator.preferred_presence
-            else None
+            account.preferred_presence.value if account.preferred_presence else None
         ),
     }
 

@@ -7,12 +7,13 @@ makes the select unavailable until a write succeeds again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any
 
 from homeassistant.core import Context
 
+from .actions import OneOffRequests
 from .const import (
     AUTH_METHOD_APPLICATION,
     CLOUD_CUSTOM,
@@ -22,9 +23,7 @@ from .const import (
 )
 from .graph import Cloud, WorkLocationLayer, WorkLocationType, WorkLocationUpdate
 from .policy import Failure, Operation, Remedy
-
-if TYPE_CHECKING:
-    from .coordinator import TeamsPresenceCoordinator
+from .shown import PresenceView, acting_for
 
 OFFERED_WORK_LOCATIONS = (
     WorkLocationType.OFFICE,
@@ -38,9 +37,19 @@ setManualLocation and setAutomaticLocation (no ``unspecified``)."""
 class WorkLocationWriter:
     """Sets and clears an account's work location, one request at a time."""
 
-    def __init__(self, coordinator: TeamsPresenceCoordinator) -> None:
-        """Write through ``coordinator``'s client, under its throttle."""
-        self.coordinator = coordinator
+    def __init__(
+        self,
+        requests: OneOffRequests,
+        entry_title: str,
+        entry_data: Mapping[str, Any],
+        view: PresenceView,
+    ) -> None:
+        """Write as one-off ``requests`` of the account ``entry_data`` describes."""
+        self._requests = requests
+        self._client = requests.client
+        self._title = entry_title
+        self._data = entry_data
+        self._view = view
         self.refused = False
         """Graph answered a work-location write with 403 or 404: not in this tenant."""
 
@@ -50,7 +59,7 @@ class WorkLocationWriter:
         ``None`` when it does. Behind custom endpoints the cloud is unknown, so
         Graph answers for itself.
         """
-        data = self.coordinator.config_entry.data
+        data = self._data
         if data.get(CONF_AUTH_METHOD) == AUTH_METHOD_APPLICATION:
             return "work_location_application"
         cloud = data.get(CONF_CLOUD, Cloud.GLOBAL)
@@ -65,7 +74,7 @@ class WorkLocationWriter:
         context: Context | None = None,
     ) -> None:
         """Write where the user works to ``layer``; a manual one wins over the rest."""
-        client = self.coordinator.client
+        client = self._client
         request = (
             client.set_manual_location
             if layer is WorkLocationLayer.MANUAL
@@ -81,7 +90,7 @@ class WorkLocationWriter:
         Graph cannot drop the manual layer alone: ``clearLocation`` drops both,
         and the working-hours plan shows until an agent sets the automatic again.
         """
-        client = self.coordinator.client
+        client = self._client
         await self._async_write(
             client.clear_automatic_location
             if layer is WorkLocationLayer.AUTOMATIC
@@ -93,13 +102,11 @@ class WorkLocationWriter:
         self, request: Callable[[], Awaitable[None]], context: Context | None
     ) -> None:
         """Send a work-location write, then read what Teams shows now."""
-        coordinator = self.coordinator
-        with coordinator.acting_for(context):
-            await coordinator.async_call(
-                request, Operation.WORK_LOCATION, self._refusal
+        with acting_for(context):
+            await self._requests.async_send(
+                request, context, Operation.WORK_LOCATION, self._refusal
             )
             self._note_refused(False)
-            await coordinator.async_refresh()
 
     def _refusal(self, remedy: Remedy) -> None:
         """Note that this tenant's Graph has no work location, if the remedy says so.
@@ -112,7 +119,7 @@ class WorkLocationWriter:
         if not self.refused:
             LOGGER.warning(
                 "Microsoft Graph does not offer work location to %s: %s",
-                self.coordinator.config_entry.title,
+                self._title,
                 remedy.reason,
             )
         self._note_refused(True)
@@ -120,4 +127,4 @@ class WorkLocationWriter:
     def _note_refused(self, refused: bool) -> None:
         if refused != self.refused:
             self.refused = refused
-            self.coordinator.async_update_listeners()
+            self._view.async_update_listeners()

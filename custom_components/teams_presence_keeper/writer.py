@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -19,12 +18,20 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
+from .account_store import AccountStore
 from .const import DOMAIN, LOGGER
-from .keeper import ClearPreferred, EndSession, SessionRequest, SetPreferred, SetSession
-from .policy import FAILURES, Operation, Remedy
-
-if TYPE_CHECKING:
-    from .coordinator import TeamsPresenceCoordinator
+from .graph import GraphPresenceClient
+from .keeper import (
+    ClearPreferred,
+    EndSession,
+    SessionKeeper,
+    SessionRequest,
+    SetPreferred,
+    SetSession,
+)
+from .policy import FAILURES, FailurePolicy, Operation, Remedy
+from .problems import AccountProblems
+from .shown import PresenceView, acting_context, acting_for
 
 UNLOAD_WAIT = timedelta(seconds=5)
 """How long unloading waits for a write on its way, so a reload's writes come after it."""
@@ -41,11 +48,31 @@ the task that ends once it has landed."""
 class AppSessionWriter:
     """Sends what the keeper says is due, one request at a time, and sets its timer."""
 
-    def __init__(self, coordinator: TeamsPresenceCoordinator, session_id: str) -> None:
-        """Write the app session ``session_id`` (the app's client id) of an account."""
-        self.coordinator = coordinator
-        self.keeper = coordinator.keeper
-        self.policy = coordinator.policy
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        *,
+        client: GraphPresenceClient,
+        keeper: SessionKeeper,
+        problems: AccountProblems,
+        store: AccountStore,
+        view: PresenceView,
+        session_id: str,
+    ) -> None:
+        """Write the app session ``session_id`` (the app's client id) of an account.
+
+        What the keeper says is due goes through ``client``; ``problems`` carries
+        out each failure's remedy; ``view`` shows what Graph accepted.
+        """
+        self.hass = hass
+        self.entry_id = entry_id
+        self.client = client
+        self.keeper = keeper
+        self.policy: FailurePolicy = problems.policy
+        self._problems = problems
+        self._store = store
+        self._view = view
         self.session_id = session_id
         self.next_sync: datetime | None = None
         self.last_write: datetime | None = None
@@ -82,7 +109,7 @@ class AppSessionWriter:
                 return
         except TimeoutError:
             pass
-        hass = self.coordinator.hass
+        hass = self.hass
         hass.data.setdefault(WRITES_LANDING, {})[self] = (
             hass.async_create_background_task(
                 self._async_after_landing(), f"{DOMAIN} write landing"
@@ -99,7 +126,7 @@ class AppSessionWriter:
         async with self._lock:
             if self._end_on_landing:
                 await self._async_end()
-        del self.coordinator.hass.data[WRITES_LANDING][self]
+        del self.hass.data[WRITES_LANDING][self]
 
     async def async_apply(
         self, undo: Callable[[], None], *, preferred: bool = False
@@ -112,19 +139,19 @@ class AppSessionWriter:
         of choices is sent by the first caller's task.
         """
         wish = self.keeper.preferred_wish if preferred else self.keeper.wish
-        if (context := self.coordinator.context) is not None:
+        if (context := acting_context()) is not None:
             self._wished_by[preferred] = (wish, context)
         else:
             self._wished_by.pop(preferred, None)
-        self.coordinator.async_update_listeners()
+        self._view.async_update_listeners()
         try:
             await self.async_sync()
         except HomeAssistantError:
             undo()
-            self.coordinator.async_update_listeners()
+            self._view.async_update_listeners()
             raise
         finally:
-            self.coordinator.save()
+            self._store.save()
 
     async def async_end_session(self) -> None:
         """End the app session in Graph, keeping the wish for whoever writes next.
@@ -135,7 +162,7 @@ class AppSessionWriter:
         async with self._lock:
             if self.keeper.session is not None and await self._async_end():
                 self.keeper.session_ended()
-                self.coordinator.save()
+                self._store.save()
 
     async def _async_end(self) -> bool:
         """End the app session in Graph; a failure is logged and ``False``.
@@ -178,24 +205,24 @@ class AppSessionWriter:
                     changed |= self.keeper.accepted(request, now)
                     credit = self._credit(wish)
                     wisher = credit or wisher
-                    with self.coordinator.acting_for(credit):
-                        self.coordinator.async_update_listeners()
+                    with acting_for(credit):
+                        self._view.async_update_listeners()
                     force = force and isinstance(
                         request, (SetPreferred, ClearPreferred)
                     )
                     self.last_write = now
-                    self.coordinator.save()
-                    self.coordinator.problems.resolved(wrote=True)
+                    self._store.save()
+                    self._problems.resolved(wrote=True)
                     if self._refusal_logged:
                         LOGGER.info("Graph accepts the Teams presence again")
                         self._refusal_logged = False
                 self._schedule(self._next_wake(failed, now))
         finally:
             # A refusal too: what is shown may have changed by itself (a hold's end).
-            self.coordinator.async_update_listeners()
+            self._view.async_update_listeners()
         if changed:
-            with self.coordinator.acting_for(wisher):
-                await self.coordinator.async_refresh()
+            with acting_for(wisher):
+                await self._view.async_refresh()
 
     def _next_wake(self, failed: Remedy | None, now: datetime) -> datetime | None:
         """Return the next wake-up, or after a failure its retry.
@@ -237,7 +264,7 @@ class AppSessionWriter:
         once the timer is set for the retry, if any, or for what is shown to
         change by itself (a hold's end).
         """
-        remedy = self.coordinator.note_failure(
+        remedy = self._problems.failed(
             err,
             Operation.END_SESSION
             if isinstance(request, EndSession)
@@ -249,7 +276,7 @@ class AppSessionWriter:
             return None
         if remedy.error_key is not None:
             self._schedule(self._next_wake(remedy, now))
-            raise self.coordinator.problems.error(remedy) from err
+            raise self._problems.error(remedy) from err
         return remedy
 
     @callback
@@ -259,7 +286,7 @@ class AppSessionWriter:
         Not the entry's task: an unload would cut its request off, which Graph may
         still carry out, unseen. It lands like a caller's, and nothing follows it.
         """
-        self.coordinator.hass.async_create_background_task(
+        self.hass.async_create_background_task(
             self._async_sync_logged(force), f"{DOMAIN} {name}"
         )
 
@@ -274,7 +301,7 @@ class AppSessionWriter:
 
     async def _async_send(self, request: SessionRequest) -> None:
         """Send one request of the keeper's to Graph."""
-        client = self.coordinator.client
+        client = self.client
         match request:
             case SetSession(presence, expiration):
                 await client.set_presence(self.session_id, presence, expiration)
@@ -290,7 +317,7 @@ class AppSessionWriter:
         self.next_sync = None if self.keeper.closed else when
         if self.next_sync is not None:
             self._timer = async_track_point_in_utc_time(
-                self.coordinator.hass, self._handle_timer, self.next_sync
+                self.hass, self._handle_timer, self.next_sync
             )
 
     @callback
@@ -315,7 +342,7 @@ async def async_end_sessions_landing(hass: HomeAssistant, entry_id: str) -> bool
     landing = {
         writer: landed
         for writer, landed in hass.data.get(WRITES_LANDING, {}).items()
-        if writer.coordinator.config_entry.entry_id == entry_id
+        if writer.entry_id == entry_id
     }
     for writer in landing:
         writer.end_session_on_landing()
