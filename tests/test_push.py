@@ -629,7 +629,7 @@ async def test_missing_consent_asks_to_sign_in_again_and_polls(
     assert issue is not None
     assert issue.translation_placeholders == {
         "account": "Adele Vance",
-        "client_id": push_entry.runtime_data.coordinator.problems.client_id,
+        "client_id": push_entry.runtime_data.problems.client_id,
     }
     assert push_entry.runtime_data.coordinator.update_interval == timedelta(seconds=30)
 

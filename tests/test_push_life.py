@@ -161,7 +161,7 @@ async def test_an_external_url_graph_cannot_reach_raises_the_address_repair(
     assert issue.translation_key == "instant_updates_unreachable"
     assert issue.translation_placeholders == {
         "account": "Adele Vance",
-        "client_id": push_entry.runtime_data.coordinator.problems.client_id,
+        "client_id": push_entry.runtime_data.problems.client_id,
         "url": UNREACHABLE_URL,
     }
 

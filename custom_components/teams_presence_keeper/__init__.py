@@ -20,8 +20,10 @@ from .auth.tokens import async_get_account_access
 from .const import (
     CONF_CLEAR_ON_REMOVE,
     CONF_EXPIRATION,
+    CONF_READ_INTERVAL,
     DEFAULT_CLEAR_ON_REMOVE,
     DEFAULT_EXPIRATION_MINUTES,
+    DEFAULT_READ_INTERVAL,
     DOMAIN,
     LOGGER,
 )
@@ -35,6 +37,7 @@ from .problems import (
     async_delete_issues,
 )
 from .push import PushManager, async_end_push
+from .push_freshness import PushFreshness
 from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 from .services import async_setup_services
 from .work_location import WorkLocationWriter
@@ -64,7 +67,8 @@ async def async_setup_entry(
         account.push = account.coordinator.push = PushManager(
             account.coordinator,
             client,
-            account.coordinator.problems,
+            account.problems,
+            account.freshness,
             client_id=client_id,
             login_url=endpoints_from_data(entry.data).login_url,
         )
@@ -101,7 +105,10 @@ async def _async_assemble(
     store = AccountStore(hass, entry, keeper, policy)
     await store.async_restore()
     problems = AccountProblems(hass, entry, client_id, policy, store.save)
-    coordinator = TeamsPresenceCoordinator(hass, entry, client, problems)
+    freshness = PushFreshness(
+        timedelta(seconds=entry.options.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL))
+    )
+    coordinator = TeamsPresenceCoordinator(hass, entry, client, problems, freshness)
     writer = AppSessionWriter(
         hass,
         entry.entry_id,
@@ -118,7 +125,9 @@ async def _async_assemble(
         client=client,
         keeper=keeper,
         policy=policy,
+        problems=problems,
         store=store,
+        freshness=freshness,
         coordinator=coordinator,
         writer=writer,
         requests=requests,

@@ -9,7 +9,7 @@ are the writer's (``writer.py``), failures the policy's (``policy.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from homeassistant.config_entries import ConfigEntry
@@ -18,7 +18,7 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL, DOMAIN, LOGGER
+from .const import DOMAIN, LOGGER
 from .graph import (
     GraphPresenceClient,
     LifecycleNotice,
@@ -61,14 +61,13 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         entry: ConfigEntry,
         client: GraphPresenceClient,
         problems: AccountProblems,
+        freshness: PushFreshness,
     ) -> None:
-        """Read ``entry``'s presence through ``client``; ``problems`` carries out failures."""
-        self.freshness = PushFreshness(
-            timedelta(
-                seconds=entry.options.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL)
-            )
-        )
-        """Whether pushed presence is fresh; told everything push brings."""
+        """Read ``entry``'s presence through ``client``; ``problems`` carries out failures.
+
+        ``freshness`` says what push brings is worth, and how often to poll.
+        """
+        self.freshness = freshness
         super().__init__(
             hass,
             LOGGER,

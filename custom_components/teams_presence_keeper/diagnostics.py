@@ -81,7 +81,7 @@ async def async_get_config_entry_diagnostics(
             "last_read_success": coordinator.last_update_success,
             "presence": asdict(coordinator.data) if coordinator.data else None,
             "recent_errors": [
-                _scrub(error, identifying) for error in coordinator.problems.recent
+                _scrub(error, identifying) for error in account.problems.recent
             ],
             **updates,
         },

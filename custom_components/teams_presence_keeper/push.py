@@ -44,6 +44,7 @@ from .push_address import (
     async_push_address,
     cloud_component,
 )
+from .push_freshness import PushFreshness
 from .push_inbox import NotificationInbox
 
 if TYPE_CHECKING:
@@ -87,14 +88,17 @@ class PushManager:
         coordinator: TeamsPresenceCoordinator,
         client: GraphSubscriptionClient,
         problems: AccountProblems,
+        freshness: PushFreshness,
         *,
         client_id: str,
         login_url: str,
     ) -> None:
         """Subscribe with ``client``; tokens must name the app ``client_id``.
 
-        What push brings goes to ``coordinator``; ``problems`` carries out failures.
+        What push brings goes to ``coordinator``; ``problems`` carries out failures;
+        ``freshness`` (the coordinator's rules) says whether push is healthy.
         """
+        self._freshness = freshness
         self.hass = hass = coordinator.hass
         self.coordinator = coordinator
         self._problems = problems
@@ -135,19 +139,17 @@ class PushManager:
     @property
     def counts(self) -> Counter[str]:
         """What the webhook took in, by outcome: refused by the inbox, or decided."""
-        return self.inbox.counts + self.coordinator.freshness.counts
+        return self.inbox.counts + self._freshness.counts
 
     @property
     def last_notification(self) -> datetime | None:
         """When the last notification of a change was accepted."""
-        return self.coordinator.freshness.last_notification
+        return self._freshness.last_notification
 
     @property
     def mode(self) -> UpdateMode:
         """Push by which address, or polling while push is not healthy."""
-        return (
-            self.address if self.coordinator.freshness.healthy else UpdateMode.POLLING
-        )
+        return self.address if self._freshness.healthy else UpdateMode.POLLING
 
     @property
     def subscription_id(self) -> str | None:
@@ -273,7 +275,7 @@ class PushManager:
         """
         certificate = await self._async_current_certificate()
         held = self.subscription
-        wants_new = self.coordinator.freshness.wants_new_subscription
+        wants_new = self._freshness.wants_new_subscription
         if held and (held["url"] != url or wants_new):
             await self._async_delete_held()
         elif held:

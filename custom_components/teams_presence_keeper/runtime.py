@@ -20,7 +20,9 @@ from .coordinator import TeamsPresenceCoordinator
 from .graph import AppPresence, GraphSubscriptionClient, PreferredPresence
 from .keeper import AppSession, SessionKeeper, Wish
 from .policy import FailurePolicy
+from .problems import AccountProblems
 from .push import PushManager
+from .push_freshness import PushFreshness
 from .shown import acting_for
 from .work_location import WorkLocationWriter
 from .writer import AppSessionWriter
@@ -35,7 +37,9 @@ class TeamsPresenceAccount:
     client: GraphSubscriptionClient
     keeper: SessionKeeper
     policy: FailurePolicy
+    problems: AccountProblems
     store: AccountStore
+    freshness: PushFreshness
     coordinator: TeamsPresenceCoordinator
     writer: AppSessionWriter
     requests: OneOffRequests
