@@ -70,6 +70,8 @@ class RecordedRequest:
     status: int = 0
     received: float = field(default_factory=perf_counter)
     answered: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    """The request's headers but Authorization (no token in a test's output)."""
 
 
 class _Listener:
@@ -320,6 +322,11 @@ class GraphEmulator:
                 await read_body(request),
                 self.clock(),
                 server,
+                headers={
+                    name: value
+                    for name, value in request.headers.items()
+                    if name.lower() != "authorization"
+                },
             )
             self.requests.append(entry)
             try:

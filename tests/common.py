@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -13,7 +14,7 @@ from homeassistant.components.select import (
     DOMAIN as SELECT_DOMAIN,
     SERVICE_SELECT_OPTION,
 )
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry, ConfigFlowResult
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -104,7 +105,7 @@ def set_calls(emulator: GraphEmulator) -> list[RecordedRequest]:
     return [call for call in emulator.graph_calls("setPresence") if call.status == 200]
 
 
-def reauth_flows(hass: HomeAssistant) -> list[object]:
+def reauth_flows(hass: HomeAssistant) -> list[ConfigFlowResult]:
     """The integration's reauthentication flows in progress."""
     return [
         flow
@@ -124,3 +125,18 @@ async def call(
         blocking=True,
         return_response=action == "get_presence",
     )
+
+
+def token_granting(
+    emulator: GraphEmulator,
+    token: dict[str, Any],
+    scopes: tuple[str, ...],
+    lifetime: timedelta,
+) -> dict[str, Any]:
+    """A stored browser token whose sign-in was granted ``scopes``, and says so."""
+    return {
+        **token,
+        "access_token": emulator.issue_token(scopes=scopes, lifetime=lifetime),
+        "scope": " ".join(scopes),
+        "expires_at": time.time() + lifetime.total_seconds(),
+    }

@@ -18,6 +18,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigEntryState,
     ConfigFlowResult,
+    ConfigSubentryFlow,
     OptionsFlow,
 )
 from homeassistant.const import (
@@ -44,7 +45,9 @@ from .auth.entry import (
     delegated_scopes,
     endpoints_from_data,
     lacks_instant_updates_consent,
+    lacks_people_consent,
     wants_instant_updates,
+    wants_people,
 )
 from .auth.errors import SignInRefused
 from .auth.sign_in import DeviceCodeSignIn, async_sign_in_application
@@ -66,6 +69,7 @@ from .const import (
     DOMAIN,
     LOGGER,
     OIDC_SCOPES,
+    SUBENTRY_PERSON,
 )
 from .graph import (
     Cloud,
@@ -73,6 +77,7 @@ from .graph import (
     tenant_problem,
 )
 from .options_flow import DEFAULT_OPTIONS, TeamsPresenceOptionsFlow
+from .person_flow import PersonSubentryFlow
 from .runtime import TeamsPresenceConfigEntry
 
 REDIRECT_URI: Final = "https://my.home-assistant.io/redirect/oauth"
@@ -154,6 +159,15 @@ class _SignInFlow(AbstractOAuth2FlowHandler):
             return wants_instant_updates(self._get_reauth_entry())
         if self.source == SOURCE_RECONFIGURE:
             return wants_instant_updates(self._get_reconfigure_entry())
+        return False
+
+    @property
+    def _people(self) -> bool:
+        """Whether signing in again must also consent to what following people needs."""
+        if self.source == SOURCE_REAUTH:
+            return wants_people(self._get_reauth_entry())
+        if self.source == SOURCE_RECONFIGURE:
+            return wants_people(self._get_reconfigure_entry())
         return False
 
     def _refused(self, err: SignInRefused) -> str:
@@ -272,6 +286,7 @@ class _DeviceCodeSteps(_SignInFlow):
                 self._data[CONF_TENANT],
                 self._data[CONF_CLIENT_ID],
                 instant_updates=self._instant_updates,
+                people=self._people,
             )
         except SignInRefused as err:
             return self._refused(err)
@@ -365,6 +380,7 @@ class TeamsPresenceConfigFlow(_DeviceCodeSteps, _ApplicationSteps, domain=DOMAIN
             *delegated_scopes(
                 endpoints_from_data(self._data),
                 instant_updates=self._instant_updates,
+                people=self._people,
             ),
             *OIDC_SCOPES,
         ]
@@ -375,6 +391,14 @@ class TeamsPresenceConfigFlow(_DeviceCodeSteps, _ApplicationSteps, domain=DOMAIN
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
         """Tune how the account is read and its app session kept."""
         return TeamsPresenceOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Follow people of the account's directory ("Add person")."""
+        return {SUBENTRY_PERSON: PersonSubentryFlow}
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -483,14 +507,18 @@ class TeamsPresenceConfigFlow(_DeviceCodeSteps, _ApplicationSteps, domain=DOMAIN
             consent = wants_instant_updates(entry) and lacks_instant_updates_consent(
                 entry
             )
+            step_id = "reauth_consent" if consent else "reauth_confirm"
+            if wants_people(entry) and lacks_people_consent(entry):
+                step_id = "reauth_people"
             return self.async_show_form(
-                # Instant updates asks for a new permission: say so, not "revoked".
-                step_id="reauth_consent" if consent else "reauth_confirm",
+                # A new permission is asked for: say so, not "revoked".
+                step_id=step_id,
                 description_placeholders={"name": entry.title},
             )
         return await self._async_step_method()
 
     async_step_reauth_consent = async_step_reauth_confirm
+    async_step_reauth_people = async_step_reauth_confirm
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None

@@ -58,3 +58,14 @@ REFRESH_MARGIN: Final = timedelta(seconds=20)
 """How long before Graph's timeout or expiry the session is refreshed: room for a
 request that takes up to the client's 20-second timeout, while Available needs only
 103 refreshes in 8 hours (the minimum is 96)."""
+
+# Following people (config subentries of the account)
+SUBENTRY_PERSON: Final = "person"
+CONF_FOLLOW_PEOPLE: Final = "follow_people"
+"""Set once the user chose to follow people: delegated sign-ins then ask for PEOPLE_SCOPES."""
+PEOPLE_SCOPES: Final = ("Presence.Read.All", "User.ReadBasic.All")
+"""The least delegated permissions to find people and read their presence."""
+PEOPLE_APP_PERMISSIONS: Final = ("Presence.Read.All", "User.Read.All")
+"""The application permissions an administrator grants for the same."""
+CONF_DISPLAY_NAME: Final = "display_name"
+CONF_MAIL: Final = "mail"

@@ -14,6 +14,7 @@ from ..const import (
     AUTH_METHOD_DEVICE_CODE,
     CONF_AUTH_METHOD,
     CONF_CLOUD,
+    CONF_FOLLOW_PEOPLE,
     CONF_GRAPH_URL,
     CONF_INSTANT_UPDATES,
     CONF_LOGIN_URL,
@@ -21,6 +22,7 @@ from ..const import (
     DEFAULT_INSTANT_UPDATES,
     DELEGATED_SCOPES,
     INSTANT_UPDATES_SCOPE,
+    PEOPLE_SCOPES,
 )
 from ..graph import CLOUD_ENDPOINTS, Cloud, CloudEndpoints
 
@@ -59,18 +61,21 @@ _NATIONAL_CLOUDS: Final = frozenset(
 
 
 def delegated_scopes(
-    endpoints: CloudEndpoints, *, instant_updates: bool = False
+    endpoints: CloudEndpoints, *, instant_updates: bool = False, people: bool = False
 ) -> list[str]:
     """Return the delegated scopes as Entra ID expects them in this cloud.
 
     Short names stand for the global Microsoft Graph, and token answers name them
     short too, which is what msal's cache matches later requests against. A national
     cloud's Graph has to be named in full. ``instant_updates`` adds the permission
-    presence subscriptions need, asked for only once the user turned the option on.
+    presence subscriptions need, asked for only once the user turned the option on;
+    ``people`` those following people needs, once the user chose to follow someone.
     """
     permissions = [*DELEGATED_SCOPES]
     if instant_updates:
         permissions.append(INSTANT_UPDATES_SCOPE)
+    if people:
+        permissions = list(dict.fromkeys([*permissions, *PEOPLE_SCOPES]))
     if endpoints in _NATIONAL_CLOUDS:
         return [endpoints.scope(permission) for permission in permissions]
     return permissions
@@ -83,8 +88,25 @@ def wants_instant_updates(entry: StoredEntry) -> bool:
     )
 
 
+def wants_people(entry: StoredEntry) -> bool:
+    """Whether the entry signs in delegated and its user chose to follow people."""
+    return entry.data[CONF_AUTH_METHOD] in DELEGATED_METHODS and bool(
+        entry.data.get(CONF_FOLLOW_PEOPLE)
+    )
+
+
+def lacks_people_consent(entry: StoredEntry) -> bool:
+    """Whether the stored sign-in was granted without what following people needs."""
+    return _lacks_consent(entry, PEOPLE_SCOPES)
+
+
 def lacks_instant_updates_consent(entry: StoredEntry) -> bool:
-    """Whether the stored sign-in was granted without ``Presence.Read.All``.
+    """Whether the stored sign-in was granted without ``Presence.Read.All``."""
+    return _lacks_consent(entry, (INSTANT_UPDATES_SCOPE,))
+
+
+def _lacks_consent(entry: StoredEntry, scopes: tuple[str, ...]) -> bool:
+    """Whether the stored sign-in was granted without one of ``scopes``.
 
     Entra ID names the granted scopes in each token answer (the browser method
     keeps it) and msal keeps them with each cached token (the device code). A token
@@ -99,7 +121,7 @@ def lacks_instant_updates_consent(entry: StoredEntry) -> bool:
         for item in cache.get("AccessToken", {}).values():
             granted.update(str(item.get("target", "")).split())
     names = {scope.rsplit("/", 1)[-1].lower() for scope in granted}
-    return bool(names) and INSTANT_UPDATES_SCOPE.lower() not in names
+    return bool(names) and any(scope.lower() not in names for scope in scopes)
 
 
 def readable_token(token: object) -> TypeGuard[dict[str, Any]]:

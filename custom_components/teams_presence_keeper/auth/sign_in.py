@@ -69,10 +69,13 @@ class DeviceCodeSignIn:
         client_id: str,
         *,
         instant_updates: bool = False,
+        people: bool = False,
     ) -> DeviceCodeSignIn:
         """Ask Entra ID for a code; raise ``SignInRefused`` if it gives none."""
         cache = msal.SerializableTokenCache()
-        scopes = delegated_scopes(endpoints, instant_updates=instant_updates)
+        scopes = delegated_scopes(
+            endpoints, instant_updates=instant_updates, people=people
+        )
 
         def start() -> tuple[msal.PublicClientApplication, dict[str, Any]]:
             app = public_client(endpoints, tenant, client_id, cache)

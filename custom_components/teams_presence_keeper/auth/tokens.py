@@ -45,9 +45,11 @@ from .entry import (
     delegated_scopes,
     endpoints_from_data,
     lacks_instant_updates_consent,
+    lacks_people_consent,
     readable_token,
     token_cache_state,
     wants_instant_updates,
+    wants_people,
 )
 from .errors import (
     APP_REGISTRATION_PROBLEMS,
@@ -191,6 +193,7 @@ def _device_code_access(hass: HomeAssistant, entry: ConfigEntry) -> AccountAcces
         endpoints,
         instant_updates=wants_instant_updates(entry)
         and not lacks_instant_updates_consent(entry),
+        people=wants_people(entry) and not lacks_people_consent(entry),
     )
     cache = msal.SerializableTokenCache()
     cache.deserialize(stored)

@@ -1,0 +1,270 @@
+"""Add a person to follow: a config subentry of the account, found in its directory.
+
+user (a name or an e-mail address) -> pick (when a name was searched) -> the person,
+stored by object id. A delegated sign-in without the permissions following people
+needs goes to ``consent`` first, which asks to sign in again. Reconfigure picks the
+person again the same way; rename and delete are Home Assistant's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntryState,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+)
+import voluptuous as vol
+
+from .auth.entry import DELEGATED_METHODS, lacks_people_consent
+from .const import (
+    CONF_AUTH_METHOD,
+    CONF_DISPLAY_NAME,
+    CONF_FOLLOW_PEOPLE,
+    CONF_MAIL,
+    CONF_USER_ID,
+    PEOPLE_APP_PERMISSIONS,
+    PEOPLE_SCOPES,
+    SUBENTRY_PERSON,
+)
+from .graph import DirectoryPerson, GraphPresenceClient
+from .policy import FAILURES, Failure, classify, reason
+from .runtime import TeamsPresenceConfigEntry
+
+CONF_QUERY: Final = "query"
+CONF_PERSON: Final = "person"
+CONF_USER_PRINCIPAL_NAME: Final = "user_principal_name"
+SEARCH_LIMIT: Final = 25
+"""People offered to pick from: enough for a common name, short enough to read."""
+
+QUERY_SCHEMA: Final = vol.Schema({vol.Required(CONF_QUERY): TextSelector()})
+
+_ERRORS: Final = {
+    Failure.THROTTLED: "cannot_connect",
+    Failure.TRANSIENT: "cannot_connect",
+    Failure.APP_REGISTRATION: "cannot_connect",
+    Failure.NOT_FOUND: "person_not_found",
+    Failure.UNOFFERED: "refused",
+    Failure.MISSING_PERMISSION: "missing_app_permission",
+    Failure.REFUSED: "refused",
+}
+"""The form error for each kind of failure; a delegated account's missing
+permission asks for consent instead, and a lost sign-in ends the flow."""
+
+
+def running_client(entry: TeamsPresenceConfigEntry) -> GraphPresenceClient | None:
+    """Return the Graph client of the running account; ``None`` when not loaded."""
+    if entry.state is not ConfigEntryState.LOADED:
+        return None
+    return entry.runtime_data.client
+
+
+def person_title(person: DirectoryPerson) -> str:
+    """Name a person as the directory does, or by address when it has no name."""
+    return person.display_name or person.mail or person.user_principal_name or person.id
+
+
+def _label(person: DirectoryPerson) -> str:
+    """Show a search result: the name, and the address that tells namesakes apart."""
+    address = person.mail or person.user_principal_name
+    return f"{person_title(person)} ({address})" if address else person_title(person)
+
+
+class PersonSubentryFlow(ConfigSubentryFlow):
+    """Find someone in the account's directory and follow them."""
+
+    def __init__(self) -> None:
+        """Start with nobody found."""
+        self._query = ""
+        self._found: dict[str, DirectoryPerson] = {}
+        self._reason = ""
+        """Graph's words for the last failure, shown with its form error."""
+
+    @property
+    def _entry(self) -> TeamsPresenceConfigEntry:
+        entry: TeamsPresenceConfigEntry = self._get_entry()
+        return entry
+
+    @property
+    def _delegated(self) -> bool:
+        return self._entry.data[CONF_AUTH_METHOD] in DELEGATED_METHODS
+
+    @property
+    def _query_step(self) -> str:
+        return "reconfigure" if self.source == SOURCE_RECONFIGURE else "user"
+
+    def _placeholders(self) -> dict[str, str]:
+        return {
+            "account": self._entry.title,
+            "scopes": ", ".join(PEOPLE_SCOPES),
+            "permissions": ", ".join(PEOPLE_APP_PERMISSIONS),
+            "reason": self._reason,
+        }
+
+    def _abort(self, reason: str) -> SubentryFlowResult:
+        return self.async_abort(
+            reason=reason, description_placeholders=self._placeholders()
+        )
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Ask for a name to search or an e-mail address to look up."""
+        return await self._async_step_query(user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Pick the person again: another namesake, or fresh details of the same one."""
+        if user_input is None:
+            data = self._get_reconfigure_subentry().data
+            self._query = data.get(CONF_MAIL) or data.get(CONF_DISPLAY_NAME) or ""
+        return await self._async_step_query(user_input)
+
+    async def _async_step_query(
+        self, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        if (client := running_client(self._entry)) is None:
+            return self._abort("not_loaded")
+        if self._delegated and lacks_people_consent(self._entry):
+            return await self.async_step_consent()
+        if user_input is None:
+            return self._show_query_form({})
+        self._query = user_input[CONF_QUERY].strip()
+        try:
+            if "@" in self._query:
+                return await self._async_chosen(
+                    client, await client.find_person(self._query)
+                )
+            people = await client.search_people(self._query, limit=SEARCH_LIMIT)
+        except FAILURES as err:
+            return await self._async_failed(err)
+        own = self._entry.data[CONF_USER_ID]
+        self._found = {person.id: person for person in people if person.id != own}
+        if not self._found:
+            return self._show_query_form(
+                {"base": "own_account" if people else "person_not_found"}
+            )
+        return await self.async_step_pick()
+
+    def _show_query_form(self, errors: dict[str, str]) -> SubentryFlowResult:
+        return self.async_show_form(
+            step_id=self._query_step,
+            data_schema=self.add_suggested_values_to_schema(
+                QUERY_SCHEMA, {CONF_QUERY: self._query}
+            ),
+            errors=errors,
+            description_placeholders=self._placeholders(),
+        )
+
+    async def _async_failed(self, err: BaseException) -> SubentryFlowResult:
+        """Do the failure kind's remedy: sign in again, consent, or say why."""
+        kind = classify(err)
+        if kind is Failure.SIGN_IN:
+            return self._abort("sign_in_again")
+        if kind is Failure.MISSING_PERMISSION and self._delegated:
+            return await self.async_step_consent()
+        self._reason = reason(err)
+        return self._show_query_form({"base": _ERRORS[kind]})
+
+    async def async_step_pick(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Pick one of the people the search found."""
+        if user_input is not None:
+            if (client := running_client(self._entry)) is None:
+                return self._abort("not_loaded")
+            try:
+                return await self._async_chosen(
+                    client, self._found[user_input[CONF_PERSON]]
+                )
+            except FAILURES as err:
+                return await self._async_failed(err)
+        options = [
+            SelectOptionDict(value=person.id, label=_label(person))
+            for person in self._found.values()
+        ]
+        return self.async_show_form(
+            step_id="pick",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_PERSON): SelectSelector(
+                        SelectSelectorConfig(
+                            options=options, mode=SelectSelectorMode.DROPDOWN
+                        )
+                    )
+                }
+            ),
+            description_placeholders=self._placeholders(),
+        )
+
+    async def _async_chosen(
+        self, client: GraphPresenceClient, person: DirectoryPerson
+    ) -> SubentryFlowResult:
+        """Refuse the account's own user and anyone followed; check reading them."""
+        if person.id == self._entry.data[CONF_USER_ID]:
+            return self._show_query_form({"base": "own_account"})
+        current = (
+            self._get_reconfigure_subentry()
+            if self.source == SOURCE_RECONFIGURE
+            else None
+        )
+        if any(
+            subentry.subentry_type == SUBENTRY_PERSON
+            and subentry.unique_id == person.id
+            and subentry is not current
+            for subentry in self._entry.subentries.values()
+        ):
+            return self.async_abort(reason="already_configured")
+        # Reading them now finds a missing presence permission before they are saved.
+        await client.get_presences([person.id])
+        self._remember_people()
+        data = {
+            CONF_USER_ID: person.id,
+            CONF_DISPLAY_NAME: person.display_name,
+            CONF_MAIL: person.mail,
+            CONF_USER_PRINCIPAL_NAME: person.user_principal_name,
+        }
+        if current is None:
+            return self.async_create_entry(
+                title=person_title(person), data=data, unique_id=person.id
+            )
+        return self.async_update_and_abort(
+            self._entry,
+            current,
+            data=data,
+            unique_id=person.id,
+            # A rename stays, unless it names someone else now.
+            title=current.title
+            if current.unique_id == person.id
+            else person_title(person),
+        )
+
+    def _remember_people(self) -> None:
+        """Mark a delegated account as following people: its sign-ins ask for more."""
+        entry = self._entry
+        if self._delegated and not entry.data.get(CONF_FOLLOW_PEOPLE):
+            self.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, CONF_FOLLOW_PEOPLE: True}
+            )
+
+    async def async_step_consent(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Say why the account must sign in again, then ask it to."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="consent", description_placeholders=self._placeholders()
+            )
+        self._remember_people()
+        self._entry.async_start_reauth(self.hass)
+        return self._abort("consent_asked")
