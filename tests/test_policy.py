@@ -38,13 +38,13 @@ from custom_components.teams_presence_keeper.graph import (
     SubscriptionConflictError,
 )
 from custom_components.teams_presence_keeper.keeper import SessionKeeper, SetSession
-from custom_components.teams_presence_keeper.policy import (
+from custom_components.teams_presence_keeper.policy import FailurePolicy
+from custom_components.teams_presence_keeper.remedies import (
     ISSUE_APP_REGISTRATION,
     ISSUE_INSTANT_UPDATES_ADDRESS,
     ISSUE_INSTANT_UPDATES_CONSENT,
     ISSUE_MISSING_PERMISSION,
     Failure,
-    FailurePolicy,
     Operation,
     Remedy,
 )

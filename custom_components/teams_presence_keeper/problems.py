@@ -20,7 +20,7 @@ from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .policy import (
+from .remedies import (
     ISSUE_APP_REGISTRATION,
     ISSUE_INSTANT_UPDATES_ADDRESS,
     ISSUE_INSTANT_UPDATES_CONSENT,
