@@ -18,12 +18,7 @@ import math
 from typing import Any
 
 from .const import REFRESH_MARGIN
-from .graph import (
-    MAX_EXPIRATION,
-    MIN_EXPIRATION,
-    AppPresence,
-    PreferredPresence,
-)
+from .graph import MAX_EXPIRATION, MIN_EXPIRATION, AppPresence, PreferredPresence
 from .session_records import (
     AppSession,
     ClearPreferred,
