@@ -32,7 +32,8 @@ from .encryption import (
     EncryptedContent,
     NotificationCertificate,
 )
-from .models import MalformedPresenceError, PresenceSnapshot
+from .fields import MalformedPresenceError
+from .models import PresenceSnapshot
 
 type Clock = Callable[[], datetime]
 

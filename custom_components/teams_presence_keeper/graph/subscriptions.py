@@ -30,7 +30,7 @@ from .errors import (
     GraphServerError,
     GraphValidationError,
 )
-from .models import MAX_PRESENCE_IDS, check_object_id, presence_id_batches
+from .people import MAX_PRESENCE_IDS, check_object_id, presence_id_batches
 
 _LOGGER = logging.getLogger(__name__)
 
