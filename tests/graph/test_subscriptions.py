@@ -57,7 +57,7 @@ from custom_components.teams_presence_keeper.graph.encryption import (
     DecryptionFailure,
     EncryptedContent,
 )
-from custom_components.teams_presence_keeper.graph.notifications import (
+from custom_components.teams_presence_keeper.graph.signing_keys import (
     SigningKeysUnavailableError,
 )
 from custom_components.teams_presence_keeper.remedies import Failure, classify

@@ -46,9 +46,7 @@ from .notifications import (
     PresenceChange,
     Rejected,
     RejectionReason,
-    SigningKeys,
     new_client_state,
-    signing_keys_url,
     validation_token,
 )
 from .people import (
@@ -59,6 +57,7 @@ from .people import (
     check_object_id,
     presence_id_batches,
 )
+from .signing_keys import SigningKeys, signing_keys_url
 from .subscriptions import (
     DEFAULT_SUBSCRIPTION_LIFETIME,
     SUBSCRIPTION_MAX_LIFETIME,
