@@ -58,14 +58,13 @@ from .people import (
     presence_id_batches,
 )
 from .signing_keys import SigningKeys, signing_keys_url
+from .subscription_model import Subscription, presences_resource
 from .subscriptions import (
     DEFAULT_SUBSCRIPTION_LIFETIME,
     SUBSCRIPTION_MAX_LIFETIME,
     GraphSubscriptionClient,
     NotificationUrlError,
-    Subscription,
     SubscriptionConflictError,
-    presences_resource,
 )
 from .transport import GRAPH_GLOBAL, MAX_RETRY_AFTER, ME, TokenProvider
 from .work_locations import (
