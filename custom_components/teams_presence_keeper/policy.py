@@ -22,24 +22,25 @@ from .auth.errors import SignInRequiredError, SignInUnavailableError
 from .const import LOGGER
 from .graph import (
     MAX_RETRY_AFTER,
-    GraphCertificateError,
     GraphError,
     GraphThrottledError,
     NotificationUrlError,
 )
 from .remedies import (
     CALLER_ERRORS,
-    CHECK_ERRORS,
     CONSENT_REPAIR,
+    ONE_OFF,
     UNREACHABLE_REPAIR,
     Failure,
     Operation,
     Remedy,
-    caller_words,
+    account_check_failed,
     classify,
+    read_failed,
     reason,
     repair_for,
     telling_caller,
+    throttled,
 )
 
 __all__ = [
@@ -86,7 +87,6 @@ THROTTLED_AT_MOST = timedelta(seconds=MAX_RETRY_AFTER)
 when the store was written): the client takes no longer Retry-After."""
 
 _SUBSCRIBING = (Operation.SUBSCRIBE, Operation.SUBSCRIBE_EXTERNAL)
-_ONE_OFF = (Operation.ACTION, Operation.WORK_LOCATION)
 
 
 class FailurePolicy:
@@ -116,7 +116,7 @@ class FailurePolicy:
         """Return what to do instead of sending now, if Graph asked to wait."""
         if not self.is_throttled(now):
             return None
-        return self._throttled(
+        return throttled(
             operation, "waiting for Graph's Retry-After", self.throttled_until or now
         )
 
@@ -156,7 +156,7 @@ class FailurePolicy:
         """
         failure = classify(err)
         if operation is Operation.CHECK_ACCOUNT:
-            return self._checked(err, failure)
+            return account_check_failed(err, failure)
         if failure is Failure.NOT_FOUND and operation in (
             Operation.END_SESSION,
             Operation.CLEAN_UP,
@@ -170,7 +170,7 @@ class FailurePolicy:
                 # Never sooner than the back-off: a Retry-After of 0 (a proxy's)
                 # would renew again at once, and again.
                 until = max(until, self.subscription_back_off(now))
-            return replace(self._throttled(operation, reason(err), until), store=True)
+            return replace(throttled(operation, reason(err), until), store=True)
         if operation in _SUBSCRIBING:
             return self._subscription_failed(err, failure, operation, now)
         if operation is Operation.WORK_LOCATION and failure in (
@@ -185,8 +185,8 @@ class FailurePolicy:
                 placeholders={"reason": reason(err)},
             )
         if operation is Operation.READ:
-            return self._read_failed(err, failure)
-        if operation in _ONE_OFF:
+            return read_failed(err, failure)
+        if operation in ONE_OFF:
             return telling_caller(
                 err,
                 failure,
@@ -209,45 +209,6 @@ class FailurePolicy:
             wait = max(timedelta(seconds=seconds), THROTTLED_AT_LEAST)
         self.throttled_until = now + wait
         return self.throttled_until
-
-    @staticmethod
-    def _throttled(operation: Operation, why: str, until: datetime) -> Remedy:
-        """Wait as Graph asked: until ``until``.
-
-        A one-off caller is told until when, a read keeps what it read, a write
-        keeps its wish.
-        """
-        if operation is Operation.READ:
-            return Remedy(
-                Failure.THROTTLED,
-                operation,
-                why,
-                retry_at=until,
-                error_key="throttled",
-                keeps_data=True,
-            )
-        return Remedy(
-            Failure.THROTTLED,
-            operation,
-            why,
-            retry_at=until,
-            error_key="throttled_until" if operation in _ONE_OFF else None,
-            placeholders={"time": until} if operation in _ONE_OFF else {},
-        )
-
-    def _read_failed(self, err: BaseException, failure: Failure) -> Remedy:
-        """Fail a read: Home Assistant's schedule retries it; sign in again if gone."""
-        if failure is Failure.SIGN_IN:
-            return Remedy(
-                failure,
-                Operation.READ,
-                reason(err),
-                error_key="sign_in_required",
-                sign_in_again=True,
-            )
-        return telling_caller(
-            err, failure, Operation.READ, "read_failed", repair=repair_for(err, failure)
-        )
 
     def _write_failed(
         self,
@@ -325,21 +286,6 @@ class FailurePolicy:
         wait = self._subscription_retry
         self._subscription_retry = min(wait * 2, SUBSCRIPTION_LAST_RETRY)
         return now + wait
-
-    @staticmethod
-    def _checked(err: BaseException, failure: Failure) -> Remedy:
-        """Return the config flow's form error for a failed read of the account."""
-        if isinstance(err, GraphCertificateError):
-            key, placeholders = caller_words(err, "")
-        else:
-            key, placeholders = CHECK_ERRORS.get(failure, "unknown"), {}
-        return Remedy(
-            failure,
-            Operation.CHECK_ACCOUNT,
-            reason(err),
-            error_key=key,
-            placeholders=placeholders,
-        )
 
     # After a success
 

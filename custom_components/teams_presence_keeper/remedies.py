@@ -1,8 +1,10 @@
 """The words of the failure policy: kinds, operations, remedies and repairs.
 
 What a failure is (`classify`), how Graph or the sign-in put it (`reason`), and what
-a caller or the user is told about it (the caller's words, the repairs). No Home
-Assistant and no state here: `policy.FailurePolicy` chooses a remedy with these.
+a caller or the user is told about it (the caller's words, the repairs), and the
+remedies that depend on no state (a wait Graph asked for, a failed read, a failed
+check of the account). No Home Assistant and no state here: `policy.FailurePolicy`
+chooses a remedy with these.
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ def reason(err: BaseException) -> str:
     return err.reason if isinstance(err, GraphError) else str(err)
 
 
-def caller_words(err: BaseException, key: str) -> tuple[str, dict[str, str]]:
+def _caller_words(err: BaseException, key: str) -> tuple[str, dict[str, str]]:
     """Return the translation key and placeholders telling a caller ``key``.
 
     A refused TLS certificate says so instead, naming the host, to whoever asks;
@@ -175,7 +177,7 @@ CALLER_ERRORS = {
 }
 """The translated error a caller sees, by kind; any other is Graph's refusal."""
 
-CHECK_ERRORS = {
+_CHECK_ERRORS = {
     Failure.MISSING_PERMISSION: "missing_permission",
     Failure.NOT_FOUND: "user_not_found",
     Failure.TRANSIENT: "cannot_connect",
@@ -183,7 +185,7 @@ CHECK_ERRORS = {
 }
 """The form error when reading the account fails, by kind; any other is unknown."""
 
-MISSING_PERMISSION_REPAIR = Repair(
+_MISSING_PERMISSION_REPAIR = Repair(
     ISSUE_MISSING_PERMISSION, ISSUE_MISSING_PERMISSION, names_app=False
 )
 CONSENT_REPAIR = Repair(
@@ -199,6 +201,65 @@ UNREACHABLE_REPAIR = Repair(
 )
 
 
+ONE_OFF = (Operation.ACTION, Operation.WORK_LOCATION)
+"""The operations a caller waits for, and is told about."""
+
+
+def throttled(operation: Operation, why: str, until: datetime) -> Remedy:
+    """Wait as Graph asked: until ``until``.
+
+    A one-off caller is told until when, a read keeps what it read, a write
+    keeps its wish.
+    """
+    if operation is Operation.READ:
+        return Remedy(
+            Failure.THROTTLED,
+            operation,
+            why,
+            retry_at=until,
+            error_key="throttled",
+            keeps_data=True,
+        )
+    return Remedy(
+        Failure.THROTTLED,
+        operation,
+        why,
+        retry_at=until,
+        error_key="throttled_until" if operation in ONE_OFF else None,
+        placeholders={"time": until} if operation in ONE_OFF else {},
+    )
+
+
+def read_failed(err: BaseException, failure: Failure) -> Remedy:
+    """Fail a read: Home Assistant's schedule retries it; sign in again if gone."""
+    if failure is Failure.SIGN_IN:
+        return Remedy(
+            failure,
+            Operation.READ,
+            reason(err),
+            error_key="sign_in_required",
+            sign_in_again=True,
+        )
+    return telling_caller(
+        err, failure, Operation.READ, "read_failed", repair=repair_for(err, failure)
+    )
+
+
+def account_check_failed(err: BaseException, failure: Failure) -> Remedy:
+    """Return the config flow's form error for a failed read of the account."""
+    if isinstance(err, GraphCertificateError):
+        key, placeholders = _caller_words(err, "")
+    else:
+        key, placeholders = _CHECK_ERRORS.get(failure, "unknown"), {}
+    return Remedy(
+        failure,
+        Operation.CHECK_ACCOUNT,
+        reason(err),
+        error_key=key,
+        placeholders=placeholders,
+    )
+
+
 def telling_caller(
     err: BaseException,
     failure: Failure,
@@ -209,8 +270,8 @@ def telling_caller(
     sign_in_again: bool = False,
     repair: Repair | None = None,
 ) -> Remedy:
-    """Return a remedy that tells the caller ``key`` about ``err`` (see `caller_words`)."""
-    key, placeholders = caller_words(err, key)
+    """Return a remedy that tells the caller ``key`` about ``err`` (see `_caller_words`)."""
+    key, placeholders = _caller_words(err, key)
     return Remedy(
         failure,
         operation,
@@ -226,7 +287,7 @@ def telling_caller(
 def repair_for(err: BaseException, failure: Failure) -> Repair | None:
     """Return the repair a failure asks of the user, if any."""
     if failure is Failure.MISSING_PERMISSION:
-        return MISSING_PERMISSION_REPAIR
+        return _MISSING_PERMISSION_REPAIR
     if isinstance(err, AppRegistrationError):
         return Repair(ISSUE_APP_REGISTRATION, err.problem)
     return None
