@@ -46,7 +46,7 @@ from custom_components.teams_presence_keeper.graph import (
     GraphCertificateError,
     GraphPresenceClient,
 )
-from custom_components.teams_presence_keeper.policy import Failure, classify
+from custom_components.teams_presence_keeper.remedies import Failure, classify
 from graph_emulator import GraphEmulator
 
 from .common import CLIENT_ID, CLIENT_SECRET, advance, reauth_flows

@@ -12,10 +12,10 @@ import pytest
 
 from custom_components.teams_presence_keeper.const import REFRESH_MARGIN
 from custom_components.teams_presence_keeper.graph import AppPresence, PreferredPresence
-from custom_components.teams_presence_keeper.keeper import (
+from custom_components.teams_presence_keeper.keeper import SessionKeeper
+from custom_components.teams_presence_keeper.session_records import (
     ClearPreferred,
     EndSession,
-    SessionKeeper,
     SessionRequest,
     SetPreferred,
     SetSession,

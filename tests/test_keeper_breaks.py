@@ -21,7 +21,8 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.teams_presence_keeper.const import DOMAIN
 from custom_components.teams_presence_keeper.graph import AppPresence
-from custom_components.teams_presence_keeper.keeper import SessionKeeper, SetSession
+from custom_components.teams_presence_keeper.keeper import SessionKeeper
+from custom_components.teams_presence_keeper.session_records import SetSession
 from graph_emulator import GraphEmulator
 
 from .common import (

@@ -37,17 +37,18 @@ from custom_components.teams_presence_keeper.graph import (
     PreferredPresence,
     SubscriptionConflictError,
 )
-from custom_components.teams_presence_keeper.keeper import SessionKeeper, SetSession
-from custom_components.teams_presence_keeper.policy import (
+from custom_components.teams_presence_keeper.keeper import SessionKeeper
+from custom_components.teams_presence_keeper.policy import FailurePolicy
+from custom_components.teams_presence_keeper.remedies import (
     ISSUE_APP_REGISTRATION,
     ISSUE_INSTANT_UPDATES_ADDRESS,
     ISSUE_INSTANT_UPDATES_CONSENT,
     ISSUE_MISSING_PERMISSION,
     Failure,
-    FailurePolicy,
     Operation,
     Remedy,
 )
+from custom_components.teams_presence_keeper.session_records import SetSession
 
 from .test_keeper import AWAY, BUSY, FIVE_MINUTES, HOUR, T0, at, keeper_holding
 

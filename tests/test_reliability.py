@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.teams_presence_keeper.const import DOMAIN
-from custom_components.teams_presence_keeper.graph.client import DEFAULT_TIMEOUT
+from custom_components.teams_presence_keeper.graph.transport import DEFAULT_TIMEOUT
 from graph_emulator import GraphEmulator, RecordedRequest
 from tests.sign_in_guard import SIGN_IN_GUARDS
 from tests.sign_in_helpers import (

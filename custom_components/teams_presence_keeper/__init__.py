@@ -30,7 +30,7 @@ from .const import (
 from .coordinator import TeamsPresenceCoordinator
 from .graph import GraphSubscriptionClient
 from .keeper import SessionKeeper
-from .policy import FAILURES, FailurePolicy, Operation
+from .policy import FAILURES, FailurePolicy
 from .problems import (
     AccountProblems,
     async_delete_instant_updates_issues,
@@ -38,6 +38,7 @@ from .problems import (
 )
 from .push import PushManager, async_end_push
 from .push_freshness import PushFreshness
+from .remedies import Operation
 from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 from .services import async_setup_services
 from .work_location import WorkLocationWriter

@@ -18,7 +18,8 @@ from .auth.entry import endpoints_from_data
 from .auth.errors import SignInRefused
 from .const import CONF_TARGET_USER, LOGGER
 from .graph import ME, GraphPresenceClient
-from .policy import FAILURES, FailurePolicy, Operation
+from .policy import FAILURES, FailurePolicy
+from .remedies import Operation
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ from homeassistant.core import Context
 from homeassistant.util import dt as dt_util
 
 from .graph import GraphPresenceClient
-from .policy import FAILURES, FailurePolicy, Operation, Remedy
+from .policy import FAILURES, FailurePolicy
 from .problems import AccountProblems
+from .remedies import Operation, Remedy
 from .shown import PresenceView, acting_for
 
 

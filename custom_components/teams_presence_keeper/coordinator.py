@@ -25,10 +25,11 @@ from .graph import (
     PresenceChange,
     PresenceSnapshot,
 )
-from .policy import FAILURES, Operation, Remedy
+from .policy import FAILURES
 from .problems import AccountProblems
 from .push_freshness import Lifecycle, PushFreshness, Verdict
 from .push_inbox import Pushed
+from .remedies import Operation, Remedy
 from .unknown_values import UnknownValues
 
 

@@ -37,7 +37,8 @@ from .const import (
     SUBENTRY_PERSON,
 )
 from .graph import DirectoryPerson, GraphPresenceClient
-from .policy import FAILURES, Failure, classify, reason
+from .policy import FAILURES
+from .remedies import Failure, classify, reason
 from .runtime import TeamsPresenceConfigEntry
 
 CONF_QUERY: Final = "query"

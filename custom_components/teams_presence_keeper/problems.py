@@ -20,13 +20,13 @@ from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .policy import (
+from .policy import FailurePolicy
+from .remedies import (
     ISSUE_APP_REGISTRATION,
     ISSUE_INSTANT_UPDATES_ADDRESS,
     ISSUE_INSTANT_UPDATES_CONSENT,
     ISSUE_INSTANT_UPDATES_UNREACHABLE,
     ISSUE_MISSING_PERMISSION,
-    FailurePolicy,
     Operation,
     Remedy,
 )

@@ -36,7 +36,7 @@ from .graph import (
     new_client_state,
     signing_keys_url,
 )
-from .policy import FAILURES, Failure, FailurePolicy, Operation, Remedy
+from .policy import FAILURES, FailurePolicy
 from .problems import AccountProblems
 from .push_address import (
     CloudhookUnavailable,
@@ -46,6 +46,7 @@ from .push_address import (
 )
 from .push_freshness import PushFreshness
 from .push_inbox import NotificationInbox
+from .remedies import Failure, Operation, Remedy
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry

@@ -18,11 +18,12 @@ from .account_store import AccountStore
 from .actions import OneOffRequests
 from .coordinator import TeamsPresenceCoordinator
 from .graph import AppPresence, GraphSubscriptionClient, PreferredPresence
-from .keeper import AppSession, SessionKeeper, Wish
+from .keeper import SessionKeeper
 from .policy import FailurePolicy
 from .problems import AccountProblems
 from .push import PushManager
 from .push_freshness import PushFreshness
+from .session_records import AppSession, Wish
 from .shown import acting_for
 from .work_location import WorkLocationWriter
 from .writer import AppSessionWriter

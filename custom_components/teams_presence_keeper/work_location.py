@@ -22,7 +22,7 @@ from .const import (
     LOGGER,
 )
 from .graph import Cloud, WorkLocationLayer, WorkLocationType, WorkLocationUpdate
-from .policy import Failure, Operation, Remedy
+from .remedies import Failure, Operation, Remedy
 from .shown import PresenceView, acting_for
 
 OFFERED_WORK_LOCATIONS = (

@@ -21,16 +21,17 @@ from homeassistant.util.hass_dict import HassKey
 from .account_store import AccountStore
 from .const import DOMAIN, LOGGER
 from .graph import GraphPresenceClient
-from .keeper import (
+from .keeper import SessionKeeper
+from .policy import FAILURES, FailurePolicy
+from .problems import AccountProblems
+from .remedies import Operation, Remedy
+from .session_records import (
     ClearPreferred,
     EndSession,
-    SessionKeeper,
     SessionRequest,
     SetPreferred,
     SetSession,
 )
-from .policy import FAILURES, FailurePolicy, Operation, Remedy
-from .problems import AccountProblems
 from .shown import PresenceView, acting_context, acting_for
 
 UNLOAD_WAIT = timedelta(seconds=5)

@@ -28,14 +28,14 @@ from custom_components.teams_presence_keeper.graph import (
     WorkLocationType,
     WorkLocationUpdate,
 )
-from custom_components.teams_presence_keeper.graph.client import parse_retry_after
 from custom_components.teams_presence_keeper.graph.clouds import Cloud
+from custom_components.teams_presence_keeper.graph.fields import MalformedPresenceError
 from custom_components.teams_presence_keeper.graph.models import (
     Activity,
-    MalformedPresenceError,
     PresenceSnapshot,
     iso8601_duration,
 )
+from custom_components.teams_presence_keeper.graph.transport import parse_retry_after
 from graph_emulator import GraphEmulator
 
 APP_ID = "11111111-1111-1111-1111-111111111111"

@@ -17,7 +17,7 @@ from aiohttp import ClientSession, web
 import pytest
 
 from custom_components.teams_presence_keeper.graph import SigningKeys, signing_keys_url
-from custom_components.teams_presence_keeper.graph.notifications import (
+from custom_components.teams_presence_keeper.graph.signing_keys import (
     KEYS_REFETCH_INTERVAL,
     SigningKeysUnavailableError,
 )

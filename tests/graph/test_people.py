@@ -22,7 +22,7 @@ from custom_components.teams_presence_keeper.graph import (
     PresenceBatch,
     presence_id_batches,
 )
-from custom_components.teams_presence_keeper.policy import Failure, classify
+from custom_components.teams_presence_keeper.remedies import Failure, classify
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
 from tests.contract.conftest import DocumentedGraph

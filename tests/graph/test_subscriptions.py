@@ -57,10 +57,10 @@ from custom_components.teams_presence_keeper.graph.encryption import (
     DecryptionFailure,
     EncryptedContent,
 )
-from custom_components.teams_presence_keeper.graph.notifications import (
+from custom_components.teams_presence_keeper.graph.signing_keys import (
     SigningKeysUnavailableError,
 )
-from custom_components.teams_presence_keeper.policy import Failure, classify
+from custom_components.teams_presence_keeper.remedies import Failure, classify
 from graph_emulator import GraphEmulator
 from graph_emulator.graph_api import GraphError as EmulatedGraphError
 from graph_emulator.subscriptions import Subscriptions

@@ -1,13 +1,6 @@
 """Microsoft Graph presence client: no Home Assistant imports, so it stays testable alone."""
 
-from .client import (
-    GRAPH_GLOBAL,
-    MAX_RETRY_AFTER,
-    MAX_SEARCH_RESULTS,
-    ME,
-    GraphPresenceClient,
-    TokenProvider,
-)
+from .client import GraphPresenceClient
 from .clouds import (
     CLOUD_ENDPOINTS,
     Cloud,
@@ -34,26 +27,15 @@ from .models import (
     DEFAULT_EXPIRATION,
     MAX_EXPIRATION,
     MAX_EXPIRATION_MINUTES,
-    MAX_PRESENCE_IDS,
     MAX_STATUS_MESSAGE_LENGTH,
     MIN_EXPIRATION,
     MIN_EXPIRATION_MINUTES,
-    WRITABLE_WORK_LOCATION_TYPES,
     Activity,
     AppPresence,
     Availability,
-    DirectoryPerson,
     GraphUser,
     PreferredPresence,
-    PresenceBatch,
     PresenceSnapshot,
-    WorkLocation,
-    WorkLocationLayer,
-    WorkLocationSource,
-    WorkLocationType,
-    WorkLocationUpdate,
-    check_object_id,
-    presence_id_batches,
 )
 from .notifications import (
     MAX_BATCH,
@@ -64,19 +46,34 @@ from .notifications import (
     PresenceChange,
     Rejected,
     RejectionReason,
-    SigningKeys,
     new_client_state,
-    signing_keys_url,
     validation_token,
 )
+from .people import (
+    MAX_PRESENCE_IDS,
+    MAX_SEARCH_RESULTS,
+    DirectoryPerson,
+    PresenceBatch,
+    check_object_id,
+    presence_id_batches,
+)
+from .signing_keys import SigningKeys, signing_keys_url
+from .subscription_model import Subscription, presences_resource
 from .subscriptions import (
     DEFAULT_SUBSCRIPTION_LIFETIME,
     SUBSCRIPTION_MAX_LIFETIME,
     GraphSubscriptionClient,
     NotificationUrlError,
-    Subscription,
     SubscriptionConflictError,
-    presences_resource,
+)
+from .transport import GRAPH_GLOBAL, MAX_RETRY_AFTER, ME, TokenProvider
+from .work_locations import (
+    WRITABLE_WORK_LOCATION_TYPES,
+    WorkLocation,
+    WorkLocationLayer,
+    WorkLocationSource,
+    WorkLocationType,
+    WorkLocationUpdate,
 )
 
 __all__ = [

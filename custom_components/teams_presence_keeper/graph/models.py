@@ -7,16 +7,15 @@ to ``PRESENCE_UNKNOWN`` and keeps the raw text, to show and to log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
-import re
 from typing import Any, Self
 
-from .clouds import Cloud
 from .errors import GraphValidationError
+from .fields import MalformedPresenceError, required_field, typed_field
 from .timezones import UTC_NAME
+from .work_locations import WorkLocation
 
 MIN_EXPIRATION = timedelta(minutes=5)
 MAX_EXPIRATION = timedelta(hours=4)
@@ -44,33 +43,6 @@ class _TolerantEnum(StrEnum):
             (member for member in cls if member.value.casefold() == folded),
             cls(_PRESENCE_UNKNOWN),
         )
-
-
-class _CamelCaseEnum(StrEnum):
-    """A string enum of Graph's camelCase values, spelled in snake_case.
-
-    Home Assistant's states and translation keys are snake_case; a value Graph
-    adds later parses to ``UNKNOWN``.
-    """
-
-    @classmethod
-    def parse(cls, value: str | None) -> Self:
-        """Return the member for Graph's ``value`` (``timeOff``), else ``UNKNOWN``."""
-        if value is not None:
-            try:
-                return cls(_CAMEL_HUMP.sub("_", value).lower())
-            except ValueError:
-                pass
-        return cls("unknown")
-
-    @property
-    def graph_value(self) -> str:
-        """The value as Graph spells it (``timeOff``)."""
-        head, *rest = self.value.split("_")
-        return head + "".join(part.capitalize() for part in rest)
-
-
-_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 class Availability(_TolerantEnum):
@@ -192,114 +164,6 @@ _PREFERRED_PAIRS: dict[PreferredPresence, tuple[Availability, Activity]] = {
 }
 
 
-class WorkLocationType(_CamelCaseEnum):
-    """Where the user works, as Graph's ``workLocationType``."""
-
-    UNSPECIFIED = "unspecified"
-    OFFICE = "office"
-    REMOTE = "remote"
-    TIME_OFF = "time_off"
-    UNKNOWN = "unknown"
-    """A value Graph added after this client was written."""
-
-
-class WorkLocationSource(_CamelCaseEnum):
-    """Which layer decided the work location.
-
-    Graph shows manual over automatic over scheduled (the user's working-hours
-    plan), and ``none`` when no layer has one.
-    """
-
-    NONE = "none"
-    MANUAL = "manual"
-    SCHEDULED = "scheduled"
-    AUTOMATIC = "automatic"
-    UNKNOWN = "unknown"
-    """A value Graph added after this client was written."""
-
-
-class WorkLocationLayer(StrEnum):
-    """The two layers a client may write.
-
-    The automatic layer is for agents that detect where the user is (a docking
-    app, a network agent, Home Assistant); a manual choice always wins over it.
-    """
-
-    MANUAL = "manual"
-    AUTOMATIC = "automatic"
-
-    @property
-    def clouds(self) -> frozenset[Cloud]:
-        """The clouds whose Graph offers writing this layer."""
-        return _WORK_LOCATION_CLOUDS[self]
-
-
-_WORK_LOCATION_CLOUDS: dict[WorkLocationLayer, frozenset[Cloud]] = {
-    WorkLocationLayer.MANUAL: frozenset(
-        {Cloud.GLOBAL, Cloud.US_GOVERNMENT, Cloud.US_GOVERNMENT_DOD}
-    ),
-    WorkLocationLayer.AUTOMATIC: frozenset({Cloud.GLOBAL}),
-}
-WRITABLE_WORK_LOCATION_TYPES = frozenset(
-    {
-        WorkLocationType.UNSPECIFIED,
-        WorkLocationType.OFFICE,
-        WorkLocationType.REMOTE,
-        WorkLocationType.TIME_OFF,
-    }
-)
-"""The types setManualLocation and setAutomaticLocation take."""
-
-
-@dataclass(frozen=True, slots=True)
-class WorkLocation:
-    """The user's work location as Graph aggregates it from its layers."""
-
-    location_type: WorkLocationType
-    source: WorkLocationSource
-    place_id: str | None = None
-
-    @classmethod
-    def from_graph(cls, data: dict[str, Any]) -> WorkLocation:
-        """Build from a Graph ``userWorkLocation``; raises ``MalformedPresenceError``."""
-        return cls(
-            location_type=WorkLocationType.parse(_typed(data, "workLocationType", str)),
-            source=WorkLocationSource.parse(_typed(data, "source", str)),
-            place_id=_typed(data, "placeId", str) or None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class WorkLocationUpdate:
-    """What a work-location write carries: the type and, optionally, the place.
-
-    Checked when built, so a bad value is refused before anything is sent.
-    """
-
-    location_type: WorkLocationType
-    place_id: str | None = None
-
-    def __post_init__(self) -> None:
-        """Refuse what Graph would refuse."""
-        if self.location_type not in WRITABLE_WORK_LOCATION_TYPES:
-            raise GraphValidationError(
-                "invalid_work_location_type",
-                "A work location is unspecified, office, remote or time off,"
-                f" got {self.location_type!r}",
-            )
-        if self.place_id is not None and not self.place_id.strip():
-            raise GraphValidationError(
-                "invalid_place_id", "A place id, when given, needs some text"
-            )
-
-    def as_graph(self) -> dict[str, str]:
-        """Return the body of setManualLocation and setAutomaticLocation."""
-        body = {"workLocationType": self.location_type.graph_value}
-        if self.place_id is not None:
-            body["placeId"] = self.place_id
-        return body
-
-
 def check_expiration(expiration: timedelta) -> None:
     """Raise before sending when Graph would reject the session expiration."""
     if not MIN_EXPIRATION <= expiration <= MAX_EXPIRATION:
@@ -394,30 +258,30 @@ class PresenceSnapshot:
         known. Raises ``MalformedPresenceError`` when a part has the wrong shape:
         such a body is Graph's fault, to be treated like a server error.
         """
-        raw_availability = _required(data, "availability", str)
-        raw_activity = _required(data, "activity", str)
-        status = _typed(data, "statusMessage", dict) or {}
-        message = _typed(status, "message", dict) or {}
-        out_of_office = _typed(data, "outOfOfficeSettings", dict) or {}
-        work_location = _typed(data, "workLocation", dict)
+        raw_availability = required_field(data, "availability", str)
+        raw_activity = required_field(data, "activity", str)
+        status = typed_field(data, "statusMessage", dict) or {}
+        message = typed_field(status, "message", dict) or {}
+        out_of_office = typed_field(data, "outOfOfficeSettings", dict) or {}
+        work_location = typed_field(data, "workLocation", dict)
         return cls(
             availability=Availability.parse(raw_availability),
             activity=Activity.parse(raw_activity),
             raw_availability=raw_availability,
             raw_activity=raw_activity,
-            status_message=_typed(message, "content", str) or None,
+            status_message=typed_field(message, "content", str) or None,
             status_message_expires=_parse_graph_datetime(
-                _typed(status, "expiryDateTime", dict), expiry_zone
+                typed_field(status, "expiryDateTime", dict), expiry_zone
             ),
-            out_of_office=bool(_typed(out_of_office, "isOutOfOffice", bool)),
-            out_of_office_message=_typed(out_of_office, "message", str) or None,
+            out_of_office=bool(typed_field(out_of_office, "isOutOfOffice", bool)),
+            out_of_office_message=typed_field(out_of_office, "message", str) or None,
             status_message_published=_parse_timestamp(
-                _typed(status, "publishedDateTime", str)
+                typed_field(status, "publishedDateTime", str)
             ),
             work_location=(
                 WorkLocation.from_graph(work_location) if work_location else None
             ),
-            sequence_number=_typed(data, "sequenceNumber", str) or None,
+            sequence_number=typed_field(data, "sequenceNumber", str) or None,
         )
 
 
@@ -434,25 +298,6 @@ def _unknown_text(parsed: StrEnum, raw: str) -> str | None:
     if parsed != _PRESENCE_UNKNOWN or raw.casefold() == _PRESENCE_UNKNOWN.casefold():
         return None
     return raw[:MAX_UNKNOWN_TEXT]
-
-
-class MalformedPresenceError(ValueError):
-    """A presence body whose parts have the wrong type."""
-
-
-def _typed[T](data: dict[str, Any], key: str, kind: type[T]) -> T | None:
-    """Return ``data[key]`` if it is a ``kind``, or ``None`` if it is absent."""
-    if data.get(key) is None:
-        return None
-    return _required(data, key, kind)
-
-
-def _required[T](data: dict[str, Any], key: str, kind: type[T]) -> T:
-    """Return ``data[key]``, which must be a ``kind``."""
-    value = data.get(key)
-    if not isinstance(value, kind):
-        raise MalformedPresenceError(f"{key} is {type(value).__name__}")
-    return value
 
 
 def expiry_zone_name(data: dict[str, Any]) -> str:
@@ -488,7 +333,7 @@ def _parse_graph_datetime(
     """
     if not value:
         return None
-    text = _required(value, "dateTime", str)
+    text = required_field(value, "dateTime", str)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as err:
@@ -496,74 +341,3 @@ def _parse_graph_datetime(
     if zone is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-
-
-MAX_PRESENCE_IDS = 650
-"""Ids Graph takes in one ``getPresencesByUserId`` request, and in one subscription."""
-_OBJECT_ID = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.IGNORECASE)
-
-
-def check_object_id(user_id: str) -> str:
-    """Return ``user_id`` if it is a directory object id (a GUID), else refuse it.
-
-    Graph's batched read and bulk subscription take object ids only, and a
-    subscription's filter quotes them: anything else is refused before sending.
-    """
-    if not _OBJECT_ID.fullmatch(user_id):
-        raise GraphValidationError(
-            "invalid_object_id", f"A user's object id is a GUID, got {user_id!r}"
-        )
-    return user_id
-
-
-def presence_id_batches(user_ids: Iterable[str]) -> list[list[str]]:
-    """Split ids into batches Graph takes in one request, each id once, in order.
-
-    Ids differing only in case are one user: the first spelling is kept.
-    """
-    seen: set[str] = set()
-    unique: list[str] = []
-    for user_id in user_ids:
-        if (key := user_id.lower()) not in seen:
-            seen.add(key)
-            unique.append(user_id)
-    return [
-        unique[start : start + MAX_PRESENCE_IDS]
-        for start in range(0, len(unique), MAX_PRESENCE_IDS)
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceBatch:
-    """One ``getPresencesByUserId`` answer: each asked id's presence, or missing.
-
-    Graph documents the answer as a collection of presences and promises none for
-    an id it does not know (a user who left the directory, a mistyped id): such
-    ids are in ``missing``, never an error of the whole batch.
-    """
-
-    presences: Mapping[str, PresenceSnapshot]
-    """Keyed by the id as it was asked for."""
-    missing: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class DirectoryPerson:
-    """Someone in the directory, as a lookup or a search finds them."""
-
-    id: str
-    display_name: str | None
-    mail: str | None
-    user_principal_name: str | None
-
-    @classmethod
-    def from_graph(cls, data: object) -> DirectoryPerson:
-        """Build from a Graph ``user``; raises ``MalformedPresenceError``."""
-        if not isinstance(data, dict):
-            raise MalformedPresenceError(f"user is {type(data).__name__}")
-        return cls(
-            id=_required(data, "id", str),
-            display_name=_typed(data, "displayName", str),
-            mail=_typed(data, "mail", str),
-            user_principal_name=_typed(data, "userPrincipalName", str),
-        )
