@@ -231,7 +231,37 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "sign_in_certificate": Expected(TRA, None, "cannot_connect"),
         "app_registration": Expected(APP, None, "unknown"),
     },
+    # "Add person": a form error; a lost sign-in ends the flow.
+    Operation.FIND_PERSON: {
+        "throttled": Expected(THR, None, "cannot_connect"),
+        "unreachable": Expected(TRA, None, "cannot_connect"),
+        "certificate": Expected(TRA, None, "cannot_connect"),
+        "server": Expected(TRA, None, "cannot_connect"),
+        "unauthenticated": Expected(SIGN, None, "refused", sign_in=True),
+        "forbidden": Expected(PERM, None, "missing_app_permission"),
+        "not_found": Expected(NOTF, None, "person_not_found"),
+        "invalid": Expected(REF, None, "refused"),
+        "url": Expected(REF, None, "refused"),
+        "conflict": Expected(REF, None, "refused"),
+        "other": Expected(REF, None, "refused"),
+        "sign_in_required": Expected(SIGN, None, "refused", sign_in=True),
+        "sign_in_unavailable": Expected(TRA, None, "cannot_connect"),
+        "sign_in_certificate": Expected(TRA, None, "cannot_connect"),
+        "app_registration": Expected(APP, None, "cannot_connect"),
+    },
 }
+
+
+@pytest.mark.parametrize("error", ["forbidden", "not_found", "throttled", "other"])
+def test_only_a_missing_permission_is_one_consent_may_grant(error: str) -> None:
+    remedy = FailurePolicy().failed(ERRORS[error], Operation.FIND_PERSON, T0)
+    assert remedy.consent is (error == "forbidden")
+
+
+def test_a_429_looking_someone_up_makes_the_account_wait() -> None:
+    policy = FailurePolicy()
+    policy.failed(ERRORS["throttled"], Operation.FIND_PERSON, T0)
+    assert policy.is_throttled(T0 + timedelta(seconds=1))
 
 
 TABLE[Operation.END_SESSION] = TABLE[Operation.WRITE] | {

@@ -38,7 +38,7 @@ from .const import (
 )
 from .graph import DirectoryPerson, GraphPresenceClient
 from .policy import FAILURES
-from .remedies import Failure, classify, reason
+from .remedies import Operation
 from .runtime import TeamsPresenceConfigEntry
 
 CONF_QUERY: Final = "query"
@@ -48,18 +48,6 @@ SEARCH_LIMIT: Final = 25
 """People offered to pick from: enough for a common name, short enough to read."""
 
 QUERY_SCHEMA: Final = vol.Schema({vol.Required(CONF_QUERY): TextSelector()})
-
-_ERRORS: Final = {
-    Failure.THROTTLED: "cannot_connect",
-    Failure.TRANSIENT: "cannot_connect",
-    Failure.APP_REGISTRATION: "cannot_connect",
-    Failure.NOT_FOUND: "person_not_found",
-    Failure.UNOFFERED: "refused",
-    Failure.MISSING_PERMISSION: "missing_app_permission",
-    Failure.REFUSED: "refused",
-}
-"""The form error for each kind of failure; a delegated account's missing
-permission asks for consent instead, and a lost sign-in ends the flow."""
 
 
 def running_client(entry: TeamsPresenceConfigEntry) -> GraphPresenceClient | None:
@@ -167,15 +155,19 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             description_placeholders=self._placeholders(),
         )
 
-    async def _async_failed(self, err: BaseException) -> SubentryFlowResult:
-        """Do the failure kind's remedy: sign in again, consent, or say why."""
-        kind = classify(err)
-        if kind is Failure.SIGN_IN:
+    async def _async_failed(self, err: Exception) -> SubentryFlowResult:
+        """Do the policy's remedy: sign in again, consent, or say why."""
+        if self._entry.state is not ConfigEntryState.LOADED:
+            return self._abort("not_loaded")
+        # The account's own carrier: a 429 makes the account wait too, and the
+        # failure is in its diagnostics.
+        remedy = self._entry.runtime_data.problems.failed(err, Operation.FIND_PERSON)
+        if remedy.sign_in_again:
             return self._abort("sign_in_again")
-        if kind is Failure.MISSING_PERMISSION and self._delegated:
+        if remedy.consent and self._delegated:
             return await self.async_step_consent()
-        self._reason = reason(err)
-        return self._show_query_form({"base": _ERRORS[kind]})
+        self._reason = remedy.reason
+        return self._show_query_form({"base": remedy.error_key or "refused"})
 
     async def async_step_pick(
         self, user_input: dict[str, Any] | None = None

@@ -36,6 +36,7 @@ from .remedies import (
     Remedy,
     account_check_failed,
     classify,
+    person_lookup_failed,
     read_failed,
     reason,
     repair_for,
@@ -140,6 +141,13 @@ class FailurePolicy:
         failure = classify(err)
         if operation is Operation.CHECK_ACCOUNT:
             return account_check_failed(err, failure)
+        if operation is Operation.FIND_PERSON:
+            remedy = person_lookup_failed(err, failure)
+            if isinstance(err, GraphThrottledError):
+                # Graph asked the app to wait: every request of the account waits.
+                self.throttle(err.retry_after, now)
+                return replace(remedy, store=True)
+            return remedy
         if failure is Failure.NOT_FOUND and operation in (
             Operation.END_SESSION,
             Operation.CLEAN_UP,

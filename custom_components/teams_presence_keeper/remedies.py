@@ -84,6 +84,9 @@ class Operation(StrEnum):
     subscription): gone already is what was wanted; anything else is logged."""
     CHECK_ACCOUNT = "check_account"
     """The config flow reading the account it signed in to: a form error."""
+    FIND_PERSON = "find_person"
+    """The "Add person" flow looking someone up or reading them: a form error;
+    a missing permission is one consent may grant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,9 @@ class Remedy:
     """A read: what was read last still stands (a wait Graph asked for)."""
     store: bool = False
     """The policy's stored part changed: store it, so a reload or restart waits too."""
+    consent: bool = False
+    """A permission is missing that signing in again with consent may grant (a
+    delegated account's user can; an application's, only an administrator)."""
 
     def wake(self, shown_change: datetime | None) -> datetime | None:
         """When to wake: the retry, or sooner what is shown changes by itself."""
@@ -242,6 +248,28 @@ def read_failed(err: BaseException, failure: Failure) -> Remedy:
         )
     return telling_caller(
         err, failure, Operation.READ, "read_failed", repair=repair_for(err, failure)
+    )
+
+
+_FIND_PERSON_ERRORS = {
+    Failure.THROTTLED: "cannot_connect",
+    Failure.TRANSIENT: "cannot_connect",
+    Failure.APP_REGISTRATION: "cannot_connect",
+    Failure.NOT_FOUND: "person_not_found",
+    Failure.MISSING_PERMISSION: "missing_app_permission",
+}
+"""The "Add person" form error by kind; any other is Graph's refusal."""
+
+
+def person_lookup_failed(err: BaseException, failure: Failure) -> Remedy:
+    """Return the "Add person" flow's form error, or: sign in again, or consent."""
+    return Remedy(
+        failure,
+        Operation.FIND_PERSON,
+        reason(err),
+        error_key=_FIND_PERSON_ERRORS.get(failure, "refused"),
+        sign_in_again=failure is Failure.SIGN_IN,
+        consent=failure is Failure.MISSING_PERMISSION,
     )
 
 
