@@ -575,3 +575,18 @@ async def test_device_code_sign_in_again_asks_for_the_people_permissions(
     [device_code] = [r for r in emulator.requests if r.path.endswith("/devicecode")]
     assert set(PEOPLE_SCOPES) <= set(device_code.body["scope"].split())
     assert not lacks_people_consent(entry)
+
+
+async def test_graphs_wait_holds_the_search_and_the_account(
+    hass: HomeAssistant, emulator: GraphEmulator, account: MockConfigEntry
+) -> None:
+    """A 429 to a search makes the account wait too, and nothing is sent meanwhile."""
+    emulator.throttle(1, retry_after=120)
+    result = await add(hass, account, "Megan")
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    emulator.requests.clear()
+    result = await configure(hass, result, {"query": "Megan"})
+    assert result["errors"] == {"base": "cannot_connect"}
+    await account.runtime_data.coordinator.async_refresh()
+    assert [r.path for r in emulator.requests if r.server == "graph"] == []

@@ -8,6 +8,7 @@ person again the same way; rename and delete are Home Assistant's own.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from homeassistant.config_entries import (
@@ -23,6 +24,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TextSelector,
 )
+from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .auth.entry import DELEGATED_METHODS, lacks_people_consent
@@ -37,8 +39,8 @@ from .const import (
     SUBENTRY_PERSON,
 )
 from .graph import DirectoryPerson, GraphPresenceClient
-from .policy import FAILURES, Failure, classify, reason
-from .runtime import TeamsPresenceConfigEntry
+from .policy import FAILURES, Failure, Operation, classify, reason
+from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 
 CONF_QUERY: Final = "query"
 CONF_PERSON: Final = "person"
@@ -61,11 +63,11 @@ _ERRORS: Final = {
 permission asks for consent instead, and a lost sign-in ends the flow."""
 
 
-def running_client(entry: TeamsPresenceConfigEntry) -> GraphPresenceClient | None:
-    """Return the Graph client of the running account; ``None`` when not loaded."""
+def running_account(entry: TeamsPresenceConfigEntry) -> TeamsPresenceAccount | None:
+    """Return the running account; ``None`` when not loaded."""
     if entry.state is not ConfigEntryState.LOADED:
         return None
-    return entry.runtime_data.client
+    return entry.runtime_data
 
 
 def person_title(person: DirectoryPerson) -> str:
@@ -133,21 +135,42 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     async def _async_step_query(
         self, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
-        if (client := running_client(self._entry)) is None:
+        if (account := running_account(self._entry)) is None:
             return self._abort("not_loaded")
         if self._delegated and lacks_people_consent(self._entry):
             return await self.async_step_consent()
         if user_input is None:
             return self._show_query_form({})
         self._query = user_input[CONF_QUERY].strip()
+        return await self._async_asking(account, self._async_search)
+
+    async def _async_asking(
+        self,
+        account: TeamsPresenceAccount,
+        step: Callable[[GraphPresenceClient], Awaitable[SubentryFlowResult]],
+    ) -> SubentryFlowResult:
+        """Run a step that asks Graph, under the account's wait.
+
+        Nothing is sent while Graph asks the account to wait, and a 429 here makes
+        every request of the account wait, as a one-off action's does.
+        """
+        if (held := account.policy.held(Operation.ACTION, dt_util.utcnow())) is not None:
+            self._reason = held.reason
+            return self._show_query_form({"base": _ERRORS[held.failure]})
         try:
-            if "@" in self._query:
-                return await self._async_chosen(
-                    client, await client.find_person(self._query)
-                )
-            people = await client.search_people(self._query, limit=SEARCH_LIMIT)
+            return await step(account.client)
         except FAILURES as err:
+            if classify(err) is Failure.THROTTLED:
+                account.problems.failed(err, Operation.ACTION)
             return await self._async_failed(err)
+
+    async def _async_search(self, client: GraphPresenceClient) -> SubentryFlowResult:
+        """Look the query up: an e-mail address by itself, else a search to pick from."""
+        if "@" in self._query:
+            return await self._async_chosen(
+                client, await client.find_person(self._query)
+            )
+        people = await client.search_people(self._query, limit=SEARCH_LIMIT)
         own = self._entry.data[CONF_USER_ID]
         self._found = {person.id: person for person in people if person.id != own}
         if not self._found:
@@ -181,14 +204,12 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Pick one of the people the search found."""
         if user_input is not None:
-            if (client := running_client(self._entry)) is None:
+            if (account := running_account(self._entry)) is None:
                 return self._abort("not_loaded")
-            try:
-                return await self._async_chosen(
-                    client, self._found[user_input[CONF_PERSON]]
-                )
-            except FAILURES as err:
-                return await self._async_failed(err)
+            person = self._found[user_input[CONF_PERSON]]
+            return await self._async_asking(
+                account, lambda client: self._async_chosen(client, person)
+            )
         options = [
             SelectOptionDict(value=person.id, label=_label(person))
             for person in self._found.values()
