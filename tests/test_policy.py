@@ -404,6 +404,24 @@ def test_while_throttled_nothing_is_sent(operation: Operation) -> None:
     assert policy.held(operation, T0 + timedelta(seconds=90)) is None
 
 
+@pytest.mark.parametrize(
+    "operation", [Operation.ACTION, Operation.READ, Operation.WRITE, Operation.SUBSCRIBE]
+)
+def test_a_shorter_wait_answered_at_once_does_not_cut_a_longer_one(
+    operation: Operation,
+) -> None:
+    """Requests sent together, each answered 429: every one's wait is kept."""
+    policy = FailurePolicy()
+    long = GraphThrottledError("TooManyRequests", "", status=429, retry_after=600)
+    short = GraphThrottledError("TooManyRequests", "", status=429, retry_after=1)
+    policy.failed(long, Operation.ACTION, T0)
+    remedy = policy.failed(short, operation, T0)
+    assert remedy.retry_at is not None
+    assert remedy.retry_at >= T0 + timedelta(seconds=600)
+    assert policy.is_throttled(T0 + timedelta(seconds=599))
+    assert not policy.is_throttled(T0 + timedelta(seconds=600))
+
+
 def test_a_wait_held_before_subscribing_does_not_back_off() -> None:
     policy = FailurePolicy()
     policy.throttle(90, T0)

@@ -347,15 +347,20 @@ class FailurePolicy:
         """Graph answered 429: every request waits until the returned moment.
 
         No Retry-After (or one no clock can use) waits 30 s; one shorter than a
-        second waits a second, one longer than Graph's longest an hour.
+        second waits a second, one longer than Graph's longest an hour. A wait
+        already asked for that ends later stands: requests sent together are
+        answered one by one, and a shorter wait would cut the longer one short.
         """
         if retry_after is None or not math.isfinite(retry_after):
             wait = THROTTLED_WITHOUT_RETRY_AFTER
         else:
             seconds = min(retry_after, THROTTLED_AT_MOST.total_seconds())
             wait = max(timedelta(seconds=seconds), THROTTLED_AT_LEAST)
-        self.throttled_until = now + wait
-        return self.throttled_until
+        until = now + wait
+        if self.is_throttled(now) and self.throttled_until is not None:
+            until = max(until, self.throttled_until)
+        self.throttled_until = until
+        return until
 
     @staticmethod
     def _throttled(operation: Operation, why: str, until: datetime) -> Remedy:
