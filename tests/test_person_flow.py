@@ -590,3 +590,21 @@ async def test_graphs_wait_holds_the_search_and_the_account(
     assert result["errors"] == {"base": "cannot_connect"}
     await account.runtime_data.coordinator.async_refresh()
     assert [r.path for r in emulator.requests if r.server == "graph"] == []
+
+
+async def test_the_sign_in_service_down_is_said_in_words_not_a_message_key(
+    hass: HomeAssistant, emulator: GraphEmulator, account: MockConfigEntry
+) -> None:
+    """A sign-in failure carries a message key: the form says it, not the key."""
+    hass.config_entries.async_update_entry(
+        account,
+        data={**account.data, "token": {**account.data["token"], "expires_at": 0}},
+    )
+    emulator.throttle_sign_in(1, status=503)
+    result = await add(hass, account, "Megan")
+
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "sign_in_unavailable"}
+    assert result["description_placeholders"] is not None
+    assert "sign_in_unavailable" not in result["description_placeholders"].values()
+    assert not people_requests(emulator)

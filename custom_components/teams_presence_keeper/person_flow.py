@@ -28,6 +28,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .auth.entry import DELEGATED_METHODS, lacks_people_consent
+from .auth.errors import SignInFailure
 from .const import (
     CONF_AUTH_METHOD,
     CONF_DISPLAY_NAME,
@@ -61,6 +62,10 @@ _ERRORS: Final = {
 }
 """The form error for each kind of failure; a delegated account's missing
 permission asks for consent instead, and a lost sign-in ends the flow."""
+_SIGN_IN_ERRORS: Final = frozenset(
+    {"sign_in_unavailable", "certificate_refused", "public_client_disabled"}
+)
+"""The form errors of a sign-in that gave no token for now, by its message key."""
 
 
 def running_account(entry: TeamsPresenceConfigEntry) -> TeamsPresenceAccount | None:
@@ -90,6 +95,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         self._found: dict[str, DirectoryPerson] = {}
         self._reason = ""
         """Graph's words for the last failure, shown with its form error."""
+        self._named: dict[str, str] = {}
+        """What the last failed sign-in's words name (the host of a refused certificate)."""
 
     @property
     def _entry(self) -> TeamsPresenceConfigEntry:
@@ -110,6 +117,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             "scopes": ", ".join(PEOPLE_SCOPES),
             "permissions": ", ".join(PEOPLE_APP_PERMISSIONS),
             "reason": self._reason,
+            **self._named,
         }
 
     def _abort(self, reason: str) -> SubentryFlowResult:
@@ -196,6 +204,13 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             return self._abort("sign_in_again")
         if kind is Failure.MISSING_PERMISSION and self._delegated:
             return await self.async_step_consent()
+        if isinstance(err, SignInFailure):
+            # Its words are a message key, not Graph's: the form error says them.
+            key = err.translation_key
+            self._named = dict(err.translation_placeholders)
+            return self._show_query_form(
+                {"base": key if key in _SIGN_IN_ERRORS else "sign_in_unavailable"}
+            )
         self._reason = reason(err)
         return self._show_query_form({"base": _ERRORS[kind]})
 
