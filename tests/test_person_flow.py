@@ -608,3 +608,30 @@ async def test_the_sign_in_service_down_is_said_in_words_not_a_message_key(
     assert result["description_placeholders"] is not None
     assert "sign_in_unavailable" not in result["description_placeholders"].values()
     assert not people_requests(emulator)
+
+
+async def test_an_account_removed_while_picking_ends_the_flow(
+    hass: HomeAssistant, account: MockConfigEntry, colleagues: list[User]
+) -> None:
+    megan, _ = colleagues
+    result = await add(hass, account, "Megan")
+    assert result["step_id"] == "pick"
+    assert await hass.config_entries.async_remove(account.entry_id)
+
+    result = await configure(hass, result, {"person": megan.id})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_loaded"
+
+
+@pytest.mark.parametrize("granted_scopes", [SIGNED_IN_SCOPES])
+async def test_an_account_removed_before_consent_ends_the_flow(
+    hass: HomeAssistant, account: MockConfigEntry
+) -> None:
+    result = await start(hass, account)
+    assert result["step_id"] == "consent"
+    assert await hass.config_entries.async_remove(account.entry_id)
+
+    result = await configure(hass, result, {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_loaded"
+    assert reauth_flows(hass) == []

@@ -405,7 +405,8 @@ def test_while_throttled_nothing_is_sent(operation: Operation) -> None:
 
 
 @pytest.mark.parametrize(
-    "operation", [Operation.ACTION, Operation.READ, Operation.WRITE, Operation.SUBSCRIBE]
+    "operation",
+    [Operation.ACTION, Operation.READ, Operation.WRITE, Operation.SUBSCRIBE],
 )
 def test_a_shorter_wait_answered_at_once_does_not_cut_a_longer_one(
     operation: Operation,

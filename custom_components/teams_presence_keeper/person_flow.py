@@ -68,9 +68,11 @@ _SIGN_IN_ERRORS: Final = frozenset(
 """The form errors of a sign-in that gave no token for now, by its message key."""
 
 
-def running_account(entry: TeamsPresenceConfigEntry) -> TeamsPresenceAccount | None:
-    """Return the running account; ``None`` when not loaded."""
-    if entry.state is not ConfigEntryState.LOADED:
+def running_account(
+    entry: TeamsPresenceConfigEntry | None,
+) -> TeamsPresenceAccount | None:
+    """Return the running account; ``None`` when not loaded, or removed."""
+    if entry is None or entry.state is not ConfigEntryState.LOADED:
         return None
     return entry.runtime_data
 
@@ -104,6 +106,14 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         return entry
 
     @property
+    def _known_entry(self) -> TeamsPresenceConfigEntry | None:
+        """The account, unless it was removed while the flow was open."""
+        entry: TeamsPresenceConfigEntry | None = (
+            self.hass.config_entries.async_get_entry(self.handler[0])
+        )
+        return entry
+
+    @property
     def _delegated(self) -> bool:
         return self._entry.data[CONF_AUTH_METHOD] in DELEGATED_METHODS
 
@@ -113,7 +123,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
 
     def _placeholders(self) -> dict[str, str]:
         return {
-            "account": self._entry.title,
+            "account": entry.title if (entry := self._known_entry) else "",
             "scopes": ", ".join(PEOPLE_SCOPES),
             "permissions": ", ".join(PEOPLE_APP_PERMISSIONS),
             "reason": self._reason,
@@ -143,7 +153,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     async def _async_step_query(
         self, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
-        if (account := running_account(self._entry)) is None:
+        if (account := running_account(self._known_entry)) is None:
             return self._abort("not_loaded")
         if self._delegated and lacks_people_consent(self._entry):
             return await self.async_step_consent()
@@ -162,7 +172,9 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         Nothing is sent while Graph asks the account to wait, and a 429 here makes
         every request of the account wait, as a one-off action's does.
         """
-        if (held := account.policy.held(Operation.ACTION, dt_util.utcnow())) is not None:
+        if (
+            held := account.policy.held(Operation.ACTION, dt_util.utcnow())
+        ) is not None:
             self._reason = held.reason
             return self._show_query_form({"base": _ERRORS[held.failure]})
         try:
@@ -219,7 +231,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Pick one of the people the search found."""
         if user_input is not None:
-            if (account := running_account(self._entry)) is None:
+            if (account := running_account(self._known_entry)) is None:
                 return self._abort("not_loaded")
             person = self._found[user_input[CONF_PERSON]]
             return await self._async_asking(
@@ -301,6 +313,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             return self.async_show_form(
                 step_id="consent", description_placeholders=self._placeholders()
             )
+        if self._known_entry is None:
+            return self._abort("not_loaded")
         self._remember_people()
         self._entry.async_start_reauth(self.hass)
         return self._abort("consent_asked")
