@@ -635,3 +635,14 @@ async def test_an_account_removed_before_consent_ends_the_flow(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_loaded"
     assert reauth_flows(hass) == []
+
+
+@pytest.mark.parametrize("query", ["", "   ", '"', '" "'])
+async def test_nothing_to_search_for_asks_again_without_blaming_graph(
+    hass: HomeAssistant, emulator: GraphEmulator, account: MockConfigEntry, query: str
+) -> None:
+    emulator.requests.clear()
+    result = await add(hass, account, query)
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "person_not_found"}
+    assert people_requests(emulator) == []

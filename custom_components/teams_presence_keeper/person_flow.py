@@ -39,7 +39,7 @@ from .const import (
     PEOPLE_SCOPES,
     SUBENTRY_PERSON,
 )
-from .graph import DirectoryPerson, GraphPresenceClient
+from .graph import DirectoryPerson, GraphPresenceClient, GraphValidationError
 from .policy import FAILURES, Failure, Operation, classify, reason
 from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 
@@ -216,6 +216,9 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             return self._abort("sign_in_again")
         if kind is Failure.MISSING_PERMISSION and self._delegated:
             return await self.async_step_consent()
+        if isinstance(err, GraphValidationError) and err.status is None:
+            # Refused before sending (nothing to search for): Graph was not asked.
+            return self._show_query_form({"base": "person_not_found"})
         if isinstance(err, SignInFailure):
             # Its words are a message key, not Graph's: the form error says them.
             key = err.translation_key
