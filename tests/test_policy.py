@@ -45,6 +45,7 @@ from custom_components.teams_presence_keeper.policy import (
     ISSUE_MISSING_PERMISSION,
     Failure,
     FailurePolicy,
+    GraphWait,
     Operation,
     Remedy,
 )
@@ -638,6 +639,25 @@ def test_a_stored_throttle_it_cannot_read_is_dropped(
     stored: object, until: datetime | None
 ) -> None:
     policy = FailurePolicy()
-    policy.throttle(600, T0)
     policy.restore(stored, T0)
     assert policy.throttled_until == until
+
+
+@pytest.mark.parametrize(
+    ("stored", "until"),
+    [
+        (None, at(10)),
+        ({"throttled_until": "soon"}, at(10)),
+        ({"throttled_until": at(5).isoformat()}, at(10)),
+        ({"throttled_until": at(20).isoformat()}, at(20)),
+    ],
+)
+def test_a_wait_learnt_after_the_store_was_written_stands_if_longer(
+    stored: object, until: datetime
+) -> None:
+    """A 429 that landed after the unload, shared with the entry that replaced it."""
+    wait = GraphWait()
+    FailurePolicy(wait).throttle(600, T0)
+    reloaded = FailurePolicy(wait)
+    reloaded.restore(stored, at(1))
+    assert reloaded.throttled_until == until

@@ -236,15 +236,35 @@ _SUBSCRIBING = (Operation.SUBSCRIBE, Operation.SUBSCRIBE_EXTERNAL)
 _ONE_OFF = (Operation.ACTION, Operation.WORK_LOCATION)
 
 
+@dataclass(slots=True)
+class GraphWait:
+    """Until when Graph asked an account to wait.
+
+    Shared by the account's parts before and after a reload, so a 429 that lands
+    late still holds the next ones.
+    """
+
+    until: datetime | None = None
+
+
 class FailurePolicy:
     """One account's remedies, the wait Graph asked of it, and its back-offs."""
 
-    def __init__(self) -> None:
-        """Start with no wait and no failure counted."""
-        self.throttled_until: datetime | None = None
+    def __init__(self, wait: GraphWait | None = None) -> None:
+        """Start with no failure counted; ``wait`` is the account's, if shared."""
+        self._wait = wait if wait is not None else GraphWait()
         self.write_failures = 0
         """Writes that failed in a row because Graph was unreachable."""
         self._subscription_retry = SUBSCRIPTION_FIRST_RETRY
+
+    @property
+    def throttled_until(self) -> datetime | None:
+        """When the wait Graph asked for ends; ``None``: no wait."""
+        return self._wait.until
+
+    @throttled_until.setter
+    def throttled_until(self, until: datetime | None) -> None:
+        self._wait.until = until
 
     # Before sending
 
@@ -516,22 +536,32 @@ class FailurePolicy:
         """Load what ``as_dict`` saved (in the keeper's store); one that ended is over.
 
         A throttle still running holds every request after a reload or a restart;
-        an unreadable one is dropped and logged.
+        an unreadable one is dropped and logged. A wait learnt since it was stored
+        (a 429 that landed after the unload) stands if it ends later.
         """
-        text = stored.get("throttled_until") if isinstance(stored, dict) else None
-        self.throttled_until = None
-        if not text:
-            return
-        try:
-            until = datetime.fromisoformat(text)
-        except (ValueError, TypeError) as err:
-            LOGGER.warning(
-                "Dropped the stored throttled_until, which could not be read: %s", err
-            )
-            return
-        self.throttled_until = until if until.tzinfo else until.replace(tzinfo=UTC)
+        running = self.throttled_until if self.is_throttled(now) else None
+        self.throttled_until = _stored_wait(stored)
         if not self.is_throttled(now):
             self.throttled_until = None
+        if running is not None and (
+            self.throttled_until is None or running > self.throttled_until
+        ):
+            self.throttled_until = running
+
+
+def _stored_wait(stored: object) -> datetime | None:
+    """Read the stored ``throttled_until``; an unreadable one is dropped and logged."""
+    text = stored.get("throttled_until") if isinstance(stored, dict) else None
+    if not text:
+        return None
+    try:
+        until = datetime.fromisoformat(text)
+    except (ValueError, TypeError) as err:
+        LOGGER.warning(
+            "Dropped the stored throttled_until, which could not be read: %s", err
+        )
+        return None
+    return until if until.tzinfo else until.replace(tzinfo=UTC)
 
 
 def _telling_caller(
