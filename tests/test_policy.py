@@ -161,8 +161,8 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "unreachable": Expected(TRA, None, "graph_unreachable"),
         "certificate": Expected(TRA, None, "certificate_refused"),
         "server": Expected(TRA, None, "graph_unreachable"),
-        # The read that follows signs in again, as Home Assistant wants.
-        "unauthenticated": Expected(SIGN, None, "sign_in_required"),
+        # No read follows a failed action: it asks for the sign-in itself.
+        "unauthenticated": Expected(SIGN, None, "sign_in_required", sign_in=True),
         "forbidden": Expected(
             PERM, None, "graph_rejected", repair=ISSUE_MISSING_PERMISSION
         ),
@@ -171,7 +171,7 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "url": Expected(REF, None, "graph_rejected"),
         "conflict": Expected(REF, None, "graph_rejected"),
         "other": Expected(REF, None, "graph_rejected"),
-        "sign_in_required": Expected(SIGN, None, "sign_in_required"),
+        "sign_in_required": Expected(SIGN, None, "sign_in_required", sign_in=True),
         "sign_in_unavailable": Expected(TRA, None, "sign_in_unavailable"),
         "sign_in_certificate": Expected(TRA, None, "certificate_refused"),
         "app_registration": Expected(

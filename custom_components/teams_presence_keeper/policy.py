@@ -354,11 +354,13 @@ class FailurePolicy:
         if operation is Operation.READ:
             return self._read_failed(err, failure)
         if operation in _ONE_OFF:
+            # No read follows a failed one-off request: it asks for the sign-in.
             return _telling_caller(
                 err,
                 failure,
                 operation,
                 _CALLER_ERRORS.get(failure, "graph_rejected"),
+                sign_in_again=failure is Failure.SIGN_IN,
                 repair=_repair(err, failure),
             )
         return self._write_failed(err, failure, operation, now, next_due)
