@@ -646,3 +646,15 @@ async def test_nothing_to_search_for_asks_again_without_blaming_graph(
     assert result["step_id"] == "user"
     assert result["errors"] == {"base": "person_not_found"}
     assert people_requests(emulator) == []
+
+
+async def test_a_sign_in_gone_ends_the_flow_and_asks_for_it(
+    hass: HomeAssistant, emulator: GraphEmulator, account: MockConfigEntry
+) -> None:
+    """The abort says to sign in again from the integration's page: it is asked there."""
+    emulator.revoke_access_tokens()
+    result = await add(hass, account, "Megan")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "sign_in_again"
+    await hass.async_block_till_done()
+    assert reauth_flows(hass)

@@ -62,6 +62,8 @@ _ERRORS: Final = {
 }
 """The form error for each kind of failure; a delegated account's missing
 permission asks for consent instead, and a lost sign-in ends the flow."""
+_THE_ACCOUNTS: Final = (Failure.THROTTLED, Failure.SIGN_IN)
+"""Failures that are the whole account's, not this search's: its remedy is carried out."""
 _SIGN_IN_ERRORS: Final = frozenset(
     {"sign_in_unavailable", "certificate_refused", "public_client_disabled"}
 )
@@ -169,8 +171,9 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Run a step that asks Graph, under the account's wait.
 
-        Nothing is sent while Graph asks the account to wait, and a 429 here makes
-        every request of the account wait, as a one-off action's does.
+        Nothing is sent while Graph asks the account to wait; a 429 here makes
+        every request of the account wait, and a sign-in found gone is asked for,
+        as a one-off action's are.
         """
         if (
             held := account.policy.held(Operation.ACTION, dt_util.utcnow())
@@ -180,7 +183,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         try:
             return await step(account.client)
         except FAILURES as err:
-            if classify(err) is Failure.THROTTLED:
+            if classify(err) in _THE_ACCOUNTS:
                 account.problems.failed(err, Operation.ACTION)
             return await self._async_failed(err)
 
