@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -627,10 +627,20 @@ class GraphEmulator:
     # Faults
 
     def throttle(
-        self, count: int, retry_after: int | str = 1, status: int = 429
+        self,
+        count: int,
+        retry_after: int | str = 1,
+        status: int = 429,
+        *,
+        delay: float = 0.0,
     ) -> None:
-        """Answer the next `count` Graph requests with `status` and Retry-After."""
-        self._queue_faults(count, status, str(retry_after))
+        """Answer the next `count` Graph requests with `status` and Retry-After.
+
+        `delay` seconds late, as `delay()` does: a 429 that lands after the caller
+        moved on.
+        """
+        fault = replace(_status_fault(status, str(retry_after)), delay=delay)
+        self._faults.extend([fault] * count)
 
     def fail(self, count: int, status: int = 500) -> None:
         """Answer the next `count` Graph requests with a server error."""

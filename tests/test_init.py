@@ -315,3 +315,32 @@ async def test_setup_does_not_wait_for_the_first_write(
     [pending] = emulator.graph_calls("setPresence")[1:]
     assert pending.status == 0  # sent, not answered yet
     await step_until(hass, freezer, lambda: pending.status == 200)
+
+
+async def test_a_429_landing_after_a_reload_holds_the_next_entry(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    setup_integration: MockConfigEntry,
+) -> None:
+    """Graph's wait is the account's: a write slower than unload waits for passes it on."""
+    emulator.throttle(1, retry_after=300, delay=8)
+    selecting = asyncio.ensure_future(select(hass, "busy_in_a_call"))
+    await step_until(hass, freezer, lambda: emulator.graph_calls("setPresence"))
+    reloading = asyncio.ensure_future(
+        hass.config_entries.async_reload(setup_integration.entry_id)
+    )
+    landed = await step_until(hass, freezer, selecting.done)
+    await step_until(hass, freezer, reloading.done)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    [throttled] = [r for r in emulator.requests if r.status == 429]
+    assert setup_integration.state is ConfigEntryState.LOADED
+    assert landed < throttled.time + timedelta(seconds=10)
+
+    await advance(
+        hass,
+        freezer,
+        throttled.time + timedelta(seconds=299) - dt_util.utcnow(),
+        step=timedelta(seconds=5),
+    )
+    assert [r.path for r in emulator.requests if r.time > landed] == []

@@ -575,3 +575,86 @@ async def test_device_code_sign_in_again_asks_for_the_people_permissions(
     [device_code] = [r for r in emulator.requests if r.path.endswith("/devicecode")]
     assert set(PEOPLE_SCOPES) <= set(device_code.body["scope"].split())
     assert not lacks_people_consent(entry)
+
+
+async def test_graphs_wait_holds_the_search_and_the_account(
+    hass: HomeAssistant, emulator: GraphEmulator, account: MockConfigEntry
+) -> None:
+    """A 429 to a search makes the account wait too, and nothing is sent meanwhile."""
+    emulator.throttle(1, retry_after=120)
+    result = await add(hass, account, "Megan")
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    emulator.requests.clear()
+    result = await configure(hass, result, {"query": "Megan"})
+    assert result["errors"] == {"base": "cannot_connect"}
+    await account.runtime_data.coordinator.async_refresh()
+    assert [r.path for r in emulator.requests if r.server == "graph"] == []
+
+
+async def test_the_sign_in_service_down_is_said_in_words_not_a_message_key(
+    hass: HomeAssistant, emulator: GraphEmulator, account: MockConfigEntry
+) -> None:
+    """A sign-in failure carries a message key: the form says it, not the key."""
+    hass.config_entries.async_update_entry(
+        account,
+        data={**account.data, "token": {**account.data["token"], "expires_at": 0}},
+    )
+    emulator.throttle_sign_in(1, status=503)
+    result = await add(hass, account, "Megan")
+
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "sign_in_unavailable"}
+    assert result["description_placeholders"] is not None
+    assert "sign_in_unavailable" not in result["description_placeholders"].values()
+    assert not people_requests(emulator)
+
+
+async def test_an_account_removed_while_picking_ends_the_flow(
+    hass: HomeAssistant, account: MockConfigEntry, colleagues: list[User]
+) -> None:
+    megan, _ = colleagues
+    result = await add(hass, account, "Megan")
+    assert result["step_id"] == "pick"
+    assert await hass.config_entries.async_remove(account.entry_id)
+
+    result = await configure(hass, result, {"person": megan.id})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_loaded"
+
+
+@pytest.mark.parametrize("granted_scopes", [SIGNED_IN_SCOPES])
+async def test_an_account_removed_before_consent_ends_the_flow(
+    hass: HomeAssistant, account: MockConfigEntry
+) -> None:
+    result = await start(hass, account)
+    assert result["step_id"] == "consent"
+    assert await hass.config_entries.async_remove(account.entry_id)
+
+    result = await configure(hass, result, {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_loaded"
+    assert reauth_flows(hass) == []
+
+
+@pytest.mark.parametrize("query", ["", "   ", '"', '" "'])
+async def test_nothing_to_search_for_asks_again_without_blaming_graph(
+    hass: HomeAssistant, emulator: GraphEmulator, account: MockConfigEntry, query: str
+) -> None:
+    emulator.requests.clear()
+    result = await add(hass, account, query)
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "person_not_found"}
+    assert people_requests(emulator) == []
+
+
+async def test_a_sign_in_gone_ends_the_flow_and_asks_for_it(
+    hass: HomeAssistant, emulator: GraphEmulator, account: MockConfigEntry
+) -> None:
+    """The abort says to sign in again from the integration's page: it is asked there."""
+    emulator.revoke_access_tokens()
+    result = await add(hass, account, "Megan")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "sign_in_again"
+    await hass.async_block_till_done()
+    assert reauth_flows(hass)

@@ -38,7 +38,7 @@ from custom_components.teams_presence_keeper.graph import (
     SubscriptionConflictError,
 )
 from custom_components.teams_presence_keeper.keeper import SessionKeeper
-from custom_components.teams_presence_keeper.policy import FailurePolicy
+from custom_components.teams_presence_keeper.policy import FailurePolicy, GraphWait
 from custom_components.teams_presence_keeper.remedies import (
     ISSUE_APP_REGISTRATION,
     ISSUE_INSTANT_UPDATES_ADDRESS,
@@ -161,8 +161,8 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "unreachable": Expected(TRA, None, "graph_unreachable"),
         "certificate": Expected(TRA, None, "certificate_refused"),
         "server": Expected(TRA, None, "graph_unreachable"),
-        # The read that follows signs in again, as Home Assistant wants.
-        "unauthenticated": Expected(SIGN, None, "sign_in_required"),
+        # No read follows a failed action: it asks for the sign-in itself.
+        "unauthenticated": Expected(SIGN, None, "sign_in_required", sign_in=True),
         "forbidden": Expected(
             PERM, None, "graph_rejected", repair=ISSUE_MISSING_PERMISSION
         ),
@@ -171,7 +171,7 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "url": Expected(REF, None, "graph_rejected"),
         "conflict": Expected(REF, None, "graph_rejected"),
         "other": Expected(REF, None, "graph_rejected"),
-        "sign_in_required": Expected(SIGN, None, "sign_in_required"),
+        "sign_in_required": Expected(SIGN, None, "sign_in_required", sign_in=True),
         "sign_in_unavailable": Expected(TRA, None, "sign_in_unavailable"),
         "sign_in_certificate": Expected(TRA, None, "certificate_refused"),
         "app_registration": Expected(
@@ -245,9 +245,9 @@ TABLE: dict[Operation, dict[str, Expected]] = {
         "conflict": Expected(REF, None, "refused"),
         "other": Expected(REF, None, "refused"),
         "sign_in_required": Expected(SIGN, None, "refused", sign_in=True),
-        "sign_in_unavailable": Expected(TRA, None, "cannot_connect"),
-        "sign_in_certificate": Expected(TRA, None, "cannot_connect"),
-        "app_registration": Expected(APP, None, "cannot_connect"),
+        "sign_in_unavailable": Expected(TRA, None, "sign_in_unavailable"),
+        "sign_in_certificate": Expected(TRA, None, "certificate_refused"),
+        "app_registration": Expected(APP, None, "public_client_disabled"),
     },
 }
 
@@ -433,6 +433,25 @@ def test_while_throttled_nothing_is_sent(operation: Operation) -> None:
     assert held.retry_at == T0 + timedelta(seconds=90)
     assert not held.store
     assert policy.held(operation, T0 + timedelta(seconds=90)) is None
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [Operation.ACTION, Operation.READ, Operation.WRITE, Operation.SUBSCRIBE],
+)
+def test_a_shorter_wait_answered_at_once_does_not_cut_a_longer_one(
+    operation: Operation,
+) -> None:
+    """Requests sent together, each answered 429: every one's wait is kept."""
+    policy = FailurePolicy()
+    long = GraphThrottledError("TooManyRequests", "", status=429, retry_after=600)
+    short = GraphThrottledError("TooManyRequests", "", status=429, retry_after=1)
+    policy.failed(long, Operation.ACTION, T0)
+    remedy = policy.failed(short, operation, T0)
+    assert remedy.retry_at is not None
+    assert remedy.retry_at >= T0 + timedelta(seconds=600)
+    assert policy.is_throttled(T0 + timedelta(seconds=599))
+    assert not policy.is_throttled(T0 + timedelta(seconds=600))
 
 
 def test_a_wait_held_before_subscribing_does_not_back_off() -> None:
@@ -650,6 +669,25 @@ def test_a_stored_throttle_it_cannot_read_is_dropped(
     stored: object, until: datetime | None
 ) -> None:
     policy = FailurePolicy()
-    policy.throttle(600, T0)
     policy.restore(stored, T0)
     assert policy.throttled_until == until
+
+
+@pytest.mark.parametrize(
+    ("stored", "until"),
+    [
+        (None, at(10)),
+        ({"throttled_until": "soon"}, at(10)),
+        ({"throttled_until": at(5).isoformat()}, at(10)),
+        ({"throttled_until": at(20).isoformat()}, at(20)),
+    ],
+)
+def test_a_wait_learnt_after_the_store_was_written_stands_if_longer(
+    stored: object, until: datetime
+) -> None:
+    """A 429 that landed after the unload, shared with the entry that replaced it."""
+    wait = GraphWait()
+    FailurePolicy(wait).throttle(600, T0)
+    reloaded = FailurePolicy(wait)
+    reloaded.restore(stored, at(1))
+    assert reloaded.throttled_until == until

@@ -35,6 +35,7 @@ from .common import (
     APP_PRESENCE,
     PRESENCE,
     advance,
+    call,
     reauth_flows,
     select,
     set_calls,
@@ -391,3 +392,18 @@ async def test_malformed_presence_is_a_server_error(
     emulator.malform_reads(0)
     await advance(hass, freezer, interval, step=interval)
     assert state_of(hass, PRESENCE) == before
+
+
+@pytest.mark.usefixtures("refreshable_token")
+async def test_an_action_that_finds_the_sign_in_gone_asks_to_sign_in_again(
+    hass: HomeAssistant, emulator: GraphEmulator, config_entry: MockConfigEntry
+) -> None:
+    """The caller is told to sign in again, and the sign-in is asked for at once."""
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    emulator.revoke_refresh_tokens()
+    emulator.revoke_access_tokens()
+    with pytest.raises(HomeAssistantError) as raised:
+        await call(hass, config_entry, "set_status_message", message="Back soon")
+    assert raised.value.translation_key == "sign_in_required"
+    await hass.async_block_till_done()
+    assert reauth_flows(hass)

@@ -13,7 +13,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
-from .account_store import AccountStore, wish_store
+from .account_store import GRAPH_WAITS, AccountStore, graph_wait, wish_store
 from .actions import OneOffRequests
 from .auth.entry import endpoints_from_data, wants_instant_updates
 from .auth.tokens import async_get_account_access
@@ -102,7 +102,7 @@ async def _async_assemble(
             minutes=entry.options.get(CONF_EXPIRATION, DEFAULT_EXPIRATION_MINUTES)
         )
     )
-    policy = FailurePolicy()
+    policy = FailurePolicy(graph_wait(hass, entry))
     store = AccountStore(hass, entry, keeper, policy)
     await store.async_restore()
     problems = AccountProblems(hass, entry, client_id, policy, store.save)
@@ -150,6 +150,7 @@ async def async_remove_entry(
 ) -> None:
     """Forget the wish and the repairs, and clear the app session if asked to."""
     async_delete_issues(hass, entry)
+    hass.data.get(GRAPH_WAITS, {}).pop(entry.entry_id, None)
     await wish_store(hass, entry).async_remove()
     await async_end_push(hass, entry, partial(_async_client_only, hass, entry))
     if not entry.options.get(CONF_CLEAR_ON_REMOVE, DEFAULT_CLEAR_ON_REMOVE):

@@ -8,10 +8,20 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, STORAGE_VERSION
 from .keeper import SessionKeeper
-from .policy import FailurePolicy
+from .policy import FailurePolicy, GraphWait
+
+GRAPH_WAITS: HassKey[dict[str, GraphWait]] = HassKey(f"{DOMAIN}_graph_waits")
+"""Each account's wait Graph asked for, by entry id: it outlives a reload, so a 429
+that lands after the unload holds the entry that replaced it (forgotten at removal)."""
+
+
+def graph_wait(hass: HomeAssistant, entry: ConfigEntry) -> GraphWait:
+    """Return the wait Graph asked of an entry's account, kept across reloads."""
+    return hass.data.setdefault(GRAPH_WAITS, {}).setdefault(entry.entry_id, GraphWait())
 
 
 def wish_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:

@@ -8,6 +8,7 @@ person again the same way; rename and delete are Home Assistant's own.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from homeassistant.config_entries import (
@@ -23,6 +24,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TextSelector,
 )
+from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .auth.entry import DELEGATED_METHODS, lacks_people_consent
@@ -38,8 +40,8 @@ from .const import (
 )
 from .graph import DirectoryPerson, GraphPresenceClient
 from .policy import FAILURES
-from .remedies import Operation
-from .runtime import TeamsPresenceConfigEntry
+from .remedies import Operation, Remedy
+from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 
 CONF_QUERY: Final = "query"
 CONF_PERSON: Final = "person"
@@ -50,11 +52,13 @@ SEARCH_LIMIT: Final = 25
 QUERY_SCHEMA: Final = vol.Schema({vol.Required(CONF_QUERY): TextSelector()})
 
 
-def running_client(entry: TeamsPresenceConfigEntry) -> GraphPresenceClient | None:
-    """Return the Graph client of the running account; ``None`` when not loaded."""
-    if entry.state is not ConfigEntryState.LOADED:
+def running_account(
+    entry: TeamsPresenceConfigEntry | None,
+) -> TeamsPresenceAccount | None:
+    """Return the running account; ``None`` when not loaded, or removed."""
+    if entry is None or entry.state is not ConfigEntryState.LOADED:
         return None
-    return entry.runtime_data.client
+    return entry.runtime_data
 
 
 def person_title(person: DirectoryPerson) -> str:
@@ -77,10 +81,20 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         self._found: dict[str, DirectoryPerson] = {}
         self._reason = ""
         """Graph's words for the last failure, shown with its form error."""
+        self._named: dict[str, str] = {}
+        """What the last failed sign-in's words name (the host of a refused certificate)."""
 
     @property
     def _entry(self) -> TeamsPresenceConfigEntry:
         entry: TeamsPresenceConfigEntry = self._get_entry()
+        return entry
+
+    @property
+    def _known_entry(self) -> TeamsPresenceConfigEntry | None:
+        """The account, unless it was removed while the flow was open."""
+        entry: TeamsPresenceConfigEntry | None = (
+            self.hass.config_entries.async_get_entry(self.handler[0])
+        )
         return entry
 
     @property
@@ -93,10 +107,11 @@ class PersonSubentryFlow(ConfigSubentryFlow):
 
     def _placeholders(self) -> dict[str, str]:
         return {
-            "account": self._entry.title,
+            "account": entry.title if (entry := self._known_entry) else "",
             "scopes": ", ".join(PEOPLE_SCOPES),
             "permissions": ", ".join(PEOPLE_APP_PERMISSIONS),
             "reason": self._reason,
+            **self._named,
         }
 
     def _abort(self, reason: str) -> SubentryFlowResult:
@@ -122,21 +137,42 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     async def _async_step_query(
         self, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
-        if (client := running_client(self._entry)) is None:
+        if (account := running_account(self._known_entry)) is None:
             return self._abort("not_loaded")
         if self._delegated and lacks_people_consent(self._entry):
             return await self.async_step_consent()
         if user_input is None:
             return self._show_query_form({})
         self._query = user_input[CONF_QUERY].strip()
+        return await self._async_asking(account, self._async_search)
+
+    async def _async_asking(
+        self,
+        account: TeamsPresenceAccount,
+        step: Callable[[GraphPresenceClient], Awaitable[SubentryFlowResult]],
+    ) -> SubentryFlowResult:
+        """Run a step that asks Graph, under the account's wait.
+
+        Nothing is sent while Graph asks the account to wait; a 429 here makes
+        every request of the account wait, and a sign-in found gone is asked for,
+        as a one-off action's are.
+        """
+        if (
+            held := account.policy.held(Operation.FIND_PERSON, dt_util.utcnow())
+        ) is not None:
+            return self._told(held)
         try:
-            if "@" in self._query:
-                return await self._async_chosen(
-                    client, await client.find_person(self._query)
-                )
-            people = await client.search_people(self._query, limit=SEARCH_LIMIT)
+            return await step(account.client)
         except FAILURES as err:
-            return await self._async_failed(err)
+            return await self._async_failed(account, err)
+
+    async def _async_search(self, client: GraphPresenceClient) -> SubentryFlowResult:
+        """Look the query up: an e-mail address by itself, else a search to pick from."""
+        if "@" in self._query:
+            return await self._async_chosen(
+                client, await client.find_person(self._query)
+            )
+        people = await client.search_people(self._query, limit=SEARCH_LIMIT)
         own = self._entry.data[CONF_USER_ID]
         self._found = {person.id: person for person in people if person.id != own}
         if not self._found:
@@ -155,18 +191,27 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             description_placeholders=self._placeholders(),
         )
 
-    async def _async_failed(self, err: Exception) -> SubentryFlowResult:
-        """Do the policy's remedy: sign in again, consent, or say why."""
-        if self._entry.state is not ConfigEntryState.LOADED:
-            return self._abort("not_loaded")
-        # The account's own carrier: a 429 makes the account wait too, and the
-        # failure is in its diagnostics.
-        remedy = self._entry.runtime_data.problems.failed(err, Operation.FIND_PERSON)
+    async def _async_failed(
+        self, account: TeamsPresenceAccount, err: Exception
+    ) -> SubentryFlowResult:
+        """Carry out the policy's remedy: sign in again, consent, or say why.
+
+        Through the account's own carrier: a 429 makes the whole account wait, a
+        sign-in found gone is asked for, and the failure is in its diagnostics.
+        """
+        remedy = account.problems.failed(err, Operation.FIND_PERSON)
         if remedy.sign_in_again:
             return self._abort("sign_in_again")
         if remedy.consent and self._delegated:
             return await self.async_step_consent()
-        self._reason = remedy.reason
+        return self._told(remedy)
+
+    def _told(self, remedy: Remedy) -> SubentryFlowResult:
+        """Show the query form again with the remedy's form error and its words."""
+        # Graph's words, or what a failed sign-in's own words name (a host).
+        words = {key: str(value) for key, value in remedy.placeholders.items()}
+        self._reason = words.pop("reason", "")
+        self._named = words
         return self._show_query_form({"base": remedy.error_key or "refused"})
 
     async def async_step_pick(
@@ -174,14 +219,12 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Pick one of the people the search found."""
         if user_input is not None:
-            if (client := running_client(self._entry)) is None:
+            if (account := running_account(self._known_entry)) is None:
                 return self._abort("not_loaded")
-            try:
-                return await self._async_chosen(
-                    client, self._found[user_input[CONF_PERSON]]
-                )
-            except FAILURES as err:
-                return await self._async_failed(err)
+            person = self._found[user_input[CONF_PERSON]]
+            return await self._async_asking(
+                account, lambda client: self._async_chosen(client, person)
+            )
         options = [
             SelectOptionDict(value=person.id, label=_label(person))
             for person in self._found.values()
@@ -258,6 +301,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             return self.async_show_form(
                 step_id="consent", description_placeholders=self._placeholders()
             )
+        if self._known_entry is None:
+            return self._abort("not_loaded")
         self._remember_people()
         self._entry.async_start_reauth(self.hass)
         return self._abort("consent_asked")

@@ -13,7 +13,7 @@ back-off of writes and of the subscription.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 import math
 from typing import Any
@@ -73,15 +73,35 @@ when the store was written): the client takes no longer Retry-After."""
 _SUBSCRIBING = (Operation.SUBSCRIBE, Operation.SUBSCRIBE_EXTERNAL)
 
 
+@dataclass(slots=True)
+class GraphWait:
+    """Until when Graph asked an account to wait.
+
+    Shared by the account's parts before and after a reload, so a 429 that lands
+    late still holds the next ones.
+    """
+
+    until: datetime | None = None
+
+
 class FailurePolicy:
     """One account's remedies, the wait Graph asked of it, and its back-offs."""
 
-    def __init__(self) -> None:
-        """Start with no wait and no failure counted."""
-        self.throttled_until: datetime | None = None
+    def __init__(self, wait: GraphWait | None = None) -> None:
+        """Start with no failure counted; ``wait`` is the account's, if shared."""
+        self._wait = wait if wait is not None else GraphWait()
         self.write_failures = 0
         """Writes that failed in a row because Graph was unreachable."""
         self._subscription_retry = SUBSCRIPTION_FIRST_RETRY
+
+    @property
+    def throttled_until(self) -> datetime | None:
+        """When the wait Graph asked for ends; ``None``: no wait."""
+        return self._wait.until
+
+    @throttled_until.setter
+    def throttled_until(self, until: datetime | None) -> None:
+        self._wait.until = until
 
     # Before sending
 
@@ -178,11 +198,13 @@ class FailurePolicy:
         if operation is Operation.READ:
             return read_failed(err, failure)
         if operation in ONE_OFF:
+            # No read follows a failed one-off request: it asks for the sign-in.
             return telling_caller(
                 err,
                 failure,
                 operation,
                 CALLER_ERRORS.get(failure, "graph_rejected"),
+                sign_in_again=failure is Failure.SIGN_IN,
                 repair=repair_for(err, failure),
             )
         return self._write_failed(err, failure, operation, now, next_due)
@@ -191,15 +213,20 @@ class FailurePolicy:
         """Graph answered 429: every request waits until the returned moment.
 
         No Retry-After (or one no clock can use) waits 30 s; one shorter than a
-        second waits a second, one longer than Graph's longest an hour.
+        second waits a second, one longer than Graph's longest an hour. A wait
+        already asked for that ends later stands: requests sent together are
+        answered one by one, and a shorter wait would cut the longer one short.
         """
         if retry_after is None or not math.isfinite(retry_after):
             wait = THROTTLED_WITHOUT_RETRY_AFTER
         else:
             seconds = min(retry_after, THROTTLED_AT_MOST.total_seconds())
             wait = max(timedelta(seconds=seconds), THROTTLED_AT_LEAST)
-        self.throttled_until = now + wait
-        return self.throttled_until
+        until = now + wait
+        if self.is_throttled(now) and self.throttled_until is not None:
+            until = max(until, self.throttled_until)
+        self.throttled_until = until
+        return until
 
     def _write_failed(
         self,
@@ -301,19 +328,29 @@ class FailurePolicy:
         """Load what ``as_dict`` saved (in the keeper's store); one that ended is over.
 
         A throttle still running holds every request after a reload or a restart;
-        an unreadable one is dropped and logged.
+        an unreadable one is dropped and logged. A wait learnt since it was stored
+        (a 429 that landed after the unload) stands if it ends later.
         """
-        text = stored.get("throttled_until") if isinstance(stored, dict) else None
-        self.throttled_until = None
-        if not text:
-            return
-        try:
-            until = datetime.fromisoformat(text)
-        except (ValueError, TypeError) as err:
-            LOGGER.warning(
-                "Dropped the stored throttled_until, which could not be read: %s", err
-            )
-            return
-        self.throttled_until = until if until.tzinfo else until.replace(tzinfo=UTC)
+        running = self.throttled_until if self.is_throttled(now) else None
+        self.throttled_until = _stored_wait(stored)
         if not self.is_throttled(now):
             self.throttled_until = None
+        if running is not None and (
+            self.throttled_until is None or running > self.throttled_until
+        ):
+            self.throttled_until = running
+
+
+def _stored_wait(stored: object) -> datetime | None:
+    """Read the stored ``throttled_until``; an unreadable one is dropped and logged."""
+    text = stored.get("throttled_until") if isinstance(stored, dict) else None
+    if not text:
+        return None
+    try:
+        until = datetime.fromisoformat(text)
+    except (ValueError, TypeError) as err:
+        LOGGER.warning(
+            "Dropped the stored throttled_until, which could not be read: %s", err
+        )
+        return None
+    return until if until.tzinfo else until.replace(tzinfo=UTC)

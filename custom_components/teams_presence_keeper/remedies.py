@@ -29,6 +29,7 @@ from .graph import (
     GraphPermissionError,
     GraphServerError,
     GraphThrottledError,
+    GraphValidationError,
 )
 
 ISSUE_MISSING_PERMISSION = "missing_permission"
@@ -226,6 +227,15 @@ def throttled(operation: Operation, why: str, until: datetime) -> Remedy:
             error_key="throttled",
             keeps_data=True,
         )
+    if operation is Operation.FIND_PERSON:
+        return Remedy(
+            Failure.THROTTLED,
+            operation,
+            why,
+            retry_at=until,
+            error_key="cannot_connect",
+            placeholders={"reason": why},
+        )
     return Remedy(
         Failure.THROTTLED,
         operation,
@@ -259,15 +269,35 @@ _FIND_PERSON_ERRORS = {
     Failure.MISSING_PERMISSION: "missing_app_permission",
 }
 """The "Add person" form error by kind; any other is Graph's refusal."""
+_SIGN_IN_FORM_ERRORS = frozenset(
+    {"sign_in_unavailable", "certificate_refused", "public_client_disabled"}
+)
+"""The form errors of a sign-in that gave no token for now, by its message key."""
 
 
 def person_lookup_failed(err: BaseException, failure: Failure) -> Remedy:
-    """Return the "Add person" flow's form error, or: sign in again, or consent."""
+    """Return the "Add person" flow's form error, or: sign in again, or consent.
+
+    A sign-in that gave no token for now says why in its own words; what the
+    client refused before sending (nothing to search for) was never Graph's.
+    """
+    key = _FIND_PERSON_ERRORS.get(failure, "refused")
+    placeholders: dict[str, str] = {"reason": reason(err)}
+    if isinstance(err, SignInFailure) and failure is not Failure.SIGN_IN:
+        key = (
+            err.translation_key
+            if err.translation_key in _SIGN_IN_FORM_ERRORS
+            else "sign_in_unavailable"
+        )
+        placeholders = dict(err.translation_placeholders)
+    elif isinstance(err, GraphValidationError) and err.status is None:
+        key = "person_not_found"
     return Remedy(
         failure,
         Operation.FIND_PERSON,
         reason(err),
-        error_key=_FIND_PERSON_ERRORS.get(failure, "refused"),
+        error_key=key,
+        placeholders=placeholders,
         sign_in_again=failure is Failure.SIGN_IN,
         consent=failure is Failure.MISSING_PERMISSION,
     )
