@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
@@ -69,7 +76,12 @@ async def async_setup_entry(
         # The account works while people cannot be read: no setup failure for them.
         await account.people.async_refresh()
     entry.runtime_data = account
-    entry.async_on_unload(entry.add_update_listener(_async_people_changed))
+    # Not an update listener: those may not be used with an options flow that reloads.
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_CONFIG_ENTRY_CHANGED, partial(_entry_changed, hass, entry)
+        )
+    )
     if wants_instant_updates(entry):
         account.push = account.coordinator.push = PushManager(
             account.coordinator,
@@ -151,18 +163,23 @@ async def _async_assemble(
     )
 
 
-async def _async_people_changed(
-    hass: HomeAssistant, entry: TeamsPresenceConfigEntry
+@callback
+def _entry_changed(
+    hass: HomeAssistant,
+    entry: TeamsPresenceConfigEntry,
+    change: ConfigEntryChange,
+    changed: ConfigEntry,
 ) -> None:
     """Reload when a person is added, removed or renamed; not for a token refresh."""
-    if _people_changed(entry):
-        hass.config_entries.async_schedule_reload(entry.entry_id)
-
-
-@callback
-def _people_changed(entry: TeamsPresenceConfigEntry) -> bool:
+    if (
+        change is not ConfigEntryChange.UPDATED
+        or changed is not entry
+        or entry.state is not ConfigEntryState.LOADED
+    ):
+        return
     running = entry.runtime_data.people
-    return followed_people(entry) != (running.followed if running else {})
+    if followed_people(entry) != (running.followed if running else {}):
+        hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 async def async_unload_entry(
