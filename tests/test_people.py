@@ -59,6 +59,17 @@ async def follow(hass: HomeAssistant, entry: ConfigEntry, person: User) -> str:
     )
 
 
+@pytest.fixture
+async def megan(
+    hass: HomeAssistant,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> User:
+    """Megan, followed by the account from the UI."""
+    await follow(hass, account, colleagues[0])
+    return colleagues[0]
+
+
 def bulk_reads(emulator: GraphEmulator) -> list[dict[str, object]]:
     """The bodies of the batched presence reads that reached the emulator."""
     return [
@@ -287,10 +298,9 @@ async def test_a_removed_colleagues_repair_goes_with_them(
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     account: MockConfigEntry,  # noqa: F811
-    colleagues: list[User],  # noqa: F811
+    megan: User,
 ) -> None:
-    megan, _ = colleagues
-    subentry_id = await follow(hass, account, megan)
+    subentry_id = next(iter(account.subentries))
     emulator.remove_user(megan)
     await advance(hass, freezer, READ_INTERVAL)
     issue_id = f"person_missing_{account.entry_id}_{megan.id}"
@@ -307,10 +317,8 @@ async def test_a_throttled_read_of_people_holds_every_read_of_the_account(
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     account: MockConfigEntry,  # noqa: F811
-    colleagues: list[User],  # noqa: F811
+    megan: User,
 ) -> None:
-    megan, _ = colleagues
-    await follow(hass, account, megan)
     people = account.runtime_data.people
     assert people is not None
 

@@ -41,6 +41,7 @@ from tests.test_people import (
     MEGAN_PRESENCE,
     READ_INTERVAL,
     follow,
+    megan,
     person_device,
 )
 from tests.test_person_flow import (  # noqa: F401 (fixtures)
@@ -50,18 +51,9 @@ from tests.test_person_flow import (  # noqa: F401 (fixtures)
 )
 from tests.test_trigger import automate as automate_triggers
 
+__all__ = ["megan"]  # a fixture shared with test_people
+
 ANYONE_BUSY = "binary_sensor.adele_vance_anyone_busy"
-
-
-@pytest.fixture
-async def megan(
-    hass: HomeAssistant,
-    account: MockConfigEntry,  # noqa: F811
-    colleagues: list[User],  # noqa: F811
-) -> User:
-    """Megan, followed by the account from the UI."""
-    await follow(hass, account, colleagues[0])
-    return colleagues[0]
 
 
 @pytest.fixture
