@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
-from tests.common import advance, state_of
+from tests.common import state_of
 from tests.test_blueprints import (  # noqa: F401 (fixtures)
     GREEN,
     LIGHT,
@@ -39,10 +39,10 @@ from tests.test_device_trigger import (
 )
 from tests.test_people import (
     MEGAN_PRESENCE,
-    READ_INTERVAL,
     follow,
     megan,
     person_device,
+    read_people,
 )
 from tests.test_person_flow import (  # noqa: F401 (fixtures)
     account,
@@ -77,7 +77,7 @@ async def show(
 ) -> None:
     """Let the person's Teams show this; let it be read."""
     emulator.set_client_session("teams", availability, activity, user=person)
-    await advance(hass, freezer, READ_INTERVAL)
+    await read_people(hass, freezer, emulator)
 
 
 async def test_device_triggers_of_a_followed_person(
