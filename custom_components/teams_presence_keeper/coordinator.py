@@ -29,7 +29,7 @@ from .policy import FAILURES
 from .problems import AccountProblems
 from .push_freshness import Lifecycle, PushFreshness, Verdict
 from .push_inbox import Pushed
-from .remedies import Operation, Remedy
+from .remedies import Operation
 from .unknown_values import UnknownValues
 
 
@@ -104,11 +104,13 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """
         started = dt_util.utcnow()
         if (held := self.policy.held(Operation.READ, started)) is not None:
-            return self._read_failed(held)
+            return self.problems.read_failed(held, self.data)
         try:
             snapshot = await self.client.get_presence()
         except FAILURES as err:
-            return self._read_failed(self.problems.failed(err, Operation.READ), err)
+            return self.problems.read_failed(
+                self.problems.failed(err, Operation.READ), self.data, err
+            )
         self.problems.resolved(wrote=False)
         if self.policy.writes_failing and self._reconnect is not None:
             # Graph is back: re-establish the session now, not at the next retry.
@@ -252,14 +254,6 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self._follow_push(was_healthy=True)
         self.async_update_listeners()
         self._keep_subscription()  # a new subscription, as after any gap
-
-    def _read_failed(
-        self, remedy: Remedy, err: Exception | None = None
-    ) -> PresenceSnapshot:
-        """Keep what was read if the remedy says so; else fail as Home Assistant wants."""
-        if remedy.keeps_data and self.data is not None:
-            return self.data
-        raise self.problems.error(remedy) from err
 
     @callback
     def async_update_listeners(self) -> None:
