@@ -16,6 +16,10 @@ from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 
 from .common import advance, state_of
+from .test_people import set_up_following
+from .test_person_flow import account, colleagues, granted_scopes
+
+__all__ = ["account", "colleagues", "granted_scopes"]  # fixtures of test_person_flow
 
 SESSION_EXPIRES = "sensor.adele_vance_app_session_expires"
 
@@ -124,3 +128,39 @@ async def test_unknown_presence_is_shown_as_unknown_and_logged_once(
     assert state_of(hass, "sensor.adele_vance_activity") == "presence_unknown"
     assert caplog.text.count("unknown availability 'Focusing'") == 1
     assert caplog.text.count("unknown activity 'DeepWork'") == 1
+
+
+ALEX_ID = "0e5c3d61-7b1a-4c1e-9f1e-6a1b2c3d4e5f"
+"""A fixed object id, so the followed person's unique ids are the same each run."""
+
+
+async def test_entities_of_a_followed_person(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    emulator: GraphEmulator,
+    account: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    alex = emulator.add_colleague(
+        display_name="Alex Wilber",
+        upn="alexw@contoso.example",
+        availability="Busy",
+        activity="InACall",
+        user_id=ALEX_ID,
+    )
+    emulator.set_out_of_office(True, "Back Monday", user=alex)
+    await set_up_following(hass, account, [alex])
+    hass.config_entries.async_update_entry(
+        account, options={**account.options, "anyone_busy": [ALEX_ID]}
+    )
+    assert await hass.config_entries.async_reload(account.entry_id)
+    await hass.async_block_till_done()
+
+    table = await entity_table(hass, entity_registry, account)
+    assert {
+        entity_id: row for entity_id, row in table.items() if "alex" in entity_id
+    } | {
+        "binary_sensor.adele_vance_anyone_busy": table[
+            "binary_sensor.adele_vance_anyone_busy"
+        ]
+    } == snapshot

@@ -103,9 +103,11 @@ async def start(
 async def configure(
     hass: HomeAssistant, result: SubentryFlowResult, user_input: dict[str, Any]
 ) -> SubentryFlowResult:
-    return await hass.config_entries.subentries.async_configure(
+    result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], user_input
     )
+    await hass.async_block_till_done()  # a person added or changed reloads the account
+    return result
 
 
 async def add(
@@ -231,13 +233,14 @@ async def test_an_email_address_is_looked_up(
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert person_subentries(account) == [(lee.id, "Lee Gu", stored(lee))]
-    lookup, read = people_requests(emulator)
+    lookup, read, followed = people_requests(emulator)
     assert (lookup.method, lookup.path, lookup.status) == (
         "GET",
         "/v1.0/users/LeeG@contoso.example",
         200,
     )
     assert read.body == {"ids": [lee.id]}
+    assert followed.body == {"ids": [lee.id]}  # the reloaded account follows Lee
 
 
 @pytest.mark.parametrize("query", ["Nobody", "nobody@contoso.example"])
@@ -478,6 +481,7 @@ async def test_reconfigure_the_same_person_keeps_a_rename(
     await add(hass, account, "meganb@contoso.example")
     [subentry] = account.subentries.values()
     hass.config_entries.async_update_subentry(account, subentry, title="The boss")
+    await hass.async_block_till_done()  # renamed: the account reloads
     megan.display_name = "Megan Bowen-Smith"
 
     result = await start(hass, account, subentry.subentry_id)

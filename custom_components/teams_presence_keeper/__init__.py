@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
@@ -30,11 +37,13 @@ from .const import (
 from .coordinator import TeamsPresenceCoordinator
 from .graph import GraphSubscriptionClient
 from .keeper import SessionKeeper
+from .people import PeopleCoordinator, followed_people
 from .policy import FAILURES, FailurePolicy, Operation
 from .problems import (
     AccountProblems,
     async_delete_instant_updates_issues,
     async_delete_issues,
+    async_delete_people_issues,
 )
 from .push import PushManager, async_end_push
 from .push_freshness import PushFreshness
@@ -62,7 +71,17 @@ async def async_setup_entry(
     # Before the first read: a setup that fails stops and stores what it began.
     entry.async_on_unload(account.async_stop)
     await account.coordinator.async_config_entry_first_refresh()
+    async_delete_people_issues(hass, entry, followed_people(entry))
+    if account.people is not None:
+        # The account works while people cannot be read: no setup failure for them.
+        await account.people.async_refresh()
     entry.runtime_data = account
+    # Not an update listener: those may not be used with an options flow that reloads.
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_CONFIG_ENTRY_CHANGED, partial(_entry_changed, hass, entry)
+        )
+    )
     if wants_instant_updates(entry):
         account.push = account.coordinator.push = PushManager(
             account.coordinator,
@@ -105,9 +124,10 @@ async def _async_assemble(
     store = AccountStore(hass, entry, keeper, policy)
     await store.async_restore()
     problems = AccountProblems(hass, entry, client_id, policy, store.save)
-    freshness = PushFreshness(
-        timedelta(seconds=entry.options.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL))
+    read_interval = timedelta(
+        seconds=entry.options.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL)
     )
+    freshness = PushFreshness(read_interval)
     coordinator = TeamsPresenceCoordinator(hass, entry, client, problems, freshness)
     writer = AppSessionWriter(
         hass,
@@ -121,7 +141,13 @@ async def _async_assemble(
     )
     coordinator.when_graph_is_back(partial(writer.sync_in_background, name="reconnect"))
     requests = OneOffRequests(client, policy, problems, coordinator)
+    people = (
+        PeopleCoordinator(hass, entry, client, problems, read_interval)
+        if followed_people(entry)
+        else None
+    )
     return TeamsPresenceAccount(
+        people=people,
         client=client,
         keeper=keeper,
         policy=policy,
@@ -135,6 +161,25 @@ async def _async_assemble(
             requests, entry.title, entry.data, coordinator
         ),
     )
+
+
+@callback
+def _entry_changed(
+    hass: HomeAssistant,
+    entry: TeamsPresenceConfigEntry,
+    change: ConfigEntryChange,
+    changed: ConfigEntry,
+) -> None:
+    """Reload when a person is added, removed or renamed; not for a token refresh."""
+    if (
+        change is not ConfigEntryChange.UPDATED
+        or changed is not entry
+        or entry.state is not ConfigEntryState.LOADED
+    ):
+        return
+    running = entry.runtime_data.people
+    if followed_people(entry) != (running.followed if running else {}):
+        hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 async def async_unload_entry(

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .entity import TeamsPresenceEntity
+from .const import CONF_ANYONE_BUSY
+from .entity import PersonEntity, TeamsPresenceEntity, account_device, entity_unique_id
 from .graph import Activity, Availability, PresenceSnapshot
+from .people import PeopleCoordinator
 from .runtime import TeamsPresenceConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -75,16 +79,33 @@ BINARY_SENSORS = (
 )
 
 
+ANYONE_BUSY = BinarySensorEntityDescription(
+    key="anyone_busy", translation_key="anyone_busy"
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: TeamsPresenceConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors of an account."""
+    """Add the binary sensors of an account, and of each person it follows."""
+    account = entry.runtime_data
     async_add_entities(
-        TeamsPresenceBinarySensor(entry.runtime_data, description)
+        TeamsPresenceBinarySensor(account, description)
         for description in BINARY_SENSORS
     )
+    if (people := account.people) is None:
+        return
+    async_add_entities([AnyoneBusyBinarySensor(people, entry)])
+    for person in people.followed.values():
+        async_add_entities(
+            (
+                PersonBinarySensor(people, person, description)
+                for description in BINARY_SENSORS
+            ),
+            config_subentry_id=person.subentry_id,
+        )
 
 
 class TeamsPresenceBinarySensor(TeamsPresenceEntity, BinarySensorEntity):
@@ -103,3 +124,69 @@ class TeamsPresenceBinarySensor(TeamsPresenceEntity, BinarySensorEntity):
         if self.entity_description.attributes_fn is None:
             return None
         return self.entity_description.attributes_fn(self.coordinator.data)
+
+
+class PersonBinarySensor(PersonEntity, BinarySensorEntity):
+    """On or off from a followed person's last read or push."""
+
+    entity_description: TeamsPresenceBinarySensorDescription
+
+    @property
+    def is_on(self) -> bool | None:
+        """Derive the state from the person's presence."""
+        return self.entity_description.is_on_fn(self.presence)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """What the state alone does not say: the out-of-office message."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.presence)
+
+
+class AnyoneBusyBinarySensor(CoordinatorEntity[PeopleCoordinator], BinarySensorEntity):
+    """On while any of the people ticked in the options is busy: a shared door light.
+
+    Busy as the account's Busy sensor says it; off when nobody is ticked.
+    """
+
+    _attr_has_entity_name = True
+    entity_description = ANYONE_BUSY
+
+    def __init__(self, coordinator: PeopleCoordinator, entry: ConfigEntry) -> None:
+        """Watch the people ticked in ``entry``'s options, on the account's device."""
+        super().__init__(coordinator)
+        self._attr_unique_id = entity_unique_id(
+            cast(str, entry.unique_id), ANYONE_BUSY.key
+        )
+        self._attr_device_info = account_device(entry)
+        ticked = {
+            user_id.lower() for user_id in entry.options.get(CONF_ANYONE_BUSY, [])
+        }
+        self._watched = [
+            person
+            for user_id, person in coordinator.followed.items()
+            if user_id in ticked
+        ]
+
+    def _busy_people(self) -> list[str]:
+        presences = self.coordinator.data.presences
+        return [
+            person.display_name
+            for person in self._watched
+            if (presence := presences.get(person.user_id)) is not None
+            and _busy(presence)
+        ]
+
+    @property
+    def is_on(self) -> bool:
+        """Whether anyone ticked is busy now."""
+        return bool(self._busy_people())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Who is busy, and whom the sensor watches."""
+        return {
+            "busy": self._busy_people(),
+            "watched": [person.display_name for person in self._watched],
+        }

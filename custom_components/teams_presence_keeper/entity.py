@@ -1,9 +1,13 @@
-"""Base entity: one service device per account, names from translations."""
+"""Base entities: one service device per account and per followed person.
+
+Names come from translations; a person's device is named after them.
+"""
 
 from __future__ import annotations
 
 from typing import cast
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import (
     DeviceEntry,
@@ -15,7 +19,14 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import TeamsPresenceCoordinator
-from .graph import Activity, Availability, WorkLocationSource, WorkLocationType
+from .graph import (
+    Activity,
+    Availability,
+    PresenceSnapshot,
+    WorkLocationSource,
+    WorkLocationType,
+)
+from .people import PeopleCoordinator, Person
 from .runtime import TeamsPresenceAccount
 from .shown import acting_context
 
@@ -38,11 +49,37 @@ def entity_unique_id(account_id: str, key: str) -> str:
     return f"{account_id}_{key}"
 
 
+def person_device_id(account_id: str, user_id: str) -> str:
+    """Name a followed person's device by the account and their object id.
+
+    Their entities' unique ids start with it as an account's do with its id, so
+    what finds an account's entity by unique id finds a person's the same way.
+    """
+    return f"{account_id}_person_{user_id}"
+
+
 def account_id_of(device: DeviceEntry) -> str | None:
     """Return the account (the entry's unique id) a device stands for, if ours."""
     return next(
         (identifier for domain, identifier in device.identifiers if domain == DOMAIN),
         None,
+    )
+
+
+def account_device(entry: ConfigEntry) -> DeviceInfo:
+    """Describe the account's device: the signed-in person's account, named after them.
+
+    Its model is the product, a name Microsoft does not translate (nor does Home
+    Assistant translate models).
+    """
+    return DeviceInfo(
+        # The flow always gives the entry its account's id: tenant and user.
+        identifiers={(DOMAIN, cast(str, entry.unique_id))},
+        name=entry.title,
+        manufacturer="Microsoft",
+        model="Microsoft Teams",
+        entry_type=DeviceEntryType.SERVICE,
+        configuration_url="https://teams.microsoft.com",
     )
 
 
@@ -62,17 +99,7 @@ class TeamsPresenceEntity(CoordinatorEntity[TeamsPresenceCoordinator]):
         # The flow always gives the entry its account's id: tenant and user.
         account_id = cast(str, entry.unique_id)
         self._attr_unique_id = entity_unique_id(account_id, description.key)
-        # The device is the person's account, named after them. Its model is the
-        # product, a name Microsoft does not translate (nor does Home Assistant
-        # translate models).
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, account_id)},
-            name=entry.title,
-            manufacturer="Microsoft",
-            model="Microsoft Teams",
-            entry_type=DeviceEntryType.SERVICE,
-            configuration_url="https://teams.microsoft.com",
-        )
+        self._attr_device_info = account_device(entry)
 
     @callback
     def _handle_coordinator_update(self) -> None:
@@ -84,3 +111,46 @@ class TeamsPresenceEntity(CoordinatorEntity[TeamsPresenceCoordinator]):
         if (context := acting_context()) is not None:
             self.async_set_context(context)
         super()._handle_coordinator_update()
+
+
+class PersonEntity(CoordinatorEntity[PeopleCoordinator]):
+    """A view of one followed person, on a device of their own under the account.
+
+    Read-only: nobody sets another person's presence.
+    """
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: PeopleCoordinator,
+        person: Person,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to ``person``'s device, linked to the account's."""
+        super().__init__(coordinator)
+        self.person = person
+        self.entity_description = description
+        account_id = cast(str, coordinator.config_entry.unique_id)
+        device_id = person_device_id(account_id, person.user_id)
+        self._attr_unique_id = entity_unique_id(device_id, description.key)
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, device_id)},
+            name=person.display_name,
+            manufacturer="Microsoft",
+            model="Microsoft Teams",
+            entry_type=DeviceEntryType.SERVICE,
+            via_device=(DOMAIN, account_id),
+        )
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while reads fail, and while Graph reads nothing for them."""
+        return (
+            super().available and self.person.user_id in self.coordinator.data.presences
+        )
+
+    @property
+    def presence(self) -> PresenceSnapshot:
+        """The person's last presence read or pushed (only while available)."""
+        return self.coordinator.data.presences[self.person.user_id]

@@ -10,11 +10,16 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
 )
 import voluptuous as vol
 
 from .auth.entry import DELEGATED_METHODS
 from .const import (
+    CONF_ANYONE_BUSY,
     CONF_AUTH_METHOD,
     CONF_CLEAR_ON_REMOVE,
     CONF_EXPIRATION,
@@ -28,6 +33,7 @@ from .const import (
     MIN_READ_INTERVAL,
 )
 from .graph import MAX_EXPIRATION_MINUTES, MIN_EXPIRATION_MINUTES
+from .people import followed_people
 
 DEFAULT_OPTIONS: Final = {
     CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
@@ -70,6 +76,24 @@ DELEGATED_OPTIONS_SCHEMA: Final = OPTIONS_SCHEMA.extend(
 """Graph subscribes only delegated sign-ins to presence changes."""
 
 
+def _with_people(schema: vol.Schema, people: dict[str, str]) -> vol.Schema:
+    """Offer the followed people (object id: name) for the Anyone busy sensor."""
+    if not people:
+        return schema
+    options = [
+        SelectOptionDict(value=user_id, label=name) for user_id, name in people.items()
+    ]
+    return schema.extend(
+        {
+            vol.Optional(CONF_ANYONE_BUSY): SelectSelector(
+                SelectSelectorConfig(
+                    options=options, multiple=True, mode=SelectSelectorMode.LIST
+                )
+            )
+        }
+    )
+
+
 class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
     """How often presence is read and how the app's session is kept.
 
@@ -95,7 +119,15 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
             # An app-permission account's form says why Instant updates is missing.
             step_id="init" if delegated else "application",
             data_schema=self.add_suggested_values_to_schema(
-                DELEGATED_OPTIONS_SCHEMA if delegated else OPTIONS_SCHEMA,
+                _with_people(
+                    DELEGATED_OPTIONS_SCHEMA if delegated else OPTIONS_SCHEMA,
+                    {
+                        user_id: person.display_name
+                        for user_id, person in followed_people(
+                            self.config_entry
+                        ).items()
+                    },
+                ),
                 user_input
                 or {
                     CONF_INSTANT_UPDATES: DEFAULT_INSTANT_UPDATES,

@@ -9,7 +9,7 @@ again, and storing the wait Graph asked for.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import datetime
 
 from homeassistant.config_entries import ConfigEntry
@@ -32,6 +32,8 @@ from .policy import (
 )
 
 RECENT_ERRORS = 10
+ISSUE_PERSON_MISSING = "person_missing"
+"""A followed person Graph reads nothing for: they left the directory."""
 INSTANT_UPDATES_ISSUES = (ISSUE_INSTANT_UPDATES_CONSENT, ISSUE_INSTANT_UPDATES_ADDRESS)
 """Why Instant updates cannot work: presence is polled meanwhile."""
 ISSUE_LEARN_MORE = {
@@ -162,6 +164,26 @@ class AccountProblems:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id(kind, self.entry))
 
     @callback
+    def person_missing(self, user_id: str, name: str) -> None:
+        """Raise the repair that says a followed person left the directory."""
+        if self.hass.config_entries.async_get_entry(self.entry.entry_id) is None:
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            person_issue_id(self.entry, user_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_PERSON_MISSING,
+            translation_placeholders={"account": self.entry.title, "person": name},
+        )
+
+    @callback
+    def person_back(self, user_id: str) -> None:
+        """Graph read a followed person again: their repair is over."""
+        ir.async_delete_issue(self.hass, DOMAIN, person_issue_id(self.entry, user_id))
+
+    @callback
     def instant_updates_address_missing(self) -> None:
         """Raise the repair that says Instant updates need an address; polling goes on."""
         self._raise_issue(
@@ -212,6 +234,26 @@ def issue_id(kind: str, entry: ConfigEntry) -> str:
     return f"{kind}_{entry.entry_id}"
 
 
+def person_issue_id(entry: ConfigEntry, user_id: str) -> str:
+    """Name the repair of one followed person who left the directory."""
+    return f"{ISSUE_PERSON_MISSING}_{entry.entry_id}_{user_id}"
+
+
+@callback
+def async_delete_people_issues(
+    hass: HomeAssistant, entry: ConfigEntry, followed: Container[str] = ()
+) -> None:
+    """Remove the repairs of people ``entry`` no longer follows."""
+    prefix = person_issue_id(entry, "")
+    for domain, issue in list(ir.async_get(hass).issues):
+        if (
+            domain == DOMAIN
+            and issue.startswith(prefix)
+            and issue.removeprefix(prefix) not in followed
+        ):
+            ir.async_delete_issue(hass, DOMAIN, issue)
+
+
 @callback
 def async_delete_instant_updates_issues(
     hass: HomeAssistant, entry: ConfigEntry
@@ -230,3 +272,4 @@ def async_delete_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
         *INSTANT_UPDATES_ISSUES,
     ):
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry))
+    async_delete_people_issues(hass, entry)

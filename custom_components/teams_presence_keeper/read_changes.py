@@ -20,21 +20,21 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, State
 from homeassistant.helpers import entity_registry as er, target as ha_target
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
-from .entity import entity_unique_id, option
+from .const import CONF_USER_ID, DOMAIN, SUBENTRY_PERSON
+from .entity import entity_unique_id, option, person_device_id
 from .graph import Availability
 
 
 @dataclass(frozen=True, slots=True)
 class AccountEntity:
-    """One kind of entity every account has: its platform and description key."""
+    """One kind of entity every account (and followed person) has: platform and key."""
 
     platform: Platform
     key: str
     """The entity description's key, part of the entity's unique id."""
 
     def watches(self, hass: HomeAssistant, entity_id: str) -> bool:
-        """Whether ``entity_id`` is this kind of entity of one of our accounts."""
+        """Whether ``entity_id`` is this kind of entity of an account or a person."""
         entry = er.async_get(hass).async_get(entity_id)
         if (
             entry is None
@@ -44,11 +44,15 @@ class AccountEntity:
         ):
             return False
         config_entry = hass.config_entries.async_get_entry(entry.config_entry_id)
-        return (
-            config_entry is not None
-            and config_entry.unique_id is not None
-            and entry.unique_id == entity_unique_id(config_entry.unique_id, self.key)
-        )
+        if config_entry is None or config_entry.unique_id is None:
+            return False
+        owner = config_entry.unique_id
+        if entry.config_subentry_id is not None:  # a followed person's entity
+            person = config_entry.subentries.get(entry.config_subentry_id)
+            if person is None or person.subentry_type != SUBENTRY_PERSON:
+                return False
+            owner = person_device_id(owner, str(person.data[CONF_USER_ID]).lower())
+        return entry.unique_id == entity_unique_id(owner, self.key)
 
 
 PRESENCE: Final = AccountEntity(Platform.SENSOR, "presence")

@@ -19,6 +19,7 @@ from .actions import OneOffRequests
 from .coordinator import TeamsPresenceCoordinator
 from .graph import AppPresence, GraphSubscriptionClient, PreferredPresence
 from .keeper import AppSession, SessionKeeper, Wish
+from .people import PeopleCoordinator
 from .policy import FailurePolicy
 from .problems import AccountProblems
 from .push import PushManager
@@ -46,6 +47,8 @@ class TeamsPresenceAccount:
     work_location: WorkLocationWriter
     push: PushManager | None = None
     """Graph's change notifications, with the Instant updates option."""
+    people: PeopleCoordinator | None = None
+    """The people the account follows; ``None`` when it follows nobody."""
 
     @property
     def wish(self) -> Wish:

@@ -19,8 +19,14 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, LOGGER
-from .entity import TeamsPresenceEntity, entity_unique_id, option
-from .graph import Activity, Availability, WorkLocationSource, WorkLocationType
+from .entity import PersonEntity, TeamsPresenceEntity, entity_unique_id, option
+from .graph import (
+    Activity,
+    Availability,
+    PresenceSnapshot,
+    WorkLocationSource,
+    WorkLocationType,
+)
 from .push_address import UpdateMode
 from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 
@@ -29,9 +35,9 @@ MAX_STATE_LENGTH = 255
 """Home Assistant's limit on a state; Teams allows 280 characters in a message."""
 
 
-def _status_message(account: TeamsPresenceAccount) -> str:
+def _status_message(presence: PresenceSnapshot) -> str:
     """Return the message, or empty when there is none (no message is not unknown)."""
-    message = account.coordinator.data.status_message or ""
+    message = presence.status_message or ""
     if len(message) <= MAX_STATE_LENGTH:
         return message
     return message[: MAX_STATE_LENGTH - 1] + "…"
@@ -43,18 +49,16 @@ WORK_LOCATIONS = [
 """What Teams shows; a type Graph adds later is unknown (logged once)."""
 
 
-def _work_location(account: TeamsPresenceAccount) -> str | None:
-    location = account.coordinator.data.work_location
+def _work_location(presence: PresenceSnapshot) -> str | None:
+    location = presence.work_location
     if location is None or location.location_type is WorkLocationType.UNKNOWN:
         return None
     return option(location.location_type)
 
 
-def _work_location_attributes(
-    account: TeamsPresenceAccount,
-) -> dict[str, Any]:
+def _work_location_attributes(presence: PresenceSnapshot) -> dict[str, Any]:
     """Which layer decided (manual, automatic, the working-hours plan), and where."""
-    location = account.coordinator.data.work_location
+    location = presence.work_location
     if location is None:
         return {"source": None, "place_id": None}
     return {
@@ -65,82 +69,92 @@ def _work_location_attributes(
     }
 
 
-def _shows_work_location(account: TeamsPresenceAccount) -> bool:
-    """Whether Graph reads a work location for this account (not every tenant)."""
-    if account.coordinator.data.work_location is not None:
-        return True
-    LOGGER.info(
-        "Microsoft Graph reads no work location for %s; its sensor is not created",
-        account.coordinator.config_entry.title,
-    )
-    return False
-
-
 def _session_expires(account: TeamsPresenceAccount) -> datetime | None:
     session = account.session
     return session.expires_at if session is not None else None
 
 
 @dataclass(frozen=True, kw_only=True)
-class TeamsPresenceSensorDescription(SensorEntityDescription):
-    """How a sensor reads the account."""
+class PresenceSensorDescription(SensorEntityDescription):
+    """How a sensor reads one presence: the account's, or a followed person's."""
+
+    value_fn: Callable[[PresenceSnapshot], str | None]
+    attributes_fn: Callable[[PresenceSnapshot], dict[str, Any]] | None = None
+    needs_work_location: bool = False
+    """Created only where Graph reads a work location (not every tenant)."""
+
+    def exists_for(self, presence: PresenceSnapshot | None, name: str) -> bool:
+        """Whether ``name``'s first read gives this sensor anything to show."""
+        if not self.needs_work_location or (
+            presence is not None and presence.work_location is not None
+        ):
+            return True
+        LOGGER.info(
+            "Microsoft Graph reads no work location for %s; its sensor is not created",
+            name,
+        )
+        return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountSensorDescription(SensorEntityDescription):
+    """How a sensor shows what the account knows locally, even while reads fail."""
 
     value_fn: Callable[[TeamsPresenceAccount], str | datetime | None]
-    always_available: bool = False
-    """Shown from what the account knows locally, even when reads fail."""
-    attributes_fn: Callable[[TeamsPresenceAccount], dict[str, Any]] | None = None
     exists_fn: Callable[[TeamsPresenceAccount], bool] = lambda _: True
-    """Whether the account has this sensor at all, from its first read."""
+    """Whether the account has this sensor at all."""
 
 
+PRESENCE = PresenceSensorDescription(
+    key="presence",
+    translation_key="presence",
+    device_class=SensorDeviceClass.ENUM,
+    options=[option(value) for value in Availability],
+    value_fn=lambda presence: option(presence.availability),
+    attributes_fn=lambda presence: {"graph_value": presence.unknown_availability},
+)
+ACTIVITY = PresenceSensorDescription(
+    key="activity",
+    translation_key="activity",
+    device_class=SensorDeviceClass.ENUM,
+    options=[option(value) for value in Activity],
+    value_fn=lambda presence: option(presence.activity),
+    attributes_fn=lambda presence: {"graph_value": presence.unknown_activity},
+)
+WORK_LOCATION = PresenceSensorDescription(
+    key="work_location",
+    translation_key="work_location",
+    device_class=SensorDeviceClass.ENUM,
+    options=WORK_LOCATIONS,
+    value_fn=_work_location,
+    attributes_fn=_work_location_attributes,
+    needs_work_location=True,
+)
 SENSORS = (
-    TeamsPresenceSensorDescription(
-        key="presence",
-        translation_key="presence",
-        device_class=SensorDeviceClass.ENUM,
-        options=[option(value) for value in Availability],
-        value_fn=lambda account: option(account.coordinator.data.availability),
-        attributes_fn=lambda account: {
-            "graph_value": account.coordinator.data.unknown_availability
-        },
-    ),
-    TeamsPresenceSensorDescription(
-        key="activity",
-        translation_key="activity",
-        device_class=SensorDeviceClass.ENUM,
-        options=[option(value) for value in Activity],
-        value_fn=lambda account: option(account.coordinator.data.activity),
-        attributes_fn=lambda account: {
-            "graph_value": account.coordinator.data.unknown_activity
-        },
-    ),
-    TeamsPresenceSensorDescription(
+    PRESENCE,
+    ACTIVITY,
+    PresenceSensorDescription(
         key="status_message",
         translation_key="status_message",
         value_fn=_status_message,
-        attributes_fn=lambda account: {
-            "published_at": account.coordinator.data.status_message_published
+        attributes_fn=lambda presence: {
+            "published_at": presence.status_message_published
         },
     ),
-    TeamsPresenceSensorDescription(
-        key="work_location",
-        translation_key="work_location",
-        device_class=SensorDeviceClass.ENUM,
-        options=WORK_LOCATIONS,
-        value_fn=_work_location,
-        attributes_fn=_work_location_attributes,
-        exists_fn=_shows_work_location,
-    ),
-    TeamsPresenceSensorDescription(
+    WORK_LOCATION,
+)
+PERSON_SENSORS = (PRESENCE, ACTIVITY, WORK_LOCATION)
+"""What a followed person shows: the account's own descriptions, read-only."""
+ACCOUNT_SENSORS = (
+    AccountSensorDescription(
         key="app_session_expires",
         translation_key="app_session_expires",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=_session_expires,
-        always_available=True,
     ),
-    TeamsPresenceSensorDescription(
+    AccountSensorDescription(
         key="update_mode",
         translation_key="update_mode",
         device_class=SensorDeviceClass.ENUM,
@@ -149,7 +163,6 @@ SENSORS = (
         value_fn=lambda account: (
             account.push.mode if account.push else UpdateMode.POLLING
         ),
-        always_available=True,
         exists_fn=lambda account: account.push is not None,
     ),
 )
@@ -160,11 +173,16 @@ async def async_setup_entry(
     entry: TeamsPresenceConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the presence sensors of an account."""
+    """Add the presence sensors of an account, and of each person it follows."""
     account = entry.runtime_data
     async_add_entities(
         TeamsPresenceSensor(account, description)
         for description in SENSORS
+        if description.exists_for(account.coordinator.data, entry.title)
+    )
+    async_add_entities(
+        AccountSensor(account, description)
+        for description in ACCOUNT_SENSORS
         if description.exists_fn(account)
     )
     if account.push is None:  # Instant updates off: no mode to show
@@ -175,26 +193,67 @@ async def async_setup_entry(
             entity_unique_id(cast(str, entry.unique_id), "update_mode"),
         ):
             registry.async_remove(entity_id)
+    if (people := account.people) is None:
+        return
+    for person in people.followed.values():
+        presence = people.data.presences.get(person.user_id) if people.data else None
+        async_add_entities(
+            (
+                PersonSensor(people, person, description)
+                for description in PERSON_SENSORS
+                if description.exists_for(presence, person.display_name)
+            ),
+            config_subentry_id=person.subentry_id,
+        )
 
 
-class TeamsPresenceSensor(TeamsPresenceEntity, SensorEntity):
-    """A value from the last presence read."""
+class AccountSensor(TeamsPresenceEntity, SensorEntity):
+    """What the account knows locally: shown even while reads fail."""
 
-    entity_description: TeamsPresenceSensorDescription
+    entity_description: AccountSensorDescription
 
     @property
     def available(self) -> bool:
-        """Presence sensors go unavailable while reads fail, and come back by themselves."""
-        return self.entity_description.always_available or super().available
+        """Known without Graph."""
+        return True
 
     @property
     def native_value(self) -> str | datetime | None:
         """Derive the state from the account."""
         return self.entity_description.value_fn(self.account)
 
+
+class PersonSensor(PersonEntity, SensorEntity):
+    """A followed person's presence, from the last read or push."""
+
+    entity_description: PresenceSensorDescription
+
+    @property
+    def native_value(self) -> str | None:
+        """Derive the state from the person's presence."""
+        return self.entity_description.value_fn(self.presence)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """What the state alone does not say."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.presence)
+
+
+class TeamsPresenceSensor(TeamsPresenceEntity, SensorEntity):
+    """A value from the account's last presence read."""
+
+    entity_description: PresenceSensorDescription
+
+    @property
+    def native_value(self) -> str | None:
+        """Derive the state from the account's presence."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """What the state alone does not say, for the sensors that have more."""
         if self.entity_description.attributes_fn is None:
             return None
-        return self.entity_description.attributes_fn(self.account)
+        return self.entity_description.attributes_fn(self.coordinator.data)

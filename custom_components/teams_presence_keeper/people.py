@@ -1,0 +1,162 @@
+"""The people an account follows: one batched read of everyone, at the Read interval.
+
+Each person is a config subentry of the account (``person_flow.py``). Graph reads up
+to 650 of them in one ``getPresencesByUserId`` request, so following more people
+costs no more requests. The account's failure policy is shared: a wait Graph asked
+for holds these reads too, and their 429 holds the account's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_DISPLAY_NAME, CONF_USER_ID, LOGGER, SUBENTRY_PERSON
+from .graph import (
+    GraphPresenceClient,
+    PresenceChange,
+    PresenceSnapshot,
+    presence_id_batches,
+)
+from .policy import FAILURES, Operation, Remedy
+from .problems import AccountProblems
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone the account follows: one person subentry."""
+
+    user_id: str
+    """The directory object id, lower case."""
+    display_name: str
+    """The subentry's title: the name the user gave them, or the directory's."""
+    subentry_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    """What was read (or pushed) of everyone followed."""
+
+    presences: Mapping[str, PresenceSnapshot]
+    """By lower-case object id."""
+    missing: frozenset[str]
+    """Followed ids Graph returned nothing for: they left the directory."""
+
+
+def followed_people(entry: ConfigEntry) -> dict[str, Person]:
+    """Return the people ``entry`` follows, by lower-case object id."""
+    people = (
+        Person(
+            user_id=str(subentry.data[CONF_USER_ID]).lower(),
+            display_name=subentry.title
+            or subentry.data.get(CONF_DISPLAY_NAME)
+            or subentry.data[CONF_USER_ID],
+            subentry_id=subentry.subentry_id,
+        )
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_PERSON
+    )
+    return {person.user_id: person for person in people}
+
+
+class PeopleCoordinator(DataUpdateCoordinator[People]):
+    """Reads every person an account follows, in as few requests as Graph allows."""
+
+    config_entry: ConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        client: GraphPresenceClient,
+        problems: AccountProblems,
+        read_interval: timedelta,
+    ) -> None:
+        """Read the people ``entry`` follows through ``client`` every ``read_interval``.
+
+        ``problems`` carries out failures with the account's policy.
+        """
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{entry.title} people",
+            update_interval=read_interval,
+            always_update=False,
+        )
+        self.client = client
+        self.problems = problems
+        self.policy = problems.policy
+        self.followed: Mapping[str, Person] = followed_people(entry)
+
+    async def _async_update_data(self) -> People:
+        """Read everyone followed, unless Graph asked the account to wait."""
+        if (held := self.policy.held(Operation.READ, dt_util.utcnow())) is not None:
+            return self._read_failed(held)
+        presences: dict[str, PresenceSnapshot] = {}
+        missing: set[str] = set()
+        try:
+            for batch in presence_id_batches(self.followed):
+                read = await self.client.get_presences(batch)
+                presences.update(
+                    (user_id.lower(), snapshot)
+                    for user_id, snapshot in read.presences.items()
+                )
+                missing.update(user_id.lower() for user_id in read.missing)
+        except FAILURES as err:
+            return self._read_failed(self.problems.failed(err, Operation.READ), err)
+        self.problems.resolved(wrote=False)
+        self._follow_missing(missing)
+        return People(self._newest(presences), frozenset(missing))
+
+    def _newest(self, read: dict[str, PresenceSnapshot]) -> dict[str, PresenceSnapshot]:
+        """Keep what was shown where a read arrived older than it (a push was newer)."""
+        shown = self.data.presences if self.data is not None else {}
+        return {
+            user_id: last
+            if (last := shown.get(user_id)) is not None and snapshot.is_older_than(last)
+            else snapshot
+            for user_id, snapshot in read.items()
+        }
+
+    def _follow_missing(self, missing: set[str]) -> None:
+        """Raise a repair for each person who left the directory; clear it on return."""
+        for user_id, person in self.followed.items():
+            if user_id in missing:
+                self.problems.person_missing(user_id, person.display_name)
+            else:
+                self.problems.person_back(user_id)
+
+    def apply_change(self, change: PresenceChange) -> None:
+        """Show a pushed change of one followed person.
+
+        A change without a presence (a basic notification) or older than what is
+        shown changes nothing: reading is how to learn it.
+        """
+        user_id = change.user_id.lower()
+        if (
+            self.data is None
+            or user_id not in self.followed
+            or (shown := self.data.presences.get(user_id)) is None
+            or change.presence is None
+            or change.presence.is_older_than(shown)
+        ):
+            return
+        # Not async_set_updated_data: that would put off the next read.
+        self.data = People(
+            {**self.data.presences, user_id: change.applied_to(shown)},
+            self.data.missing,
+        )
+        self.async_update_listeners()
+
+    def _read_failed(self, remedy: Remedy, err: Exception | None = None) -> People:
+        """Keep what was read if the remedy says so; else fail as Home Assistant wants."""
+        if remedy.keeps_data and self.data is not None:
+            return self.data
+        raise self.problems.error(remedy) from err
