@@ -356,7 +356,7 @@ class HomeAssistant:
         ]
 
     async def _loaded(self, entry_id: str) -> bool | None:
-        """True once the account runs again (a person added reloads it)."""
+        """Return True once the account runs again (a person added reloads it)."""
         entries = await self.call(
             "GET", f"/api/config/config_entries/entry?domain={DOMAIN}"
         )

@@ -60,6 +60,12 @@ def granted_scopes() -> tuple[str, ...]:
 
 
 @pytest.fixture
+def account(push_entry: MockConfigEntry) -> MockConfigEntry:  # noqa: F811
+    """The account with Instant updates, Graph delivering into Home Assistant."""
+    return push_entry
+
+
+@pytest.fixture
 def colleagues(emulator: GraphEmulator) -> list[User]:
     """Megan Bowen and Lee Gu, in the account's tenant; the app may look them up."""
     emulator.default_app.consented_scopes.update(PEOPLE_SCOPES)
@@ -92,7 +98,7 @@ async def test_a_colleague_follows_by_push_in_the_account_s_subscription(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
-    push_entry: MockConfigEntry,
+    account: MockConfigEntry,
     colleagues: list[User],
 ) -> None:
     """The account's subscription becomes the bulk one; Megan's change is pushed."""
@@ -100,7 +106,7 @@ async def test_a_colleague_follows_by_push_in_the_account_s_subscription(
     me = emulator.default_user.id
     assert held_resources(emulator) == [f"communications/presences/{me}"]
 
-    await follow(hass, emulator, push_entry, megan)
+    await follow(hass, emulator, account, megan)
 
     assert held_resources(emulator) == [everyone(emulator, megan)]
     assert state_of(hass, MEGAN) == "available"
@@ -127,7 +133,7 @@ async def test_a_burst_for_many_people_costs_one_read(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
-    push_entry: MockConfigEntry,
+    account: MockConfigEntry,
     colleagues: list[User],
 ) -> None:
     """Ten people change twice within a minute: one batched read, not ten.
@@ -145,9 +151,9 @@ async def test_a_burst_for_many_people_costs_one_read(
         ),
     ]
     for person in team:
-        await follow(hass, emulator, push_entry, person)
+        await follow(hass, emulator, account, person)
     assert held_resources(emulator) == [everyone(emulator, *team)]
-    people = push_entry.runtime_data.people
+    people = account.runtime_data.people
     assert people is not None
     freezer.tick(timedelta(minutes=2))
 
@@ -167,16 +173,16 @@ async def test_a_burst_for_many_people_costs_one_read(
 
     assert people_reads(emulator) == reads + 1
     assert presence_reads(emulator) == account_reads
-    assert {
-        people.data.presences[person.id].availability.value for person in team
-    } == {"Away"}
-    assert push_of(push_entry).counts["confirmed_by_read"] == len(team)
+    assert {people.data.presences[person.id].availability.value for person in team} == {
+        "Away"
+    }
+    assert push_of(account).counts["confirmed_by_read"] == len(team)
 
 
 async def test_removing_a_colleague_shrinks_the_subscription(
     hass: HomeAssistant,
     emulator: GraphEmulator,
-    push_entry: MockConfigEntry,
+    account: MockConfigEntry,
     colleagues: list[User],
 ) -> None:
     """One subscription throughout: the old one deleted, then one for who is left.
@@ -184,18 +190,18 @@ async def test_removing_a_colleague_shrinks_the_subscription(
     Everyone is read once after it: changes in between are not notified.
     """
     megan, lee = colleagues
-    await follow(hass, emulator, push_entry, megan)
-    await follow(hass, emulator, push_entry, lee)
+    await follow(hass, emulator, account, megan)
+    await follow(hass, emulator, account, lee)
     assert held_resources(emulator) == [everyone(emulator, megan, lee)]
     [lee_subentry] = [
         subentry.subentry_id
-        for subentry in push_entry.subentries.values()
+        for subentry in account.subentries.values()
         if subentry.unique_id == lee.id
     ]
     [old] = emulator.subscriptions.all()
     emulator.requests.clear()
 
-    assert hass.config_entries.async_remove_subentry(push_entry, lee_subentry)
+    assert hass.config_entries.async_remove_subentry(account, lee_subentry)
     await settle(hass, emulator)
 
     assert held_resources(emulator) == [everyone(emulator, megan)]
@@ -223,7 +229,7 @@ async def test_removing_a_colleague_shrinks_the_subscription(
 async def test_a_conflict_with_a_stale_bulk_subscription_is_resolved(
     hass: HomeAssistant,
     emulator: GraphEmulator,
-    push_entry: MockConfigEntry,
+    account: MockConfigEntry,
     colleagues: list[User],
 ) -> None:
     """409: a bulk subscription this Home Assistant forgot (a restored backup).
@@ -232,7 +238,7 @@ async def test_a_conflict_with_a_stale_bulk_subscription_is_resolved(
     wanted made: still one subscription, ours.
     """
     megan, lee = colleagues
-    push = push_of(push_entry)
+    push = push_of(account)
     token = emulator.issue_token(scopes=("Presence.Read.All",))
 
     async def token_provider() -> str:
@@ -251,12 +257,12 @@ async def test_a_conflict_with_a_stale_bulk_subscription_is_resolved(
         push.subscription = {}  # what the restored backup remembers
         emulator.requests.clear()
 
-        await follow(hass, emulator, push_entry, megan)
+        await follow(hass, emulator, account, megan)
 
     [held] = emulator.subscriptions.all()
     assert held.resource == everyone(emulator, megan)
     assert held.id != stale.id
-    assert held.client_state == push_of(push_entry).client_state
+    assert held.client_state == push_of(account).client_state
     assert subscription_requests(emulator) == [
         ("POST", 409),
         ("GET", 200),

@@ -171,7 +171,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             self._read_for_push()
 
     def _take_person_change(self, change: PresenceChange) -> bool:
-        """A followed person's change, by the same rules kept per person.
+        """Take a followed person's change, by the same rules kept per person.
 
         Returns whether the people are to be read for it. A change of someone no
         longer followed (from before a reload) is dropped.

@@ -221,7 +221,9 @@ async def test_subscribing_replaces_a_stale_bulk_subscription(
 
     assert created.presence_ids == {me, *followed}
     assert created.resource == (
-        presences_resource([me, *followed]) if followed else f"communications/presences/{me}"
+        presences_resource([me, *followed])
+        if followed
+        else f"communications/presences/{me}"
     )
     [held] = emulator.subscriptions.all()
     assert (held.id, held.resource) == (created.id, created.resource)
