@@ -546,3 +546,20 @@ def test_people_reads_coalesce_apart_from_the_account_s() -> None:
     assert (order.people_read_again(), order.people_read_again()) == (True, False)
     order.people_reads_done()
     assert order.want_people_read()
+
+
+@pytest.mark.parametrize(
+    ("healthy", "all_subscribed", "interval"),
+    [
+        (True, True, SAFETY_READ_INTERVAL),
+        (True, False, READ_INTERVAL),
+        (False, True, READ_INTERVAL),
+        (False, False, READ_INTERVAL),
+    ],
+)
+def test_which_read_interval_applies_to_the_people(
+    healthy: bool, all_subscribed: bool, interval: timedelta
+) -> None:
+    """Someone the subscription cannot name (over 650) keeps everyone's reads."""
+    order = subscribed() if healthy else PushFreshness(READ_INTERVAL)
+    assert order.people_read_interval(all_subscribed) == interval

@@ -47,6 +47,10 @@ class PushSubscription(Protocol):
     def unreachable(self) -> bool:
         """Whether its last attempt failed for now (network, 5xx)."""
 
+    @property
+    def carries_all_people(self) -> bool:
+        """Whether the subscription names everyone followed (Graph's limit: 650)."""
+
     def keep_soon(self) -> None:
         """Create or renew the subscription in the background."""
 
@@ -239,7 +243,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """
         self.update_interval = self.freshness.read_interval
         if self.people is not None:
-            self.people.update_interval = self.freshness.read_interval
+            self.people.update_interval = self.freshness.people_read_interval(
+                self.push is not None and self.push.carries_all_people
+            )
         if self.freshness.watch_until is None:
             self._calm_watchdog()
         if was_healthy and not self.freshness.healthy:

@@ -32,6 +32,7 @@ from homeassistant.util import dt as dt_util
 from .auth.entry import lacks_instant_updates_consent
 from .const import CONF_TENANT_ID, CONF_USER_ID, DOMAIN, LOGGER, STORAGE_VERSION
 from .graph import (
+    MAX_PRESENCE_IDS,
     GraphSubscriptionClient,
     Notification,
     NotificationCertificate,
@@ -114,7 +115,20 @@ class PushManager:
         self.entry = entry = coordinator.config_entry
         self.client = client
         self._user_id: str = entry.data[CONF_USER_ID]
-        self._people = tuple(people)
+        # Graph names at most 650 ids in a subscription: the account's, then people.
+        self._people = tuple(people)[: MAX_PRESENCE_IDS - 1]
+        self.carries_all_people = len(people) < MAX_PRESENCE_IDS
+        """Whether the subscription names everyone followed; if not, all are polled."""
+        if not self.carries_all_people:
+            LOGGER.warning(
+                "Graph pushes at most %s people in one subscription, %s's own"
+                " presence included: the %s people followed are read at the Read"
+                " interval, the first %s pushed too",
+                MAX_PRESENCE_IDS,
+                entry.title,
+                len(people),
+                len(self._people),
+            )
         self._store = push_store(hass, entry)
         self._receiver = NotificationReceiver(
             client_id=client_id,

@@ -178,6 +178,15 @@ class PushFreshness:
             return max(SAFETY_READ_INTERVAL, self._read_interval)
         return self._read_interval
 
+    def people_read_interval(self, all_subscribed: bool) -> timedelta:
+        """Return the people's polling interval: the account's while push carries all.
+
+        Graph names at most 650 people in a subscription, the account among them:
+        beyond that, someone is never pushed, so everyone's one batched read keeps
+        the Read interval.
+        """
+        return self.read_interval if all_subscribed else self._read_interval
+
     # The subscription's life
 
     def on_subscribed(self, subscription_id: str) -> None:
