@@ -13,7 +13,7 @@ import asyncio
 from datetime import timedelta
 import gc
 import statistics
-import time
+import tracemalloc
 from types import MappingProxyType
 from typing import Any
 
@@ -23,7 +23,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from bench.test_bench import percentile, real_seconds, rss_kib, warm_up_imports
+from bench.test_bench import percentile, real_seconds, warm_up_imports
 from custom_components.teams_presence_keeper.const import (
     CONF_DISPLAY_NAME,
     CONF_FOLLOW_PEOPLE,
@@ -35,7 +35,7 @@ from custom_components.teams_presence_keeper.const import (
 )
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
-from tests.common import advance, state_of
+from tests.common import advance, state_of, token_granting
 from tests.conftest import TOKEN_LIFETIME_SECONDS
 from tests.test_push import PUSH_SCOPES, advance_delivering, settle
 
@@ -104,15 +104,12 @@ def follow(
             ),
         )
     if people:
-        scopes = (*PUSH_SCOPES, *PEOPLE_SCOPES)
-        token = {
-            **entry.data["token"],
-            "access_token": emulator.issue_token(
-                scopes=scopes, lifetime=timedelta(seconds=TOKEN_LIFETIME_SECONDS)
-            ),
-            "scope": " ".join(scopes),
-            "expires_at": time.time() + TOKEN_LIFETIME_SECONDS,
-        }
+        token = token_granting(
+            emulator,
+            entry.data["token"],
+            (*PUSH_SCOPES, *PEOPLE_SCOPES),
+            timedelta(seconds=TOKEN_LIFETIME_SECONDS),
+        )
         hass.config_entries.async_update_entry(
             entry, data={**entry.data, "token": token, CONF_FOLLOW_PEOPLE: True}
         )
@@ -130,7 +127,7 @@ def sensor_of(person: User) -> str:
     return f"sensor.{person.display_name.lower().replace(' ', '_')}_presence"
 
 
-@pytest.mark.parametrize("count", [0, *PEOPLE])
+@pytest.mark.parametrize("count", PEOPLE)
 async def test_people_polled(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -140,18 +137,16 @@ async def test_people_polled(
     count: int,
     results: dict[str, Any],
 ) -> None:
-    """Without Instant updates: the setup, then an hour of reads at the interval.
+    """Without Instant updates: the setup (wall clock), then an hour of reads.
 
-    0 people is the baseline the setup time and memory per person are taken from.
+    What a person adds is the growth from 1 person: a first setup carries one-off
+    costs (translations, the platforms' first entity) that no person adds.
     """
     warm_up_imports()
-    gc.collect()
-    rss_before, start = rss_kib(), real_seconds()
+    start = real_seconds()
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     setup_ms = (real_seconds() - start) * 1000
-    gc.collect()
-    rss_added = rss_kib() - rss_before
     assert all(state_of(hass, sensor_of(person)) == "available" for person in people)
     interval = config_entry.runtime_data.coordinator.update_interval
     assert interval is not None
@@ -161,12 +156,36 @@ async def test_people_polled(
 
     results.setdefault("people_polled", {})[str(count)] = {
         "setup_ms": setup_ms,
-        "rss_added_kib": rss_added,
         "entities": len(hass.states.async_entity_ids()),
         "interval_s": interval.total_seconds(),
         "people_reads_per_hour": people_reads(emulator) - reads,
         "graph_requests_per_hour": graph_requests(emulator) - requests,
     }
+
+
+@pytest.mark.parametrize("count", PEOPLE)
+async def test_people_memory(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    count: int,
+    results: dict[str, Any],
+) -> None:
+    """What setting the account up keeps allocated, traced (Python's allocations).
+
+    Apart from the setup time: tracing slows the setup down several times over.
+    """
+    warm_up_imports()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        await hass.async_block_till_done()
+        gc.collect()
+        added = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    results.setdefault("people_memory_kib", {})[str(count)] = added / 1024
 
 
 @pytest.mark.parametrize("options", [{CONF_INSTANT_UPDATES: True}])

@@ -262,32 +262,44 @@ def people_rows(r: dict[str, Any]) -> Iterator[Row]:
             and push["ids_in_subscription"] == min(int(count) + 1, 650),
         )
         delay = push["change_to_sensor_s"]
+        pushed_all = push["ids_in_subscription"] == int(count) + 1
         yield Row(
             f"Following {count}: Teams change to a followed person's sensor (1 s"
             " delivery delay, wall clock)",
-            f"median {delay['median']:.2f} s, p99 {delay['p99']:.2f} s",
+            f"median {delay['median']:.2f} s, p99 {delay['p99']:.2f} s"
+            + (
+                ""
+                if pushed_all
+                else " (read, not pushed: polled at the Read interval, the read"
+                " made due by the test's 5-minute clock jumps came first)"
+            ),
             f"median <= {PUSH_DELAY_TARGET_S['median']:g} s,"
             f" p99 <= {PUSH_DELAY_TARGET_S['p99']:g} s",
-            all(delay[name] <= PUSH_DELAY_TARGET_S[name] for name in ("median", "p99")),
+            all(delay[name] <= PUSH_DELAY_TARGET_S[name] for name in ("median", "p99"))
+            if pushed_all
+            else None,
         )
-    base = polled["0"]
+    memory = r["people_memory_kib"]
+    first = counts[0]
     for count in counts:
-        poll = polled[count]
-        added_ms = poll["setup_ms"] - base["setup_ms"]
-        added_kib = poll["rss_added_kib"] - base["rss_added_kib"]
+        setup_ms, kib = polled[count]["setup_ms"], memory[count]
         largest = count == counts[-1]
+        growth = (
+            f" (+{(setup_ms - polled[first]['setup_ms']) / (int(count) - int(first)):.2f}"
+            f" ms and +{(kib - memory[first]) / (int(count) - int(first)):.1f} KiB a"
+            f" person from {first})"
+            if count != first
+            else ""
+        )
         yield Row(
-            f"Following {count}: setup time and memory added by the people"
-            f" ({poll['entities']} entities in all)",
-            f"setup {poll['setup_ms']:.0f} ms (+{added_ms:.0f} ms,"
-            f" {added_ms / int(count):.2f} ms a person); RSS +{added_kib} KiB"
-            f" ({added_kib / int(count):.1f} KiB a person)",
+            f"Following {count}: setup time (wall clock) and memory the setup keeps"
+            f" (traced), {polled[count]['entities']} entities in all",
+            f"{setup_ms:.0f} ms, {kib / 1024:.1f} MiB{growth}",
             f"reported; {count} people: setup < {PEOPLE_SETUP_TARGET_MS:g} ms,"
             f" memory < {PEOPLE_MEMORY_TARGET_KIB // 1024} MiB"
             if largest
             else "reported",
-            poll["setup_ms"] < PEOPLE_SETUP_TARGET_MS
-            and added_kib < PEOPLE_MEMORY_TARGET_KIB
+            setup_ms < PEOPLE_SETUP_TARGET_MS and kib < PEOPLE_MEMORY_TARGET_KIB
             if largest
             else None,
         )
