@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import MAJOR_VERSION, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import (
@@ -44,6 +44,7 @@ MEGAN_BUSY = "binary_sensor.megan_bowen_busy"
 MEGAN_IN_A_CALL = "binary_sensor.megan_bowen_in_a_call"
 MEGAN_OUT_OF_OFFICE = "binary_sensor.megan_bowen_out_of_office"
 READ_INTERVAL = timedelta(seconds=30)
+DOMAIN_LOGGER = "custom_components.teams_presence_keeper"
 
 
 async def follow(hass: HomeAssistant, entry: ConfigEntry, person: User) -> str:
@@ -57,6 +58,34 @@ async def follow(hass: HomeAssistant, entry: ConfigEntry, person: User) -> str:
         for subentry in entry.subentries.values()
         if subentry.unique_id == person.id
     )
+
+
+async def read_people(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, emulator: GraphEmulator
+) -> None:
+    """Let a Read interval pass, and the people be read.
+
+    On a loaded machine a read can end a step later than the interval: the clock
+    goes on a second at a time until they were.
+    """
+    reads = len(bulk_reads(emulator))
+    await advance(hass, freezer, READ_INTERVAL)
+    for _ in range(30):
+        if len(bulk_reads(emulator)) > reads:
+            return
+        await advance(hass, freezer, timedelta(seconds=1))
+    raise AssertionError("the people were not read")
+
+
+@pytest.fixture
+async def megan(
+    hass: HomeAssistant,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> User:
+    """Megan, followed by the account from the UI."""
+    await follow(hass, account, colleagues[0])
+    return colleagues[0]
 
 
 def bulk_reads(emulator: GraphEmulator) -> list[dict[str, object]]:
@@ -78,17 +107,17 @@ async def test_a_colleague_added_from_the_ui_follows_teams_by_read(
     megan, _ = colleagues
     subentry_id = await follow(hass, account, megan)
 
-    device = dr.async_get(hass).async_get_device(
-        {(DOMAIN, f"{account.unique_id}_person_{megan.id}")}
-    )
+    device = person_device(hass, account, megan)
     assert device is not None
     assert device.name == "Megan Bowen"
-    account_device = dr.async_get(hass).async_get_device(
-        {(DOMAIN, str(account.unique_id))}
-    )
+    account_device = device_of(hass, account, str(account.unique_id))
     assert account_device is not None
     assert device.via_device_id == account_device.id
-    assert device.config_entries_subentries == {account.entry_id: {subentry_id}}
+    if MAJOR_VERSION == 2025:
+        assert device.config_entries_subentries == {account.entry_id: {subentry_id}}
+    else:  # a device belongs to one entry, and one subentry of it
+        owner = device.config_subentry_id  # type: ignore[attr-defined,unused-ignore]
+        assert owner == subentry_id
     entities = er.async_entries_for_device(er.async_get(hass), device.id)
     assert {entity.entity_id for entity in entities} == {
         MEGAN_PRESENCE,
@@ -105,7 +134,7 @@ async def test_a_colleague_added_from_the_ui_follows_teams_by_read(
     emulator.set_client_session("teams", "Busy", "InACall", user=megan)
     emulator.set_out_of_office(True, "Back Monday", user=megan)
     emulator.requests.clear()
-    await advance(hass, freezer, READ_INTERVAL)
+    await read_people(hass, freezer, emulator)
 
     assert bulk_reads(emulator) == [{"ids": [megan.id]}]
     assert state_of(hass, MEGAN_PRESENCE) == "busy"
@@ -118,12 +147,26 @@ async def test_a_colleague_added_from_the_ui_follows_teams_by_read(
     assert out.attributes["message"] == "Back Monday"
 
 
+def device_of(
+    hass: HomeAssistant, entry: ConfigEntry, identifier: str
+) -> dr.DeviceEntry | None:
+    """The entry's device with this identifier of ours, if there is one."""
+    return next(
+        (
+            device
+            for device in dr.async_entries_for_config_entry(
+                dr.async_get(hass), entry.entry_id
+            )
+            if (DOMAIN, identifier) in device.identifiers
+        ),
+        None,
+    )
+
+
 def person_device(
     hass: HomeAssistant, entry: ConfigEntry, person: User
 ) -> dr.DeviceEntry | None:
-    return dr.async_get(hass).async_get_device(
-        {(DOMAIN, f"{entry.unique_id}_person_{person.id}")}
-    )
+    return device_of(hass, entry, f"{entry.unique_id}_person_{person.id}")
 
 
 async def set_up_following(
@@ -169,7 +212,7 @@ async def test_one_request_per_interval_for_everyone(
     emulator.requests.clear()
 
     for _ in range(3):
-        await advance(hass, freezer, READ_INTERVAL)
+        await read_people(hass, freezer, emulator)
 
     ids = [person.id for person in people]
     assert bulk_reads(emulator) == [{"ids": ids}] * 3
@@ -210,7 +253,7 @@ async def test_removing_a_colleague_removes_their_device_and_entities(
     assert er.async_entries_for_device(er.async_get(hass), device.id) == []
     assert hass.states.get(MEGAN_PRESENCE) is None
     emulator.requests.clear()
-    await advance(hass, freezer, READ_INTERVAL)
+    await read_people(hass, freezer, emulator)
     assert bulk_reads(emulator) == [{"ids": [lee.id]}]
     assert state_of(hass, "sensor.lee_gu_presence") == "available"
 
@@ -259,7 +302,7 @@ async def test_a_colleague_who_leaves_the_directory_raises_a_repair_until_back(
     emulator.remove_user(megan)
     caplog.clear()
     for _ in range(3):
-        await advance(hass, freezer, READ_INTERVAL)
+        await read_people(hass, freezer, emulator)
 
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
@@ -272,11 +315,15 @@ async def test_a_colleague_who_leaves_the_directory_raises_a_repair_until_back(
     assert state_of(hass, MEGAN_BUSY) == STATE_UNAVAILABLE
     assert state_of(hass, "sensor.lee_gu_presence") == "available"
     assert state_of(hass, "sensor.adele_vance_presence") != STATE_UNAVAILABLE
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.WARNING and record.name.startswith(DOMAIN_LOGGER)
+    ]
 
     # Restored from the directory's deleted items: the same object id.
     emulator.add_colleague(display_name="Megan Bowen", upn=megan.upn, user_id=megan.id)
-    await advance(hass, freezer, READ_INTERVAL)
+    await read_people(hass, freezer, emulator)
 
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert state_of(hass, MEGAN_PRESENCE) == "available"
@@ -287,12 +334,11 @@ async def test_a_removed_colleagues_repair_goes_with_them(
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     account: MockConfigEntry,  # noqa: F811
-    colleagues: list[User],  # noqa: F811
+    megan: User,
 ) -> None:
-    megan, _ = colleagues
-    subentry_id = await follow(hass, account, megan)
+    subentry_id = next(iter(account.subentries))
     emulator.remove_user(megan)
-    await advance(hass, freezer, READ_INTERVAL)
+    await read_people(hass, freezer, emulator)
     issue_id = f"person_missing_{account.entry_id}_{megan.id}"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
 
@@ -307,10 +353,8 @@ async def test_a_throttled_read_of_people_holds_every_read_of_the_account(
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     account: MockConfigEntry,  # noqa: F811
-    colleagues: list[User],  # noqa: F811
+    megan: User,
 ) -> None:
-    megan, _ = colleagues
-    await follow(hass, account, megan)
     people = account.runtime_data.people
     assert people is not None
 
@@ -350,7 +394,7 @@ async def test_an_application_account_follows_people_by_read(
     assert entry.state is ConfigEntryState.LOADED
     emulator.set_client_session("teams", "DoNotDisturb", "Presenting", user=megan)
     emulator.requests.clear()
-    await advance(hass, freezer, READ_INTERVAL)
+    await read_people(hass, freezer, emulator)
 
     assert bulk_reads(emulator) == [{"ids": [megan.id]}]
     assert state_of(hass, MEGAN_PRESENCE) == "do_not_disturb"

@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
-from tests.common import advance, state_of
+from tests.common import state_of
 from tests.test_blueprints import (  # noqa: F401 (fixtures)
     GREEN,
     LIGHT,
@@ -39,9 +39,10 @@ from tests.test_device_trigger import (
 )
 from tests.test_people import (
     MEGAN_PRESENCE,
-    READ_INTERVAL,
     follow,
+    megan,
     person_device,
+    read_people,
 )
 from tests.test_person_flow import (  # noqa: F401 (fixtures)
     account,
@@ -50,18 +51,9 @@ from tests.test_person_flow import (  # noqa: F401 (fixtures)
 )
 from tests.test_trigger import automate as automate_triggers
 
+__all__ = ["megan"]  # a fixture shared with test_people
+
 ANYONE_BUSY = "binary_sensor.adele_vance_anyone_busy"
-
-
-@pytest.fixture
-async def megan(
-    hass: HomeAssistant,
-    account: MockConfigEntry,  # noqa: F811
-    colleagues: list[User],  # noqa: F811
-) -> User:
-    """Megan, followed by the account from the UI."""
-    await follow(hass, account, colleagues[0])
-    return colleagues[0]
 
 
 @pytest.fixture
@@ -85,7 +77,7 @@ async def show(
 ) -> None:
     """Let the person's Teams show this; let it be read."""
     emulator.set_client_session("teams", availability, activity, user=person)
-    await advance(hass, freezer, READ_INTERVAL)
+    await read_people(hass, freezer, emulator)
 
 
 async def test_device_triggers_of_a_followed_person(

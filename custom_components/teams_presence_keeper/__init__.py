@@ -37,7 +37,7 @@ from .const import (
 from .coordinator import TeamsPresenceCoordinator
 from .graph import GraphSubscriptionClient
 from .keeper import SessionKeeper
-from .people import PeopleCoordinator, followed_people
+from .people import PeopleCoordinator, async_link_devices, followed_people
 from .policy import FAILURES, FailurePolicy, Operation
 from .problems import (
     AccountProblems,
@@ -102,6 +102,8 @@ async def async_setup_entry(
         )
     account.writer.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if account.people is not None:
+        async_link_devices(hass, entry, account.people.followed)
     return True
 
 

@@ -26,7 +26,7 @@ from .graph import (
     WorkLocationSource,
     WorkLocationType,
 )
-from .people import PeopleCoordinator, Person
+from .people import PeopleCoordinator, Person, person_device_id
 from .runtime import TeamsPresenceAccount
 from .shown import acting_context
 
@@ -47,15 +47,6 @@ def entity_unique_id(account_id: str, key: str) -> str:
     Users rename entity ids; this stays, so device triggers find entities by it.
     """
     return f"{account_id}_{key}"
-
-
-def person_device_id(account_id: str, user_id: str) -> str:
-    """Name a followed person's device by the account and their object id.
-
-    Their entities' unique ids start with it as an account's do with its id, so
-    what finds an account's entity by unique id finds a person's the same way.
-    """
-    return f"{account_id}_person_{user_id}"
 
 
 def account_id_of(device: DeviceEntry) -> str | None:
@@ -127,7 +118,7 @@ class PersonEntity(CoordinatorEntity[PeopleCoordinator]):
         person: Person,
         description: EntityDescription,
     ) -> None:
-        """Attach the entity to ``person``'s device, linked to the account's."""
+        """Attach the entity to ``person``'s device (linked to the account's at setup)."""
         super().__init__(coordinator)
         self.person = person
         self.entity_description = description
@@ -140,7 +131,6 @@ class PersonEntity(CoordinatorEntity[PeopleCoordinator]):
             manufacturer="Microsoft",
             model="Microsoft Teams",
             entry_type=DeviceEntryType.SERVICE,
-            via_device=(DOMAIN, account_id),
         )
 
     @property

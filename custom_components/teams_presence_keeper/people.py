@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_DISPLAY_NAME, CONF_USER_ID, LOGGER, SUBENTRY_PERSON
+from .const import CONF_DISPLAY_NAME, CONF_USER_ID, DOMAIN, LOGGER, SUBENTRY_PERSON
 from .graph import (
     GraphPresenceClient,
     PresenceChange,
@@ -63,6 +64,40 @@ def followed_people(entry: ConfigEntry) -> dict[str, Person]:
         if subentry.subentry_type == SUBENTRY_PERSON
     )
     return {person.user_id: person for person in people}
+
+
+def person_device_id(account_id: str, user_id: str) -> str:
+    """Name a followed person's device by the account and their object id.
+
+    Their entities' unique ids start with it as an account's do with its id, so
+    what finds an account's entity by unique id finds a person's the same way.
+    """
+    return f"{account_id}_person_{user_id}"
+
+
+@callback
+def async_link_devices(
+    hass: HomeAssistant, entry: ConfigEntry, followed: Mapping[str, Person]
+) -> None:
+    """Show each followed person's device under the account's, once both exist.
+
+    By the registry's device id: Home Assistant deprecates naming the parent by its
+    identifiers in the device info (2026.x), and 2025.12 knows no other way there.
+    """
+    registry = dr.async_get(hass)
+    account_id = str(entry.unique_id)
+    devices = {
+        identifier: device
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        for domain, identifier in device.identifiers
+        if domain == DOMAIN
+    }
+    if (account := devices.get(account_id)) is None:
+        return
+    for user_id in followed:
+        device = devices.get(person_device_id(account_id, user_id))
+        if device is not None and device.via_device_id != account.id:
+            registry.async_update_device(device.id, via_device_id=account.id)
 
 
 class PeopleCoordinator(DataUpdateCoordinator[People]):

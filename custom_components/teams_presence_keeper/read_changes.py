@@ -21,8 +21,9 @@ from homeassistant.helpers import entity_registry as er, target as ha_target
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_USER_ID, DOMAIN, SUBENTRY_PERSON
-from .entity import entity_unique_id, option, person_device_id
+from .entity import entity_unique_id, option
 from .graph import Availability
+from .people import person_device_id
 
 
 @dataclass(frozen=True, slots=True)
