@@ -11,8 +11,9 @@ import re
 import signal
 import sys
 
+from .presence import User
 from .server import GraphEmulator
-from .simulation import simulate_day
+from .simulation import COLLEAGUE_SESSION, simulate_day
 
 _USER = re.compile(r"(?P<name>[^<>]+?)\s*<(?P<upn>[^<>@\s]+@[^<>@\s]+)>")
 
@@ -41,6 +42,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="'NAME <UPN>'",
         help="also add this user to the default tenant (once: kept with --state-dir)",
+    )
+    parser.add_argument(
+        "--colleague",
+        type=_user,
+        action="append",
+        default=[],
+        metavar="'NAME <UPN>'",
+        help="a colleague in the default tenant, signed in to Teams (kept with"
+        " --state-dir); with --simulate-day their presence changes now and then",
     )
     parser.add_argument(
         "--auto-approve-device-seconds",
@@ -88,9 +98,9 @@ async def _serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signal.SIGTERM, serving.cancel)
     emulator = GraphEmulator()
     try:
-        await _start(emulator, args)
+        colleagues = await _start(emulator, args)
         if args.simulate_day:
-            await simulate_day(emulator)
+            await simulate_day(emulator, colleagues=colleagues)
         else:
             await asyncio.Event().wait()
     finally:
@@ -98,8 +108,12 @@ async def _serve(args: argparse.Namespace) -> None:
         await emulator.stop()
 
 
-async def _start(emulator: GraphEmulator, args: argparse.Namespace) -> None:
-    """Set the emulator up as the arguments ask, start it, and say where it is."""
+async def _start(emulator: GraphEmulator, args: argparse.Namespace) -> tuple[User, ...]:
+    """Set the emulator up as the arguments ask, start it, and say where it is.
+
+    Returns the colleagues, each signed in to Teams (a kept one again: client
+    sessions are not kept).
+    """
     tls_folder = None
     if args.state_dir is not None:
         args.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -110,6 +124,17 @@ async def _start(emulator: GraphEmulator, args: argparse.Namespace) -> None:
     for display_name, upn in args.user:
         if emulator.directory.find_user(upn) is None:
             emulator.add_user(display_name=display_name, upn=upn)
+    colleagues = []
+    for display_name, upn in args.colleague:
+        if (kept := emulator.directory.find_user(upn)) is None:
+            colleagues.append(
+                emulator.add_colleague(display_name=display_name, upn=upn)
+            )
+        else:
+            emulator.set_client_session(
+                COLLEAGUE_SESSION, "Available", "Available", user=kept
+            )
+            colleagues.append(kept)
     if args.auto_approve_device_seconds is not None:
         emulator.auto_approve_device_codes = emulator.default_user
         emulator.auto_approve_delay = timedelta(
@@ -139,6 +164,7 @@ async def _start(emulator: GraphEmulator, args: argparse.Namespace) -> None:
         "Press Ctrl-C to stop.\n"
     )
     sys.stdout.flush()
+    return tuple(colleagues)
 
 
 def main(argv: list[str] | None = None) -> None:

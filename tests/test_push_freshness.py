@@ -466,3 +466,100 @@ def test_counts_of_what_notifications_got() -> None:
         "old_subscription": 1,
     }
     assert order.last_notification == at(300)
+
+
+# Following people: one subscription for the account and everyone it follows; the
+# order rules per person. Each: notifications (whose: "me" for the account's own,
+# else a person's id; second it arrives) of a change from AVAILABLE; the verdicts.
+PEOPLE_SCRIPTS = {
+    "two people within a minute: no swap, both applied": (
+        [("megan", BUSY, 0), ("lee", AWAY, 1)],
+        [Verdict.APPLY, Verdict.APPLY],
+    ),
+    "the account and a person within a minute: both applied": (
+        [("me", BUSY, 0), ("megan", AWAY, 1)],
+        [Verdict.APPLY, Verdict.APPLY],
+    ),
+    "one person twice within a minute: the second is read for": (
+        [("megan", BUSY, 0), ("lee", BUSY, 10), ("megan", AWAY, 30)],
+        [Verdict.APPLY, Verdict.APPLY, Verdict.READ],
+    ),
+    "an id in other letters is the same person": (
+        [("megan", BUSY, 0), ("MEGAN", AWAY, 30)],
+        [Verdict.APPLY, Verdict.READ],
+    ),
+    "650 people in the same second: none read for": (
+        [(f"person-{n}", BUSY, 0) for n in range(650)],
+        [Verdict.APPLY] * 650,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("notifications", "verdicts"), PEOPLE_SCRIPTS.values(), ids=PEOPLE_SCRIPTS
+)
+def test_what_each_person_s_notification_gets(
+    notifications: list[tuple[str, PresenceSnapshot, float]],
+    verdicts: list[Verdict],
+) -> None:
+    order = subscribed()
+    shown: dict[str, PresenceSnapshot] = {}
+    seen = []
+    for whose, pushed, second in notifications:
+        key = whose.lower()
+        change = PresenceChange(NEW, USER if whose == "me" else whose, pushed)
+        before = shown.get(key, AVAILABLE)
+        decide = order.on_change if whose == "me" else order.on_person_change
+        seen.append(verdict := decide(change, before, at(second)))
+        if verdict is Verdict.APPLY:
+            shown[key] = change.applied_to(before)
+    assert seen == verdicts
+
+
+def test_a_people_read_keeps_each_person_s_pushed_change() -> None:
+    """A batched read that started before Megan's push keeps it; Lee's is read."""
+    order = subscribed()
+    megan = PresenceChange(NEW, "Megan", BUSY)
+    assert order.on_person_change(megan, AVAILABLE, at(5)) is Verdict.APPLY
+    read = {"megan": AVAILABLE, "lee": AWAY}
+
+    shown = order.on_people_read(read, at(1))
+
+    assert shown == {"megan": megan.applied_to(AVAILABLE), "lee": AWAY}
+    newer = {"megan": replace(AVAILABLE, sequence_number="0002"), "lee": AWAY}
+    assert order.on_people_read(newer, at(6)) == newer
+
+
+def test_a_person_s_push_never_holds_the_account_s_read() -> None:
+    order = subscribed()
+    person = PresenceChange(NEW, "megan", BUSY)
+    assert order.on_person_change(person, AVAILABLE, at(5)) is Verdict.APPLY
+    assert order.on_read(None, AVAILABLE, at(1), at(1)).shown is AVAILABLE
+
+
+def test_people_reads_coalesce_apart_from_the_account_s() -> None:
+    """A burst for many people is one batched read; the account's reads its own."""
+    order = subscribed()
+    asked = [order.want_people_read() for _ in range(100)]
+    assert (asked.count(True), order.want_read()) == (1, True)
+    assert order.counts["coalesced"] == 99
+    assert (order.people_read_again(), order.people_read_again()) == (True, False)
+    order.people_reads_done()
+    assert order.want_people_read()
+
+
+@pytest.mark.parametrize(
+    ("healthy", "all_subscribed", "interval"),
+    [
+        (True, True, SAFETY_READ_INTERVAL),
+        (True, False, READ_INTERVAL),
+        (False, True, READ_INTERVAL),
+        (False, False, READ_INTERVAL),
+    ],
+)
+def test_which_read_interval_applies_to_the_people(
+    healthy: bool, all_subscribed: bool, interval: timedelta
+) -> None:
+    """Someone the subscription cannot name (over 650) keeps everyone's reads."""
+    order = subscribed() if healthy else PushFreshness(READ_INTERVAL)
+    assert order.people_read_interval(all_subscribed) == interval

@@ -91,6 +91,7 @@ async def async_setup_entry(
             account.freshness,
             client_id=client_id,
             login_url=endpoints_from_data(entry.data).login_url,
+            people=tuple(account.people.followed) if account.people else (),
         )
         await account.push.async_start()
     else:  # turned off: end what it left in Graph, and what it asked of the user
@@ -145,10 +146,11 @@ async def _async_assemble(
     coordinator.when_graph_is_back(partial(writer.sync_in_background, name="reconnect"))
     requests = OneOffRequests(client, policy, problems, coordinator)
     people = (
-        PeopleCoordinator(hass, entry, client, problems, read_interval)
+        PeopleCoordinator(hass, entry, client, problems, freshness)
         if followed_people(entry)
         else None
     )
+    coordinator.people = people
     return TeamsPresenceAccount(
         people=people,
         client=client,

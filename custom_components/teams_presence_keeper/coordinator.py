@@ -2,7 +2,10 @@
 
 What it reads, and what push brings: the webhook's checked notifications reach it
 through one entry point, `async_pushed`, and it follows what ``push_freshness.py``
-says (apply, read, or wait, and at which interval to poll). The session's wishes
+says (apply, read, or wait, and at which interval to poll). One subscription
+carries the account and the people it follows: a followed person's change goes to
+the people's coordinator (``people.py``), read for with its one batched read, and
+polled at the interval push's health allows, as the account is. The session's wishes
 are the writer's (``writer.py``), failures the policy's (``policy.py``).
 """
 
@@ -18,13 +21,14 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER
+from .const import CONF_USER_ID, DOMAIN, LOGGER
 from .graph import (
     GraphPresenceClient,
     LifecycleNotice,
     PresenceChange,
     PresenceSnapshot,
 )
+from .people import PeopleCoordinator
 from .policy import FAILURES
 from .problems import AccountProblems
 from .push_freshness import Lifecycle, PushFreshness, Verdict
@@ -43,6 +47,10 @@ class PushSubscription(Protocol):
     @property
     def unreachable(self) -> bool:
         """Whether its last attempt failed for now (network, 5xx)."""
+
+    @property
+    def carries_all_people(self) -> bool:
+        """Whether the subscription names everyone followed (Graph's limit: 650)."""
 
     def keep_soon(self) -> None:
         """Create or renew the subscription in the background."""
@@ -82,6 +90,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self.policy = problems.policy
         self.push: PushSubscription | None = None
         """Graph's change notifications, with the Instant updates option."""
+        self.people: PeopleCoordinator | None = None
+        """The people the account follows, whose changes the same push carries."""
+        self._user_id = str(entry.data[CONF_USER_ID]).lower()
         self._reconnect: Callable[[], None] | None = None
         self._unknown_values = UnknownValues()
         self._watchdog: CALLBACK_TYPE | None = None
@@ -137,15 +148,20 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """Take in what one body posted to the webhook held, checked, in order.
 
         Each change is applied, read for or dropped as the freshness rules say;
-        Graph's reauthorization request is answered once per body.
+        Graph's reauthorization request is answered once per body, and the people
+        read for once per body, however many of them it names.
         """
-        reauthorize = False
+        reauthorize = read_people = False
         for item in pushed:
             match item:
-                case PresenceChange():
+                case PresenceChange() if item.user_id.lower() == self._user_id:
                     self._take_change(item)
+                case PresenceChange():
+                    read_people |= self._take_person_change(item)
                 case LifecycleNotice():
                     reauthorize |= self._take_notice(item)
+        if read_people:
+            self._read_people_for_push()
         if reauthorize and self.push is not None:
             await self.push.async_reauthorize()
 
@@ -161,6 +177,30 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         if verdict is Verdict.READ:
             self._read_for_push()
 
+    def _take_person_change(self, change: PresenceChange) -> bool:
+        """Take a followed person's change, by the same rules kept per person.
+
+        Returns whether the people are to be read for it. A change of someone no
+        longer followed (from before a reload) is dropped.
+        """
+        people = self.people
+        if people is None or change.user_id.lower() not in people.followed:
+            self.freshness.counts["not_followed"] += 1
+            return False
+        shown = (
+            people.data.presences.get(change.user_id.lower())
+            if people.data is not None
+            else None
+        )
+        was_healthy = self.freshness.healthy
+        verdict = self.freshness.on_person_change(change, shown, dt_util.utcnow())
+        self._follow_push(was_healthy)
+        if verdict is Verdict.APPLY:
+            people.apply_change(change)
+        if self.freshness.healthy != was_healthy:
+            self.async_update_listeners()
+        return verdict is Verdict.READ
+
     def _take_notice(self, notice: LifecycleNotice) -> bool:
         """Do what a lifecycle notice asks; return whether to reauthorize."""
         held = self.push.subscription_id if self.push is not None else None
@@ -168,6 +208,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         match self.freshness.on_lifecycle(notice, held):
             case Lifecycle.READ:
                 self._read_for_push()
+                self._read_people_for_push()
             case Lifecycle.GAP:
                 self._follow_push(was_healthy)
                 self.async_update_listeners()
@@ -182,6 +223,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self.freshness.on_subscribed(subscription_id)
         self._calm_watchdog()
         self._read_for_push()
+        self._read_people_for_push()
 
     @callback
     def push_working(self) -> None:
@@ -200,15 +242,21 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     def _follow_push(self, was_healthy: bool) -> None:
         """Poll as fast as push's health asks; read at once when it just failed.
 
-        The one place the polling interval is set.
+        The one place the polling interval is set, the people's too.
         """
         self.update_interval = self.freshness.read_interval
+        if self.people is not None:
+            self.people.update_interval = self.freshness.people_read_interval(
+                self.push is not None and self.push.carries_all_people
+            )
         if self.freshness.watch_until is None:
             self._calm_watchdog()
         if was_healthy and not self.freshness.healthy:
-            self.config_entry.async_create_background_task(
-                self.hass, self.async_request_refresh(), f"{DOMAIN} poll"
-            )
+            for coordinator in (self, self.people):
+                if coordinator is not None:
+                    self.config_entry.async_create_background_task(
+                        self.hass, coordinator.async_request_refresh(), f"{DOMAIN} poll"
+                    )
 
     def _keep_subscription(self) -> None:
         if self.push is not None:
@@ -228,6 +276,23 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 await self.async_refresh()
         finally:
             self.freshness.reads_done()
+
+    @callback
+    def _read_people_for_push(self) -> None:
+        """Read everyone followed once for a burst, however many people it named."""
+        if self.people is not None and self.freshness.want_people_read():
+            self.config_entry.async_create_background_task(
+                self.hass,
+                self._async_read_people_for_push(self.people),
+                f"{DOMAIN} notified people read",
+            )
+
+    async def _async_read_people_for_push(self, people: PeopleCoordinator) -> None:
+        try:
+            while self.freshness.people_read_again():
+                await people.async_refresh()
+        finally:
+            self.freshness.people_reads_done()
 
     def _watch(self, until: datetime) -> None:
         """Fall back to polling at ``until`` unless a notification comes first."""

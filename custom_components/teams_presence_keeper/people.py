@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -27,6 +26,7 @@ from .graph import (
 )
 from .policy import FAILURES
 from .problems import AccountProblems
+from .push_freshness import PushFreshness
 from .remedies import Operation
 
 
@@ -112,28 +112,35 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         entry: ConfigEntry,
         client: GraphPresenceClient,
         problems: AccountProblems,
-        read_interval: timedelta,
+        freshness: PushFreshness,
     ) -> None:
-        """Read the people ``entry`` follows through ``client`` every ``read_interval``.
+        """Read the people ``entry`` follows through ``client``.
 
-        ``problems`` carries out failures with the account's policy.
+        ``problems`` carries out failures with the account's policy; ``freshness``
+        (the account's push rules) says how often to read, and what a read leaves
+        of a change pushed meanwhile. The account's coordinator sets the interval.
         """
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=f"{entry.title} people",
-            update_interval=read_interval,
+            update_interval=freshness.read_interval,
             always_update=False,
         )
+        self._freshness = freshness
         self.client = client
         self.problems = problems
         self.policy = problems.policy
         self.followed: Mapping[str, Person] = followed_people(entry)
 
     async def _async_update_data(self) -> People:
-        """Read everyone followed, unless Graph asked the account to wait."""
-        if (held := self.policy.held(Operation.READ, dt_util.utcnow())) is not None:
+        """Read everyone followed, unless Graph asked the account to wait.
+
+        A change pushed while the read was on its way stays (``push_freshness``).
+        """
+        started = dt_util.utcnow()
+        if (held := self.policy.held(Operation.READ, started)) is not None:
             return self.problems.read_failed(held, self.data)
         presences: dict[str, PresenceSnapshot] = {}
         missing: set[str] = set()
@@ -151,7 +158,8 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
             )
         self.problems.resolved(wrote=False)
         self._follow_missing(missing)
-        return People(self._newest(presences), frozenset(missing))
+        kept = self._freshness.on_people_read(self._newest(presences), started)
+        return People(kept, frozenset(missing))
 
     def _newest(self, read: dict[str, PresenceSnapshot]) -> dict[str, PresenceSnapshot]:
         """Keep what was shown where a read arrived older than it (a push was newer)."""

@@ -1,7 +1,12 @@
 """Instant updates: Graph posts each presence change to a Home Assistant webhook.
 
 One subscription per account, renewed every 30 minutes, at a cloudhook when Home
-Assistant Cloud is active, otherwise at the external HTTPS address. What arrives
+Assistant Cloud is active, otherwise at the external HTTPS address. Graph holds one
+presence subscription per user and app, so the people the account follows share
+it: with people it names the account and each of them (the bulk form), otherwise
+the account alone. A change of people reloads the entry, and a start always makes
+a new subscription: the old one is deleted, then one for the new set created, and
+everyone read once. What arrives
 is handed to the coordinator; whether push is healthy, and how often presence is
 read meanwhile, ``push_freshness.py`` decides, told of each subscription made and
 each failure.
@@ -27,6 +32,7 @@ from homeassistant.util import dt as dt_util
 from .auth.entry import lacks_instant_updates_consent
 from .const import CONF_TENANT_ID, CONF_USER_ID, DOMAIN, LOGGER, STORAGE_VERSION
 from .graph import (
+    MAX_PRESENCE_IDS,
     GraphSubscriptionClient,
     Notification,
     NotificationCertificate,
@@ -93,8 +99,11 @@ class PushManager:
         *,
         client_id: str,
         login_url: str,
+        people: Sequence[str] = (),
     ) -> None:
         """Subscribe with ``client``; tokens must name the app ``client_id``.
+
+        ``people``: the object ids of those the account follows, subscribed to with it.
 
         What push brings goes to ``coordinator``; ``problems`` carries out failures;
         ``freshness`` (the coordinator's rules) says whether push is healthy.
@@ -107,6 +116,20 @@ class PushManager:
         self.entry = entry = coordinator.config_entry
         self.client = client
         self._user_id: str = entry.data[CONF_USER_ID]
+        # Graph names at most 650 ids in a subscription: the account's, then people.
+        self._people = tuple(people)[: MAX_PRESENCE_IDS - 1]
+        self.carries_all_people = len(people) < MAX_PRESENCE_IDS
+        """Whether the subscription names everyone followed; if not, all are polled."""
+        if not self.carries_all_people:
+            LOGGER.warning(
+                "Graph pushes at most %s people in one subscription, %s's own"
+                " presence included: the %s people followed are read at the Read"
+                " interval, the first %s pushed too",
+                MAX_PRESENCE_IDS,
+                entry.title,
+                len(people),
+                len(self._people),
+            )
         self._store = push_store(hass, entry)
         self._receiver = NotificationReceiver(
             client_id=client_id,
@@ -294,6 +317,7 @@ class PushManager:
             url,
             client_state=self.client_state,
             certificate=self.certificates[0] if self._rich else None,
+            people=self._people,
         )
         self._rich = created.include_resource_data
         self._remember(created, mode)

@@ -12,17 +12,24 @@ back to an older state without a read in the usual case:
   names the old subscription, so it is dropped: one read right after subscribing
   covers every change it could carry, and a new subscription has no failed
   deliveries of its own to retry.
-- Within a subscription a notification that arrives within a minute of another may
-  have swapped places with it: it is read for, unless it says what is shown.
+- Within a subscription a notification that arrives within a minute of another
+  about the same person may have swapped places with it: it is read for, unless it
+  says what is shown.
 - A read must not undo a pushed change it never saw; a change a read finds that no
   notification announced within a minute trips the watchdog: push is then silent,
   polled at the Read interval, until a notification of a new subscription arrives.
 - Reads for notifications are coalesced: those asked for during one are one more.
+
+The account and each person it follows share one subscription, its health and its
+gaps; the order rules hold per person (two people changing within a minute is no
+swap), and a person's read is the one batched read of everyone followed, coalesced
+apart from the account's own.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -71,6 +78,38 @@ class Read:
     watch_until: datetime | None = None
 
 
+_ACCOUNT = ""
+"""The key of the account's own presence among the people's object ids."""
+
+
+class _Reads:
+    """Reads for notifications, coalesced: those asked for during one are one more."""
+
+    def __init__(self, counts: Counter[str]) -> None:
+        self._counts = counts
+        self._reading = False
+        self._again = False
+
+    @property
+    def reading(self) -> bool:
+        return self._reading
+
+    def want(self) -> bool:
+        if self._reading:
+            self._counts["coalesced"] += 1
+            self._again = True
+            return False
+        self._reading = self._again = True
+        return True
+
+    def again(self) -> bool:
+        again, self._again = self._again, False
+        return again
+
+    def done(self) -> None:
+        self._reading = self._again = False
+
+
 @dataclass(frozen=True, slots=True)
 class _Pushed:
     """``change`` applied at ``at`` on top of the read Graph stamped ``onto``."""
@@ -95,16 +134,18 @@ class PushFreshness:
         self._interrupted = True
         self._healthy = False
         self._silent = False
-        self._last_arrival: datetime | None = None
-        self._pushed: _Pushed | None = None
+        self._last_arrival: dict[str, datetime] = {}
+        """By person (the account: ``_ACCOUNT``), within the subscription."""
+        self._pushed: dict[str, _Pushed] = {}
+        """By person: the change last applied (one each: a few KiB for 650)."""
         self._watch_until: datetime | None = None
-        self._reading = False
-        self._read_again = False
         self.last_notification: datetime | None = None
         """When the last notification of a change was accepted."""
         self.counts: Counter[str] = Counter()
         """Accepted; confirmed by a read, already shown, from an old subscription;
         coalesced reads; lifecycle notices; watchdog fallbacks."""
+        self._reads = _Reads(self.counts)
+        self._people_reads = _Reads(self.counts)
 
     @property
     def healthy(self) -> bool:
@@ -137,6 +178,15 @@ class PushFreshness:
             return max(SAFETY_READ_INTERVAL, self._read_interval)
         return self._read_interval
 
+    def people_read_interval(self, all_subscribed: bool) -> timedelta:
+        """Return the people's polling interval: the account's while push carries all.
+
+        Graph names at most 650 people in a subscription, the account among them:
+        beyond that, someone is never pushed, so everyone's one batched read keeps
+        the Read interval.
+        """
+        return self.read_interval if all_subscribed else self._read_interval
+
     # The subscription's life
 
     def on_subscribed(self, subscription_id: str) -> None:
@@ -147,7 +197,7 @@ class PushFreshness:
         """
         self._subscription_id = subscription_id
         self._interrupted = False
-        self._last_arrival = None
+        self._last_arrival.clear()
         self._watch_until = None
 
     def on_working(self) -> None:
@@ -176,13 +226,32 @@ class PushFreshness:
         A notification of the trusted subscription shows that push works: it calms
         the watchdog and ends a silence.
         """
+        return self._on_change(_ACCOUNT, change, shown, now)
+
+    def on_person_change(
+        self, change: PresenceChange, shown: PresenceSnapshot | None, now: datetime
+    ) -> Verdict:
+        """Say what to do with ``change`` of a followed person, shown as ``shown``.
+
+        The same rules as for the account's own presence, kept per person: a
+        ``Verdict.READ`` is for the people's batched read.
+        """
+        return self._on_change(change.user_id.lower(), change, shown, now)
+
+    def _on_change(
+        self,
+        person: str,
+        change: PresenceChange,
+        shown: PresenceSnapshot | None,
+        now: datetime,
+    ) -> Verdict:
         self.last_notification = now
         self.counts["accepted"] += 1
         if self._trusts(change.subscription_id):
             self._watch_until = None
             self._silent = False
             self._healthy = True
-        verdict = self._verdict(change, shown, now)
+        verdict = self._verdict(person, change, shown, now)
         if verdict is Verdict.READ:
             if change.presence is not None:
                 self.counts["confirmed_by_read"] += 1
@@ -194,11 +263,16 @@ class PushFreshness:
         return subscription_id == self._subscription_id and not self._interrupted
 
     def _verdict(
-        self, change: PresenceChange, shown: PresenceSnapshot | None, now: datetime
+        self,
+        person: str,
+        change: PresenceChange,
+        shown: PresenceSnapshot | None,
+        now: datetime,
     ) -> Verdict:
         if change.subscription_id != self._subscription_id:
             return Verdict.OLD_SUBSCRIPTION
-        previous, self._last_arrival = self._last_arrival, now
+        previous = self._last_arrival.get(person)
+        self._last_arrival[person] = now
         if change.presence is None or shown is None:
             return Verdict.READ
         if change.applied_to(shown) == shown:
@@ -207,7 +281,7 @@ class PushFreshness:
             previous is not None and now - previous < WORST_DELIVERY_TIME
         ):
             return Verdict.READ
-        self._pushed = _Pushed(change, now, shown.sequence_number)
+        self._pushed[person] = _Pushed(change, now, shown.sequence_number)
         return Verdict.APPLY
 
     def on_lifecycle(self, notice: LifecycleNotice, held: str | None) -> Lifecycle:
@@ -236,21 +310,27 @@ class PushFreshness:
 
         False while one for notifications is in flight: it reads once more.
         """
-        if self._reading:
-            self.counts["coalesced"] += 1
-            self._read_again = True
-            return False
-        self._reading = self._read_again = True
-        return True
+        return self._reads.want()
 
     def read_again(self) -> bool:
         """Whether the reads for notifications go on: once more if one asked."""
-        again, self._read_again = self._read_again, False
-        return again
+        return self._reads.again()
 
     def reads_done(self) -> None:
         """End the reads for notifications: the next notification starts one."""
-        self._reading = self._read_again = False
+        self._reads.done()
+
+    def want_people_read(self) -> bool:
+        """As ``want_read``, for the people's batched read: a burst costs one read."""
+        return self._people_reads.want()
+
+    def people_read_again(self) -> bool:
+        """As ``read_again``, for the people's batched read."""
+        return self._people_reads.again()
+
+    def people_reads_done(self) -> None:
+        """As ``reads_done``, for the people's batched read."""
+        self._people_reads.done()
 
     def on_read(
         self,
@@ -267,10 +347,10 @@ class PushFreshness:
         top of the rest of the read. A change from ``previous`` that no
         notification asked this read for arms the watchdog, while push is healthy.
         """
-        shown = self._keep_pushed(snapshot, started)
+        shown = self._keep_pushed(_ACCOUNT, snapshot, started)
         if (
             self._healthy
-            and not self._reading
+            and not self._reads.reading
             and self._watch_until is None
             and previous is not None
             and (previous.availability, previous.activity)
@@ -280,10 +360,23 @@ class PushFreshness:
             return Read(shown, self._watch_until)
         return Read(shown)
 
+    def on_people_read(
+        self, read: Mapping[str, PresenceSnapshot], started: datetime
+    ) -> dict[str, PresenceSnapshot]:
+        """Say what a batched read of the people, started at ``started``, leaves shown.
+
+        Per person, as ``on_read``: a read that may predate a person's pushed
+        change keeps that change on top of the rest of what it read.
+        """
+        return {
+            person: self._keep_pushed(person, snapshot, started)
+            for person, snapshot in read.items()
+        }
+
     def _keep_pushed(
-        self, snapshot: PresenceSnapshot, started: datetime
+        self, person: str, snapshot: PresenceSnapshot, started: datetime
     ) -> PresenceSnapshot:
-        pushed = self._pushed
+        pushed = self._pushed.get(person)
         if pushed is None:
             return snapshot
         lagging = (

@@ -9,22 +9,29 @@ DEMO_SUPERVISORS=()
 HASS_RESTART_CODE=100 # homeassistant.const.RESTART_EXIT_CODE
 # A second user in the emulator's tenant, for adding a second account by hand.
 EMULATOR_SECOND_USER=meganb@contoso.example
+# Two colleagues the demo account follows, whose Teams presence changes now and then.
+EMULATOR_COLLEAGUES=("Lee Gu <leeg@contoso.example>" "Alex Wilber <alexw@contoso.example>")
 
 # start_emulator DIR GRAPH_PORT LOGIN_PORT PUBLIC_PORT HA_URL: the Graph/Entra emulator in
 # the demo's venv, with its users, tokens and certificates in DIR/.emulator, and a public
 # HTTPS address on PUBLIC_PORT in front of HA_URL for Instant updates (Presence.Read.All
-# granted, as an administrator grants it); sets EMULATOR_GRAPH_URL, EMULATOR_LOGIN_URL,
+# granted, as an administrator grants it, and User.ReadBasic.All for following people),
+# and EMULATOR_COLLEAGUES; sets EMULATOR_GRAPH_URL, EMULATOR_LOGIN_URL,
 # EMULATOR_PUBLIC_URL, EMULATOR_CA_BUNDLE (system CAs + the emulator's, for msal),
 # EMULATOR_CLIENT_ID and EMULATOR_SECRET (its app registration).
 start_emulator() {
-  local dir=$1 log="$1/emulator.log" venv
+  local dir=$1 log="$1/emulator.log" venv colleague colleagues=()
   venv=$(ha_venv "$HA_DEMO_VERSION")
   mkdir -p "$dir"
   : >"$log"
+  for colleague in "${EMULATOR_COLLEAGUES[@]}"; do
+    colleagues+=(--colleague "$colleague")
+  done
   ha_command "$HA_DEMO_VERSION" "$venv/bin/python" -m graph_emulator --graph-port "$2" \
     --login-port "$3" --front-door "$4" "$5" --consent Presence.Read.All \
-    --auto-approve-device-seconds 1 --simulate-day \
-    --state-dir "$dir/.emulator" --user "Megan Bowen <$EMULATOR_SECOND_USER>"
+    --consent User.ReadBasic.All --auto-approve-device-seconds 1 --simulate-day \
+    --state-dir "$dir/.emulator" --user "Megan Bowen <$EMULATOR_SECOND_USER>" \
+    "${colleagues[@]}"
   supervise always "$log" "${HA_COMMAND[@]}"
   local waited=0
   until grep -q "Ctrl-C" "$log"; do

@@ -16,7 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from graph_emulator.__main__ import _arguments, _serve, main
+from graph_emulator import GraphEmulator
+from graph_emulator.__main__ import _arguments, _serve, _start, main
 from graph_emulator.tokens import AppRegistration, Directory, EntraError, Grant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,6 +152,33 @@ def test_user_names_a_display_name_and_a_upn() -> None:
     assert args.user == [("Megan Bowen", "meganb@contoso.example")]
     with pytest.raises(SystemExit):
         _arguments(["--user", "meganb@contoso.example"])
+
+
+async def test_colleagues_are_signed_in_to_teams_and_kept(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The demo's followed colleagues: in the directory once, in Teams at each start."""
+    args = _arguments(
+        [
+            "--graph-port=0",
+            "--login-port=0",
+            f"--state-dir={tmp_path}",
+            "--colleague=Lee Gu <leeg@contoso.example>",
+        ]
+    )
+    for _ in range(2):  # the first start, then a restart with the kept directory
+        emulator = GraphEmulator()
+        try:
+            [lee] = await _start(emulator, args)
+            assert (lee.display_name, emulator.presence(lee)) == (
+                "Lee Gu",
+                ("Available", "Available"),
+            )
+            upns = [user.upn for user in emulator.directory.users]
+            assert upns.count("leeg@contoso.example") == 1
+        finally:
+            await emulator.stop()
+    assert _arguments([]).colleague == []
 
 
 async def test_state_dir_keeps_tokens_users_and_certificate_across_restarts(

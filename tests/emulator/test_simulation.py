@@ -7,7 +7,7 @@ import contextlib
 from datetime import timedelta
 
 from graph_emulator import GraphEmulator
-from graph_emulator.simulation import DAY, Step, simulate_day
+from graph_emulator.simulation import COLLEAGUE_DAY, DAY, Step, simulate_day
 
 
 def test_the_day_joins_and_leaves_calls_every_few_minutes() -> None:
@@ -43,3 +43,39 @@ async def test_the_desktop_client_plays_the_day_then_quits() -> None:
         ("Busy", "InACall"),
     ]
     assert emulator.presence() == ("Offline", "Offline")
+
+
+async def test_followed_colleagues_play_their_days_out_of_step() -> None:
+    """The demo's colleagues change now and then, each from another step; then quit."""
+    emulator = GraphEmulator()
+    megan = emulator.add_colleague(display_name="Megan Bowen", upn="meganb@x.example")
+    lee = emulator.add_colleague(display_name="Lee Gu", upn="leeg@x.example")
+    colleague_day = (
+        Step("Busy", "InAMeeting", timedelta(seconds=0.05)),
+        Step("Away", "Away", timedelta(seconds=0.05)),
+    )
+    task = asyncio.create_task(
+        simulate_day(emulator, colleagues=(megan, lee), colleague_day=colleague_day)
+    )
+    seen: list[tuple[tuple[str, str], tuple[str, str]]] = []
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        now = (emulator.presence(megan), emulator.presence(lee))
+        if not seen or seen[-1] != now:
+            seen.append(now)
+        if len(seen) >= 2:
+            break
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    busy, away = ("Busy", "InAMeeting"), ("Away", "Away")
+    assert seen[:2] == [(busy, away), (away, busy)]
+    assert emulator.presence(megan) == emulator.presence(lee) == ("Offline", "Offline")
+
+
+def test_a_colleague_s_day_changes_every_few_minutes() -> None:
+    assert len({step.availability for step in COLLEAGUE_DAY}) >= 3
+    assert all(
+        timedelta(minutes=1) <= step.duration <= timedelta(minutes=5)
+        for step in COLLEAGUE_DAY
+    )

@@ -189,3 +189,44 @@ async def test_a_new_set_of_people_is_a_new_subscription(
     third = await client.resubscribe(second, [me, colleagues[0].id])
     assert third.presence_ids == {me, colleagues[0].id}
     assert (third.notification_url, third.client_state) == (receiver.url, CLIENT_STATE)
+
+
+@pytest.mark.parametrize("people", [0, 1, 2], ids=["alone", "one person", "two"])
+async def test_subscribing_replaces_a_stale_bulk_subscription(
+    client: GraphSubscriptionClient,
+    emulator: GraphEmulator,
+    receiver: WebhookReceiver,
+    colleagues: list[User],
+    certificate: NotificationCertificate,
+    people: int,
+) -> None:
+    """409 from a bulk one left behind (a crash while following others): replaced.
+
+    The account alone is subscribed to as one user; with people, the bulk form
+    names the account first.
+    """
+    me = emulator.default_user.id
+    stale = await client.create_presences_subscription(
+        [me, colleagues[1].id], receiver.url, client_state="someone-else-s-state"
+    )
+    followed = [colleague.id for colleague in colleagues[:people]]
+
+    created = await client.subscribe_to_presence(
+        me,
+        receiver.url,
+        client_state=CLIENT_STATE,
+        certificate=certificate,
+        people=followed,
+    )
+
+    assert created.presence_ids == {me, *followed}
+    assert created.resource == (
+        presences_resource([me, *followed])
+        if followed
+        else f"communications/presences/{me}"
+    )
+    [held] = emulator.subscriptions.all()
+    assert (held.id, held.resource) == (created.id, created.resource)
+    assert stale.id != created.id
+    methods = [r.method for r in emulator.requests if "/subscriptions" in r.path]
+    assert methods[1:] == ["POST", "GET", "DELETE", "POST"]

@@ -11,7 +11,7 @@ to 45), and a validation handshake with each URL before creation succeeds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 import contextlib
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -244,38 +244,48 @@ class GraphSubscriptionClient(GraphPresenceClient):
         *,
         client_state: str,
         certificate: NotificationCertificate | None,
+        people: Sequence[str] = (),
     ) -> Subscription:
         """Subscribe to ``user_id``'s presence at ``url``, rich if ``certificate`` is given.
 
-        On 409 the existing one is replaced, even if it is ours (its client state):
-        Graph may retry into it what failed to arrive before; where Graph refuses
-        rich notifications, basic ones (and a read each). ``url`` takes the
-        lifecycle notifications too.
+        With ``people`` (object ids the user follows) it is the one bulk
+        subscription for the user and everyone followed: Graph holds one presence
+        subscription per user and app. On 409 the existing one, for one person or
+        many, is replaced, even if it is ours (its client state): Graph may retry
+        into it what failed to arrive before; where Graph refuses rich
+        notifications, basic ones (and a read each). ``url`` takes the lifecycle
+        notifications too.
         """
+        resource = (
+            presences_resource([user_id, *people])
+            if people
+            else presence_resource(user_id)
+        )
         create = partial(
-            self._subscribe_rich_or_basic, user_id, url, client_state, certificate
+            self._subscribe_rich_or_basic, resource, url, client_state, certificate
         )
         try:
             return await create()
         except SubscriptionConflictError:
-            existing = await self.find_presence_subscription(user_id)
+            existing = await self.find_any_presence_subscription()
             if existing is not None:
                 await self.delete_subscription(existing.id)
             return await create()
 
     async def _subscribe_rich_or_basic(
         self,
-        user_id: str,
+        resource: str,
         url: str,
         client_state: str,
         certificate: NotificationCertificate | None,
     ) -> Subscription:
         """Create a subscription; rich refused (but not the URL), a basic one."""
         try:
-            return await self.create_presence_subscription(
-                user_id,
+            return await self._create(
+                resource,
                 url,
                 client_state=client_state,
+                lifetime=DEFAULT_SUBSCRIPTION_LIFETIME,
                 lifecycle_notification_url=url,
                 certificate=certificate,
             )
@@ -285,7 +295,9 @@ class GraphSubscriptionClient(GraphPresenceClient):
             _LOGGER.info(
                 "Graph refused rich notifications (%s): basic ones", err.reason
             )
-            return await self._subscribe_rich_or_basic(user_id, url, client_state, None)
+            return await self._subscribe_rich_or_basic(
+                resource, url, client_state, None
+            )
 
     async def reauthorize_subscription(self, subscription_id: str) -> None:
         """Answer ``reauthorizationRequired`` without changing the expiry."""

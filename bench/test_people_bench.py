@@ -1,0 +1,247 @@
+"""Following people in figures: for 1, 10, 100 and 650 followed people.
+
+Graph requests an hour while polling, presence reads an hour with push healthy, the
+subscriptions held, a followed person's Teams change to sensor with a 1 s delivery
+delay (wall clock), and the setup time and memory each person adds. Graph's side is
+the emulator; push delivers into Home Assistant's webhook (``tests/test_push.py``).
+The people are person subentries of the account, as "Add person" stores them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+import gc
+import statistics
+import tracemalloc
+from types import MappingProxyType
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from bench.test_bench import percentile, real_seconds, warm_up_imports
+from custom_components.teams_presence_keeper.const import (
+    CONF_DISPLAY_NAME,
+    CONF_FOLLOW_PEOPLE,
+    CONF_INSTANT_UPDATES,
+    CONF_MAIL,
+    CONF_USER_ID,
+    PEOPLE_SCOPES,
+    SUBENTRY_PERSON,
+)
+from graph_emulator import GraphEmulator
+from graph_emulator.presence import User
+from tests.common import advance, state_of, token_granting
+from tests.conftest import TOKEN_LIFETIME_SECONDS
+from tests.test_push import PUSH_SCOPES, advance_delivering, settle
+
+PEOPLE = [1, 10, 100, 649, 650]
+HOUR = 3600
+CHANGES = 20
+DELIVERY_DELAY = 1.0
+CHANGE_EVERY = 120
+"""Seconds between two changes of followed people in the push hour: none of one
+person within a minute of their last, so none is read for."""
+STATES = (("Busy", "InACall", "busy"), ("Available", "Available", "available"))
+
+
+@pytest.fixture
+def granted_scopes() -> tuple[str, ...]:
+    """Instant updates' consent, and following people's."""
+    return (*PUSH_SCOPES, *PEOPLE_SCOPES)
+
+
+@pytest.fixture
+def people(emulator: GraphEmulator, count: int) -> list[User]:
+    """``count`` colleagues in Graph, each signed in to Teams."""
+    emulator.default_app.consented_scopes.update(PEOPLE_SCOPES)
+    return [
+        emulator.add_colleague(
+            display_name=f"Colleague {n:04d}", upn=f"colleague{n:04d}@contoso.example"
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.fixture
+def config_entry(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    people: list[User],
+) -> MockConfigEntry:
+    """The account following ``people``, as "Add person" stores them."""
+    follow(hass, emulator, config_entry, people)
+    return config_entry
+
+
+def follow(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    entry: MockConfigEntry,
+    people: list[User],
+) -> None:
+    """Follow ``people`` with sign-in scopes that allow it."""
+    for person in people:
+        hass.config_entries.async_add_subentry(
+            entry,
+            ConfigSubentry(
+                data=MappingProxyType(
+                    {
+                        CONF_USER_ID: person.id,
+                        CONF_DISPLAY_NAME: person.display_name,
+                        CONF_MAIL: person.upn,
+                        "user_principal_name": person.upn,
+                    }
+                ),
+                subentry_type=SUBENTRY_PERSON,
+                title=person.display_name,
+                unique_id=person.id,
+            ),
+        )
+    if people:
+        token = token_granting(
+            emulator,
+            entry.data["token"],
+            (*PUSH_SCOPES, *PEOPLE_SCOPES),
+            timedelta(seconds=TOKEN_LIFETIME_SECONDS),
+        )
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, "token": token, CONF_FOLLOW_PEOPLE: True}
+        )
+
+
+def people_reads(emulator: GraphEmulator) -> int:
+    return len(emulator.graph_calls("getPresencesByUserId"))
+
+
+def graph_requests(emulator: GraphEmulator) -> int:
+    return len([r for r in emulator.requests if r.server == "graph"])
+
+
+def sensor_of(person: User) -> str:
+    return f"sensor.{person.display_name.lower().replace(' ', '_')}_presence"
+
+
+@pytest.mark.parametrize("count", PEOPLE)
+async def test_people_polled(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    people: list[User],
+    count: int,
+    results: dict[str, Any],
+) -> None:
+    """Without Instant updates: the setup (wall clock), then an hour of reads.
+
+    What a person adds is the growth from 1 person: a first setup carries one-off
+    costs (translations, the platforms' first entity) that no person adds.
+    """
+    warm_up_imports()
+    start = real_seconds()
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    setup_ms = (real_seconds() - start) * 1000
+    assert all(state_of(hass, sensor_of(person)) == "available" for person in people)
+    interval = config_entry.runtime_data.coordinator.update_interval
+    assert interval is not None
+    reads, requests = people_reads(emulator), graph_requests(emulator)
+
+    await advance(hass, freezer, interval * (HOUR // interval.seconds), step=interval)
+
+    results.setdefault("people_polled", {})[str(count)] = {
+        "setup_ms": setup_ms,
+        "entities": len(hass.states.async_entity_ids()),
+        "interval_s": interval.total_seconds(),
+        "people_reads_per_hour": people_reads(emulator) - reads,
+        "graph_requests_per_hour": graph_requests(emulator) - requests,
+    }
+
+
+@pytest.mark.parametrize("count", PEOPLE)
+async def test_people_memory(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    count: int,
+    results: dict[str, Any],
+) -> None:
+    """What setting the account up keeps allocated, traced (Python's allocations).
+
+    Apart from the setup time: tracing slows the setup down several times over.
+    """
+    warm_up_imports()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        await hass.async_block_till_done()
+        gc.collect()
+        added = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    results.setdefault("people_memory_kib", {})[str(count)] = added / 1024
+
+
+@pytest.mark.parametrize("options", [{CONF_INSTANT_UPDATES: True}])
+@pytest.mark.parametrize("count", PEOPLE)
+async def test_people_pushed(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    people: list[User],
+    count: int,
+    results: dict[str, Any],
+) -> None:
+    """With Instant updates: subscriptions held, reads in a healthy hour, latency.
+
+    The hour has a change of a followed person every 2 minutes; the latency is
+    measured on the wall clock with Graph delivering 1 s late, changes 5 minutes
+    apart (applied as they come).
+    """
+    held = emulator.subscriptions.all()
+    figures: dict[str, Any] = {
+        "subscriptions": len(held),
+        "ids_in_subscription": len(held[0].users) if held else 0,
+    }
+    await advance_delivering(hass, freezer, emulator, timedelta(minutes=20))
+    reads, requests = people_reads(emulator), graph_requests(emulator)
+    for n in range(HOUR // CHANGE_EVERY):
+        availability, activity, _ = STATES[n % 2]
+        person = people[(n // 2) % len(people)]
+        emulator.set_client_session("teams", availability, activity, user=person)
+        await advance_delivering(
+            hass, freezer, emulator, timedelta(seconds=CHANGE_EVERY)
+        )
+    figures["people_reads_per_hour"] = people_reads(emulator) - reads
+    figures["graph_requests_per_hour"] = graph_requests(emulator) - requests
+    figures["subscriptions_after_hour"] = len(emulator.subscriptions.all())
+    figures["mode"] = state_of(hass, "sensor.adele_vance_update_mode")
+
+    emulator.subscriptions.delivery.delay = DELIVERY_DELAY
+    delays = []
+    for change in range(CHANGES):
+        freezer.tick(timedelta(minutes=5))
+        availability, activity, shown = STATES[change % 2]
+        person = people[change % min(len(people), 5)]
+        if state_of(hass, sensor_of(person)) == shown:
+            availability, activity, shown = STATES[(change + 1) % 2]
+        start = real_seconds()
+        emulator.set_client_session("teams", availability, activity, user=person)
+        while state_of(hass, sensor_of(person)) != shown:
+            assert real_seconds() - start < 10, "the change never arrived"
+            await asyncio.sleep(0)  # the loop's timers are frozen
+        delays.append(real_seconds() - start)
+        await settle(hass, emulator)
+    figures["change_to_sensor_s"] = {
+        "median": statistics.median(delays),
+        "p99": percentile(delays, 0.99),
+    }
+    assert push_entry.runtime_data.people is not None
+    results.setdefault("people_pushed", {})[str(count)] = figures
