@@ -29,7 +29,9 @@ from custom_components.teams_presence_keeper.const import (
 from custom_components.teams_presence_keeper.graph import NotificationCertificate
 from custom_components.teams_presence_keeper.graph.encryption import ROTATION_MARGIN
 from custom_components.teams_presence_keeper.policy import SUBSCRIPTION_LAST_RETRY
-from custom_components.teams_presence_keeper.push import PREVIOUS_CERTIFICATE_KEPT
+from custom_components.teams_presence_keeper.push_certificates import (
+    PREVIOUS_CERTIFICATE_KEPT,
+)
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import Post, Reply
 from tests import test_push

@@ -50,6 +50,7 @@ from .push_address import (
     async_push_address,
     cloud_component,
 )
+from .push_certificates import CertificateRing
 from .push_freshness import PushFreshness
 from .push_inbox import NotificationInbox
 from .remedies import Failure, Operation, Remedy
@@ -60,31 +61,11 @@ if TYPE_CHECKING:
     from .coordinator import TeamsPresenceCoordinator
 
 RENEW_EVERY = timedelta(minutes=30)
-PREVIOUS_CERTIFICATE_KEPT = timedelta(hours=4)
-"""Graph retries a failed delivery this long: after the subscription moved to a new
-certificate, a notification encrypted for the previous one may still come."""
 
 
 def push_store(hass: HomeAssistant, entry: ConfigEntry) -> Store[dict[str, Any]]:
     """Where the webhook id, its secret, the certificate and the subscription live."""
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.push")
-
-
-def _certificates(stored: dict[str, Any]) -> list[NotificationCertificate]:
-    """In the executor: the stored certificates (a new one if none), newest first.
-
-    One due for rotation is kept: the subscription may still name it, and the
-    renewal rotates it, keeping it as the previous one.
-    """
-    certificates = []
-    for key in ("certificate", "previous_certificate"):
-        if not (data := stored.get(key)):
-            continue
-        try:
-            certificates.append(NotificationCertificate.from_storage(data))
-        except ValueError:
-            LOGGER.warning("A stored notification certificate is unreadable")
-    return certificates or [NotificationCertificate.generate()]
 
 
 class PushManager:
@@ -143,10 +124,7 @@ class PushManager:
         )
         self.webhook_id = ""
         self.client_state = ""
-        self.certificates: list[NotificationCertificate] = []
-        """The newest first; the one before stays while notifications use it."""
-        self._previous_until: datetime | None = None
-        """When the previous certificate goes: set once the subscription left it."""
+        self._ring = CertificateRing()
         self.subscription: dict[str, Any] = {}
         """id, url, expires (ISO) and certificate_id of the subscription Graph holds."""
         self.address = UpdateMode.POLLING
@@ -187,17 +165,18 @@ class PushManager:
             body, client_state=self.client_state, certificates=self.certificates
         )
 
+    @property
+    def certificates(self) -> list[NotificationCertificate]:
+        """The certificates notifications may be encrypted for, newest first."""
+        return self._ring.certificates
+
     async def async_start(self) -> None:
         """Load or make the webhook, its secret and certificate; subscribe soon."""
         stored = await self._store.async_load() or {}
         self.webhook_id = stored.get("webhook_id") or webhook.async_generate_id()
         self.client_state = stored.get("client_state") or new_client_state()
         self.subscription = stored.get("subscription") or {}
-        self.certificates = await self.hass.async_add_executor_job(
-            _certificates, stored
-        )
-        if len(self.certificates) > 1 and (until := stored.get("previous_until")):
-            self._previous_until = dt_util.parse_datetime(until)
+        await self._ring.async_load(self.hass, stored)
         webhook.async_register(
             self.hass,
             DOMAIN,
@@ -297,7 +276,9 @@ class PushManager:
         start, an outage) the held one is replaced too: Graph may retry into it what
         failed to arrive meanwhile, see ``push_freshness.py``.
         """
-        certificate = await self._async_current_certificate()
+        certificate, changed = await self._ring.async_current(self.hass)
+        if changed:
+            self._save()
         held = self.subscription
         wants_new = self._freshness.wants_new_subscription
         if held and (held["url"] != url or wants_new):
@@ -316,7 +297,7 @@ class PushManager:
             self._user_id,
             url,
             client_state=self.client_state,
-            certificate=self.certificates[0] if self._rich else None,
+            certificate=self._ring.newest if self._rich else None,
             people=self._people,
         )
         self._rich = created.include_resource_data
@@ -329,25 +310,6 @@ class PushManager:
         self.subscription = {}
         self._save()
 
-    async def _async_current_certificate(self) -> NotificationCertificate:
-        """Rotate the certificate before it expires; keep the old one for a while.
-
-        The previous one goes once the subscription has left it for longer than
-        Graph retries a delivery.
-        """
-        now = dt_util.utcnow()
-        if self._previous_until is not None and now >= self._previous_until:
-            del self.certificates[1:]
-            self._previous_until = None
-            self._save()
-        if self.certificates[0].needs_rotation(now):
-            new = await self.hass.async_add_executor_job(
-                NotificationCertificate.generate
-            )
-            self.certificates = [new, self.certificates[0]]
-            self._previous_until = None
-        return self.certificates[0]
-
     def _remember(self, subscription: Subscription, mode: UpdateMode) -> None:
         self.address = mode
         self.subscription = {
@@ -356,12 +318,7 @@ class PushManager:
             "expires": subscription.expires_at.isoformat(),
             "certificate_id": subscription.encryption_certificate_id,
         }
-        if (
-            len(self.certificates) > 1
-            and self._previous_until is None
-            and subscription.encryption_certificate_id != self.certificates[1].id
-        ):
-            self._previous_until = dt_util.utcnow() + PREVIOUS_CERTIFICATE_KEPT
+        self._ring.subscription_uses(subscription.encryption_certificate_id)
         self._save()
 
     def _after_failure(
@@ -439,15 +396,10 @@ class PushManager:
         self._store.async_delay_save(self._as_dict, 1)
 
     def _as_dict(self) -> dict[str, Any]:
-        previous = self.certificates[1:]
         return {
             "webhook_id": self.webhook_id,
             "client_state": self.client_state,
-            "certificate": self.certificates[0].to_storage(),
-            "previous_certificate": previous[0].to_storage() if previous else None,
-            "previous_until": self._previous_until.isoformat()
-            if previous and self._previous_until
-            else None,
+            **self._ring.as_dict(),
             "subscription": self.subscription,
         }
 
