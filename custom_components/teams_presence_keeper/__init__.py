@@ -37,7 +37,12 @@ from .const import (
 from .coordinator import TeamsPresenceCoordinator
 from .graph import GraphSubscriptionClient
 from .keeper import SessionKeeper
-from .people import PeopleCoordinator, async_link_devices, followed_people
+from .people import (
+    PeopleCoordinator,
+    async_follow_new_ids,
+    async_link_devices,
+    followed_people,
+)
 from .policy import FAILURES, FailurePolicy
 from .problems import (
     AccountProblems,
@@ -101,6 +106,7 @@ async def async_setup_entry(
             f"{DOMAIN} end push",
         )
     account.writer.async_start()
+    async_follow_new_ids(hass, entry, followed_people(entry))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if account.people is not None:
         async_link_devices(hass, entry, account.people.followed)

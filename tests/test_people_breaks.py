@@ -1,0 +1,90 @@
+"""Breaks of following people: changes of people racing setup, reloads and reads."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from graph_emulator import GraphEmulator
+from graph_emulator.presence import User
+from tests.common import state_of
+from tests.test_people import (
+    MEGAN_PRESENCE,
+    bulk_reads,
+    follow,
+    person_device,
+    read_people,
+)
+from tests.test_person_flow import (  # noqa: F401 (fixtures)
+    account,
+    colleagues,
+    configure,
+    granted_scopes,
+    start,
+)
+
+
+def person_subentry(person: User) -> ConfigSubentry:
+    """The subentry the "Add person" flow stores for ``person``."""
+    return ConfigSubentry(
+        data=MappingProxyType(
+            {"user_id": person.id, "display_name": person.display_name}
+        ),
+        subentry_type="person",
+        title=person.display_name,
+        unique_id=person.id,
+    )
+
+
+async def test_a_person_back_with_another_object_id_keeps_their_entities(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """Picked again after leaving and coming back as a new object: the same slot.
+
+    The entity ids automations name stay; nothing of the old object id is left.
+    """
+    megan, _ = colleagues
+    subentry_id = await follow(hass, account, megan)
+    entities = er.async_get(hass)
+    entity_ids = {
+        entity.entity_id
+        for entity in er.async_entries_for_config_entry(entities, account.entry_id)
+        if entity.config_subentry_id == subentry_id
+    }
+    emulator.remove_user(megan)
+    await read_people(hass, freezer, emulator)
+    back = emulator.add_colleague(
+        display_name="Megan Bowen", upn=megan.upn, availability="Busy", activity="Busy"
+    )
+
+    result = await start(hass, account, subentry_id)
+    result = await configure(hass, result, {"query": megan.upn})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+
+    assert person_device(hass, account, megan) is None
+    device = person_device(hass, account, back)
+    assert device is not None
+    now = {
+        entity.entity_id
+        for entity in er.async_entries_for_config_entry(entities, account.entry_id)
+        if entity.config_subentry_id == subentry_id
+    }
+    assert now == entity_ids
+    assert {
+        entity.entity_id for entity in er.async_entries_for_device(entities, device.id)
+    } == entity_ids
+    assert state_of(hass, MEGAN_PRESENCE) == "busy"
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), account.entry_id)
+    assert len(devices) == 2  # the account's and hers
