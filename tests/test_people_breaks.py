@@ -16,7 +16,6 @@ from graph_emulator.presence import User
 from tests.common import state_of
 from tests.test_people import (
     MEGAN_PRESENCE,
-    bulk_reads,
     follow,
     person_device,
     read_people,
@@ -88,3 +87,63 @@ async def test_a_person_back_with_another_object_id_keeps_their_entities(
     assert state_of(hass, MEGAN_PRESENCE) == "busy"
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), account.entry_id)
     assert len(devices) == 2  # the account's and hers
+
+
+ANYONE_BUSY = "binary_sensor.adele_vance_anyone_busy"
+
+
+async def test_anyone_busy_goes_with_the_last_person_followed(
+    hass: HomeAssistant,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """Nobody followed, no group light: not one left unavailable for ever."""
+    megan, _ = colleagues
+    subentry_id = await follow(hass, account, megan)
+    assert state_of(hass, ANYONE_BUSY) == "off"
+
+    assert hass.config_entries.async_remove_subentry(account, subentry_id)
+    await hass.async_block_till_done()
+
+    assert account.state is ConfigEntryState.LOADED
+    assert hass.states.get(ANYONE_BUSY) is None
+    assert (
+        er.async_get(hass).async_get_entity_id(
+            "binary_sensor", "teams_presence_keeper", f"{account.unique_id}_anyone_busy"
+        )
+        is None
+    )
+
+
+async def test_the_options_save_with_a_removed_person_still_ticked(
+    hass: HomeAssistant,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """The form offers ticks of people followed now; one ticked before stays in it."""
+    megan, lee = colleagues
+    megan_subentry = await follow(hass, account, megan)
+    await follow(hass, account, lee)
+    hass.config_entries.async_update_entry(
+        account, options={**account.options, "anyone_busy": [megan.id, lee.id]}
+    )
+    await hass.async_block_till_done()
+    assert hass.config_entries.async_remove_subentry(account, megan_subentry)
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(account.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    schema = result["data_schema"]
+    assert schema is not None
+    shown = {
+        str(key): key.description["suggested_value"]
+        for key in schema.schema
+        if key.description and "suggested_value" in key.description
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        shown,  # what the form sends back untouched
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert account.options["anyone_busy"] == [lee.id]

@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from homeassistant.components.sensor import (
-    DOMAIN as SENSOR_DOMAIN,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, LOGGER
-from .entity import PersonEntity, TeamsPresenceEntity, entity_unique_id, option
+from .const import LOGGER
+from .entity import (
+    PersonEntity,
+    TeamsPresenceEntity,
+    async_remove_account_entity,
+    option,
+)
 from .graph import (
     Activity,
     Availability,
@@ -186,13 +189,7 @@ async def async_setup_entry(
         if description.exists_fn(account)
     )
     if account.push is None:  # Instant updates off: no mode to show
-        registry = er.async_get(hass)
-        if entity_id := registry.async_get_entity_id(
-            SENSOR_DOMAIN,
-            DOMAIN,
-            entity_unique_id(cast(str, entry.unique_id), "update_mode"),
-        ):
-            registry.async_remove(entity_id)
+        async_remove_account_entity(hass, entry, Platform.SENSOR, "update_mode")
     if (people := account.people) is None:
         return
     for person in people.followed.values():
