@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -147,3 +148,35 @@ async def test_the_options_save_with_a_removed_person_still_ticked(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert account.options["anyone_busy"] == [lee.id]
+
+
+async def test_a_failed_first_read_of_people_keeps_their_work_location(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """Graph failing the people's read at a reload takes no sensor away for good."""
+    megan, _ = colleagues
+    await follow(hass, account, megan)
+    work_location = "sensor.megan_bowen_work_location"
+    assert state_of(hass, work_location) != STATE_UNAVAILABLE
+
+    emulator.requests.clear()
+    emulator.delay(1, 0)  # the account's own read goes through
+    emulator.fail(1, 503)  # the people's does not
+    assert await hass.config_entries.async_reload(account.entry_id)
+    await hass.async_block_till_done()
+    assert [r.status for r in emulator.requests if r.server == "graph"][:2] == [
+        200,
+        503,
+    ]
+    assert state_of(hass, MEGAN_PRESENCE) == STATE_UNAVAILABLE
+
+    await read_people(hass, freezer, emulator)
+    assert state_of(hass, MEGAN_PRESENCE) == "available"
+    state = hass.states.get(work_location)
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+    assert "restored" not in state.attributes

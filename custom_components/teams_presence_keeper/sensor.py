@@ -14,9 +14,10 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import LOGGER
+from .const import DOMAIN, LOGGER
 from .entity import (
     PersonEntity,
     TeamsPresenceEntity,
@@ -192,13 +193,24 @@ async def async_setup_entry(
         async_remove_account_entity(hass, entry, Platform.SENSOR, "update_mode")
     if (people := account.people) is None:
         return
+    registry = er.async_get(hass)
     for person in people.followed.values():
         presence = people.data.presences.get(person.user_id) if people.data else None
+        sensors = (
+            PersonSensor(people, person, description) for description in PERSON_SENSORS
+        )
         async_add_entities(
             (
-                PersonSensor(people, person, description)
-                for description in PERSON_SENSORS
-                if description.exists_for(presence, person.display_name)
+                sensor
+                for sensor in sensors
+                # Nothing read of them yet (a failed read): the sensors they had stay.
+                if (
+                    presence is None
+                    and registry.async_get_entity_id(
+                        Platform.SENSOR, DOMAIN, str(sensor.unique_id)
+                    )
+                )
+                or sensor.entity_description.exists_for(presence, person.display_name)
             ),
             config_subentry_id=person.subentry_id,
         )
