@@ -9,9 +9,14 @@ from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
 from tests.common import state_of
@@ -180,3 +185,26 @@ async def test_a_failed_first_read_of_people_keeps_their_work_location(
     assert state is not None
     assert state.state != STATE_UNAVAILABLE
     assert "restored" not in state.attributes
+
+
+async def test_a_person_removed_while_the_account_is_unloaded_takes_their_repair(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """A disabled account (or one waiting to sign in) keeps no repair of nobody."""
+    megan, _ = colleagues
+    subentry_id = await follow(hass, account, megan)
+    emulator.remove_user(megan)
+    await read_people(hass, freezer, emulator)
+    issue_id = f"person_missing_{account.entry_id}_{megan.id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert await hass.config_entries.async_unload(account.entry_id)
+
+    assert hass.config_entries.async_remove_subentry(account, subentry_id)
+    await hass.async_block_till_done()
+
+    assert account.state is ConfigEntryState.NOT_LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

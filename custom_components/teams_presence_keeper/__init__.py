@@ -65,7 +65,20 @@ PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR]
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions once, for every account."""
     async_setup_services(hass)
+    # For every account, loaded or not (disabled, waiting to sign in again).
+    async_dispatcher_connect(
+        hass, SIGNAL_CONFIG_ENTRY_CHANGED, partial(_forget_unfollowed, hass)
+    )
     return True
+
+
+@callback
+def _forget_unfollowed(
+    hass: HomeAssistant, change: ConfigEntryChange, entry: ConfigEntry
+) -> None:
+    """Remove the missing-person repair of anyone an account stopped following."""
+    if entry.domain == DOMAIN and change is ConfigEntryChange.UPDATED:
+        async_delete_people_issues(hass, entry, followed_people(entry))
 
 
 async def async_setup_entry(
