@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import MappingProxyType
 
 from freezegun.api import FrozenDateTimeFactory
@@ -22,6 +23,7 @@ from graph_emulator.presence import User
 from tests.common import state_of
 from tests.test_people import (
     MEGAN_PRESENCE,
+    bulk_reads,
     follow,
     person_device,
     read_people,
@@ -208,3 +210,30 @@ async def test_a_person_removed_while_the_account_is_unloaded_takes_their_repair
 
     assert account.state is ConfigEntryState.NOT_LOADED
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_an_account_removed_while_a_person_is_checked_ends_the_flow(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """Removed while Graph reads the person found: the flow says so, no error."""
+    megan, _ = colleagues
+    result = await start(hass, account)
+    emulator.requests.clear()
+    emulator.delay(1, 0)  # the lookup
+    emulator.delay(1, 0.5)  # reading them
+    flow = hass.async_create_task(
+        hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"query": megan.upn}
+        )
+    )
+    while not bulk_reads(emulator):
+        await asyncio.sleep(0.01)
+
+    await hass.config_entries.async_remove(account.entry_id)
+    result = await flow
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_loaded"

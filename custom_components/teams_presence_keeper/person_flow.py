@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigSubentryFlow,
     SubentryFlowResult,
+    UnknownEntry,
 )
 from homeassistant.helpers.selector import (
     SelectOptionDict,
@@ -155,16 +156,19 @@ class PersonSubentryFlow(ConfigSubentryFlow):
 
         Nothing is sent while Graph asks the account to wait; a 429 here makes
         every request of the account wait, and a sign-in found gone is asked for,
-        as a one-off action's are.
+        as a one-off action's are. An account removed meanwhile ends the flow.
         """
         if (
             held := account.policy.held(Operation.FIND_PERSON, dt_util.utcnow())
         ) is not None:
             return self._told(held)
         try:
-            return await step(account.client)
-        except FAILURES as err:
-            return await self._async_failed(account, err)
+            try:
+                return await step(account.client)
+            except FAILURES as err:
+                return await self._async_failed(account, err)
+        except UnknownEntry:  # the account was removed while Graph answered
+            return self._abort("not_loaded")
 
     async def _async_search(self, client: GraphPresenceClient) -> SubentryFlowResult:
         """Look the query up: an e-mail address by itself, else a search to pick from."""
