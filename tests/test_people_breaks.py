@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from types import MappingProxyType
 
 from freezegun.api import FrozenDateTimeFactory
@@ -20,7 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.teams_presence_keeper.const import DOMAIN
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
-from tests.common import state_of
+from tests.common import state_of, step_until
 from tests.test_people import (
     MEGAN_PRESENCE,
     bulk_reads,
@@ -214,6 +213,7 @@ async def test_a_person_removed_while_the_account_is_unloaded_takes_their_repair
 
 async def test_an_account_removed_while_a_person_is_checked_ends_the_flow(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     account: MockConfigEntry,  # noqa: F811
     colleagues: list[User],  # noqa: F811
@@ -223,14 +223,13 @@ async def test_an_account_removed_while_a_person_is_checked_ends_the_flow(
     result = await start(hass, account)
     emulator.requests.clear()
     emulator.delay(1, 0)  # the lookup
-    emulator.delay(1, 0.5)  # reading them
+    emulator.delay(1, 2)  # reading them
     flow = hass.async_create_task(
         hass.config_entries.subentries.async_configure(
             result["flow_id"], {"query": megan.upn}
         )
     )
-    while not bulk_reads(emulator):
-        await asyncio.sleep(0.01)
+    await step_until(hass, freezer, lambda: bulk_reads(emulator))
 
     await hass.config_entries.async_remove(account.entry_id)
     result = await flow
