@@ -236,3 +236,34 @@ async def test_an_account_removed_while_a_person_is_checked_ends_the_flow(
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_loaded"
+
+
+async def test_a_person_back_with_another_object_id_stays_ticked_for_anyone_busy(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """The door light watches them under the object id they are picked by now."""
+    megan, _ = colleagues
+    subentry_id = await follow(hass, account, megan)
+    hass.config_entries.async_update_entry(
+        account, options={**account.options, "anyone_busy": [megan.id]}
+    )
+    await hass.async_block_till_done()
+    emulator.remove_user(megan)
+    await read_people(hass, freezer, emulator)
+    back = emulator.add_colleague(
+        display_name="Megan Bowen", upn=megan.upn, availability="Busy", activity="Busy"
+    )
+
+    result = await start(hass, account, subentry_id)
+    result = await configure(hass, result, {"query": megan.upn})
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+
+    assert account.options["anyone_busy"] == [back.id]
+    state = hass.states.get(ANYONE_BUSY)
+    assert state is not None
+    assert (state.state, state.attributes["watched"]) == ("on", ["Megan Bowen"])

@@ -30,6 +30,7 @@ import voluptuous as vol
 
 from .auth.entry import DELEGATED_METHODS, lacks_people_consent
 from .const import (
+    CONF_ANYONE_BUSY,
     CONF_AUTH_METHOD,
     CONF_DISPLAY_NAME,
     CONF_FOLLOW_PEOPLE,
@@ -278,6 +279,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             return self.async_create_entry(
                 title=person_title(person), data=data, unique_id=person.id
             )
+        self._keep_ticked(str(current.data[CONF_USER_ID]), person.id)
         return self.async_update_and_abort(
             self._entry,
             current,
@@ -288,6 +290,19 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             if current.unique_id == person.id
             else person_title(person),
         )
+
+    def _keep_ticked(self, before: str, now: str) -> None:
+        """Keep a person picked again under another object id ticked for Anyone busy."""
+        entry = self._entry
+        ticked: list[str] = entry.options.get(CONF_ANYONE_BUSY, [])
+        moved = [
+            now.lower() if user_id.lower() == before.lower() else user_id
+            for user_id in ticked
+        ]
+        if moved != ticked:
+            self.hass.config_entries.async_update_entry(
+                entry, options={**entry.options, CONF_ANYONE_BUSY: moved}
+            )
 
     def _remember_people(self) -> None:
         """Mark a delegated account as following people: its sign-ins ask for more."""
