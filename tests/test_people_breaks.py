@@ -48,6 +48,35 @@ def person_subentry(person: User) -> ConfigSubentry:
     )
 
 
+async def come_back_as_another_object(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    entry: MockConfigEntry,
+    person: User,
+    subentry_id: str,
+) -> User:
+    """Take ``person`` out of the directory, back as a new object (Busy), picked again.
+
+    As after someone's account was deleted and made anew: reconfigure finds them
+    by e-mail under another object id.
+    """
+    emulator.remove_user(person)
+    await read_people(hass, freezer, emulator)
+    back = emulator.add_colleague(
+        display_name=person.display_name,
+        upn=person.upn,
+        availability="Busy",
+        activity="Busy",
+    )
+    result = await start(hass, entry, subentry_id)
+    result = await configure(hass, result, {"query": person.upn})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    return back
+
+
 async def test_a_person_back_with_another_object_id_keeps_their_entities(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -67,17 +96,9 @@ async def test_a_person_back_with_another_object_id_keeps_their_entities(
         for entity in er.async_entries_for_config_entry(entities, account.entry_id)
         if entity.config_subentry_id == subentry_id
     }
-    emulator.remove_user(megan)
-    await read_people(hass, freezer, emulator)
-    back = emulator.add_colleague(
-        display_name="Megan Bowen", upn=megan.upn, availability="Busy", activity="Busy"
+    back = await come_back_as_another_object(
+        hass, freezer, emulator, account, megan, subentry_id
     )
-
-    result = await start(hass, account, subentry_id)
-    result = await configure(hass, result, {"query": megan.upn})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
 
     assert person_device(hass, account, megan) is None
     device = person_device(hass, account, back)
@@ -252,16 +273,9 @@ async def test_a_person_back_with_another_object_id_stays_ticked_for_anyone_busy
         account, options={**account.options, "anyone_busy": [megan.id]}
     )
     await hass.async_block_till_done()
-    emulator.remove_user(megan)
-    await read_people(hass, freezer, emulator)
-    back = emulator.add_colleague(
-        display_name="Megan Bowen", upn=megan.upn, availability="Busy", activity="Busy"
+    back = await come_back_as_another_object(
+        hass, freezer, emulator, account, megan, subentry_id
     )
-
-    result = await start(hass, account, subentry_id)
-    result = await configure(hass, result, {"query": megan.upn})
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
 
     assert account.options["anyone_busy"] == [back.id]
     state = hass.states.get(ANYONE_BUSY)
