@@ -37,7 +37,12 @@ from .const import (
 from .coordinator import TeamsPresenceCoordinator
 from .graph import GraphSubscriptionClient
 from .keeper import SessionKeeper
-from .people import PeopleCoordinator, async_link_devices, followed_people
+from .people import (
+    PeopleCoordinator,
+    async_follow_new_ids,
+    async_link_devices,
+    followed_people,
+)
 from .policy import FAILURES, FailurePolicy
 from .problems import (
     AccountProblems,
@@ -60,7 +65,20 @@ PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR]
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions once, for every account."""
     async_setup_services(hass)
+    # For every account, loaded or not (disabled, waiting to sign in again).
+    async_dispatcher_connect(
+        hass, SIGNAL_CONFIG_ENTRY_CHANGED, partial(_forget_unfollowed, hass)
+    )
     return True
+
+
+@callback
+def _forget_unfollowed(
+    hass: HomeAssistant, change: ConfigEntryChange, entry: ConfigEntry
+) -> None:
+    """Remove the missing-person repair of anyone an account stopped following."""
+    if entry.domain == DOMAIN and change is ConfigEntryChange.UPDATED:
+        async_delete_people_issues(hass, entry, followed_people(entry))
 
 
 async def async_setup_entry(
@@ -102,6 +120,7 @@ async def async_setup_entry(
             f"{DOMAIN} end push",
         )
     account.writer.async_start()
+    async_follow_new_ids(hass, entry, followed_people(entry))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if account.people is not None:
         async_link_devices(hass, entry, account.people.followed)

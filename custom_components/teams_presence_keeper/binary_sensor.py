@@ -11,12 +11,19 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_ANYONE_BUSY
-from .entity import PersonEntity, TeamsPresenceEntity, account_device, entity_unique_id
+from .entity import (
+    PersonEntity,
+    TeamsPresenceEntity,
+    account_device,
+    async_remove_account_entity,
+    entity_unique_id,
+)
 from .graph import Activity, Availability, PresenceSnapshot
 from .people import PeopleCoordinator
 from .runtime import TeamsPresenceConfigEntry
@@ -95,7 +102,10 @@ async def async_setup_entry(
         TeamsPresenceBinarySensor(account, description)
         for description in BINARY_SENSORS
     )
-    if (people := account.people) is None:
+    if (people := account.people) is None:  # nobody followed: no group to show
+        async_remove_account_entity(
+            hass, entry, Platform.BINARY_SENSOR, ANYONE_BUSY.key
+        )
         return
     async_add_entities([AnyoneBusyBinarySensor(people, entry)])
     for person in people.followed.values():

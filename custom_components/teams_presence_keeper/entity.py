@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import cast
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import callback
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import (
     DeviceEntry,
     DeviceEntryType,
@@ -47,6 +49,18 @@ def entity_unique_id(account_id: str, key: str) -> str:
     Users rename entity ids; this stays, so device triggers find entities by it.
     """
     return f"{account_id}_{key}"
+
+
+@callback
+def async_remove_account_entity(
+    hass: HomeAssistant, entry: ConfigEntry, platform: Platform, key: str
+) -> None:
+    """Remove an account's entity it no longer has, so none is left unavailable."""
+    registry = er.async_get(hass)
+    if entity_id := registry.async_get_entity_id(
+        platform, DOMAIN, entity_unique_id(cast(str, entry.unique_id), key)
+    ):
+        registry.async_remove(entity_id)
 
 
 def account_id_of(device: DeviceEntry) -> str | None:

@@ -106,6 +106,10 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """Show the options, with the entry's current values."""
         delegated = self.config_entry.data[CONF_AUTH_METHOD] in DELEGATED_METHODS
+        people = {
+            user_id: person.display_name
+            for user_id, person in followed_people(self.config_entry).items()
+        }
         errors: dict[str, str] = {}
         if user_input is not None:
             errors = {
@@ -120,19 +124,21 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
             step_id="init" if delegated else "application",
             data_schema=self.add_suggested_values_to_schema(
                 _with_people(
-                    DELEGATED_OPTIONS_SCHEMA if delegated else OPTIONS_SCHEMA,
-                    {
-                        user_id: person.display_name
-                        for user_id, person in followed_people(
-                            self.config_entry
-                        ).items()
-                    },
+                    DELEGATED_OPTIONS_SCHEMA if delegated else OPTIONS_SCHEMA, people
                 ),
                 user_input
                 or {
                     CONF_INSTANT_UPDATES: DEFAULT_INSTANT_UPDATES,
                     **DEFAULT_OPTIONS,
                     **self.config_entry.options,
+                    # Ticked before, since removed: no longer offered, nor sent back.
+                    CONF_ANYONE_BUSY: [
+                        user_id
+                        for user_id in self.config_entry.options.get(
+                            CONF_ANYONE_BUSY, []
+                        )
+                        if user_id in people
+                    ],
                 },
             ),
             errors=errors,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
@@ -99,6 +99,44 @@ def async_link_devices(
         device = devices.get(person_device_id(account_id, user_id))
         if device is not None and device.via_device_id != account.id:
             registry.async_update_device(device.id, via_device_id=account.id)
+
+
+@callback
+def async_follow_new_ids(
+    hass: HomeAssistant, entry: ConfigEntry, followed: Mapping[str, Person]
+) -> None:
+    """Move each person's device and entities to the object id their subentry names.
+
+    Reconfigure may pick a person under another object id (they left the
+    directory and came back as a new object, or a namesake was picked): the
+    entity ids automations name stay theirs, and nothing is left under the old
+    id. Before the platforms add the entities, which then find them moved.
+    """
+    account_id = str(entry.unique_id)
+    prefix = person_device_id(account_id, "")
+    device_ids = {
+        person.subentry_id: person_device_id(account_id, user_id)
+        for user_id, person in followed.items()
+    }
+    entities = er.async_get(hass)
+    devices = dr.async_get(hass)
+    for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
+        device_id = device_ids.get(str(entity.config_subentry_id))
+        if (
+            device_id is None
+            or not entity.unique_id.startswith(prefix)
+            or entity.unique_id.startswith(f"{device_id}_")
+        ):
+            continue
+        # An object id has no underscore: what follows the first one is the key.
+        _, _, key = entity.unique_id.removeprefix(prefix).partition("_")
+        entities.async_update_entity(
+            entity.entity_id, new_unique_id=f"{device_id}_{key}"
+        )
+        if entity.device_id is not None:
+            devices.async_update_device(
+                entity.device_id, new_identifiers={(DOMAIN, device_id)}
+            )
 
 
 class PeopleCoordinator(DataUpdateCoordinator[People]):

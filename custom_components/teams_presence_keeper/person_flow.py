@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigSubentryFlow,
     SubentryFlowResult,
+    UnknownEntry,
 )
 from homeassistant.helpers.selector import (
     SelectOptionDict,
@@ -29,6 +30,7 @@ import voluptuous as vol
 
 from .auth.entry import DELEGATED_METHODS, lacks_people_consent
 from .const import (
+    CONF_ANYONE_BUSY,
     CONF_AUTH_METHOD,
     CONF_DISPLAY_NAME,
     CONF_FOLLOW_PEOPLE,
@@ -155,16 +157,19 @@ class PersonSubentryFlow(ConfigSubentryFlow):
 
         Nothing is sent while Graph asks the account to wait; a 429 here makes
         every request of the account wait, and a sign-in found gone is asked for,
-        as a one-off action's are.
+        as a one-off action's are. An account removed meanwhile ends the flow.
         """
         if (
             held := account.policy.held(Operation.FIND_PERSON, dt_util.utcnow())
         ) is not None:
             return self._told(held)
         try:
-            return await step(account.client)
-        except FAILURES as err:
-            return await self._async_failed(account, err)
+            try:
+                return await step(account.client)
+            except FAILURES as err:
+                return await self._async_failed(account, err)
+        except UnknownEntry:  # the account was removed while Graph answered
+            return self._abort("not_loaded")
 
     async def _async_search(self, client: GraphPresenceClient) -> SubentryFlowResult:
         """Look the query up: an e-mail address by itself, else a search to pick from."""
@@ -274,6 +279,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             return self.async_create_entry(
                 title=person_title(person), data=data, unique_id=person.id
             )
+        self._keep_ticked(str(current.data[CONF_USER_ID]), person.id)
         return self.async_update_and_abort(
             self._entry,
             current,
@@ -284,6 +290,19 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             if current.unique_id == person.id
             else person_title(person),
         )
+
+    def _keep_ticked(self, before: str, now: str) -> None:
+        """Keep a person picked again under another object id ticked for Anyone busy."""
+        entry = self._entry
+        ticked: list[str] = entry.options.get(CONF_ANYONE_BUSY, [])
+        moved = [
+            now.lower() if user_id.lower() == before.lower() else user_id
+            for user_id in ticked
+        ]
+        if moved != ticked:
+            self.hass.config_entries.async_update_entry(
+                entry, options={**entry.options, CONF_ANYONE_BUSY: moved}
+            )
 
     def _remember_people(self) -> None:
         """Mark a delegated account as following people: its sign-ins ask for more."""

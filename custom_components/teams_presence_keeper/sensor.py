@@ -5,21 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from homeassistant.components.sensor import (
-    DOMAIN as SENSOR_DOMAIN,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, LOGGER
-from .entity import PersonEntity, TeamsPresenceEntity, entity_unique_id, option
+from .entity import (
+    PersonEntity,
+    TeamsPresenceEntity,
+    async_remove_account_entity,
+    option,
+)
 from .graph import (
     Activity,
     Availability,
@@ -186,22 +190,27 @@ async def async_setup_entry(
         if description.exists_fn(account)
     )
     if account.push is None:  # Instant updates off: no mode to show
-        registry = er.async_get(hass)
-        if entity_id := registry.async_get_entity_id(
-            SENSOR_DOMAIN,
-            DOMAIN,
-            entity_unique_id(cast(str, entry.unique_id), "update_mode"),
-        ):
-            registry.async_remove(entity_id)
+        async_remove_account_entity(hass, entry, Platform.SENSOR, "update_mode")
     if (people := account.people) is None:
         return
+    registry = er.async_get(hass)
     for person in people.followed.values():
         presence = people.data.presences.get(person.user_id) if people.data else None
+        sensors = (
+            PersonSensor(people, person, description) for description in PERSON_SENSORS
+        )
         async_add_entities(
             (
-                PersonSensor(people, person, description)
-                for description in PERSON_SENSORS
-                if description.exists_for(presence, person.display_name)
+                sensor
+                for sensor in sensors
+                # Nothing read of them yet (a failed read): the sensors they had stay.
+                if (
+                    presence is None
+                    and registry.async_get_entity_id(
+                        Platform.SENSOR, DOMAIN, str(sensor.unique_id)
+                    )
+                )
+                or sensor.entity_description.exists_for(presence, person.display_name)
             ),
             config_subentry_id=person.subentry_id,
         )

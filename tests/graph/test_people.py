@@ -249,3 +249,32 @@ async def test_answers_of_the_wrong_shape_are_graph_s_failure(
     with pytest.raises(GraphServerError) as failed:
         await calls[operation]()
     assert failed.value.code == code
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [("Busy", "0000000002"), ("Available", "0000000001")],
+        [("Available", "0000000001"), ("Busy", "0000000002")],
+    ],
+)
+async def test_a_person_answered_twice_shows_the_newer_presence(
+    documented_graph: tuple[DocumentedGraph, GraphPresenceClient],
+    answer: list[tuple[str, str]],
+) -> None:
+    """Graph stamps each presence: the older of two for one person is not shown."""
+    graph, client = documented_graph
+    graph.body = {
+        "value": [
+            {
+                "id": A.upper() if n else A,
+                "availability": availability,
+                "activity": availability,
+                "sequenceNumber": stamp,
+            }
+            for n, (availability, stamp) in enumerate(answer)
+        ]
+    }
+    batch = await client.get_presences([A])
+    assert batch.presences[A].availability is Availability.BUSY
+    assert batch.missing == frozenset()

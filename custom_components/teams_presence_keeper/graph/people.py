@@ -133,8 +133,14 @@ class PeopleOperations(GraphTransport):
             if not isinstance(item, dict):
                 raise GraphServerError("malformed_presences", "A presence is no object")
             answered = asked.get(str(item.get("id")).lower())
-            if answered is not None:  # an id not asked for is nobody's to show
-                presences[answered] = await self._snapshot(item)
+            if answered is None:  # an id not asked for is nobody's to show
+                continue
+            snapshot = await self._snapshot(item)
+            # Someone answered twice: the older of the two is not theirs now.
+            if (shown := presences.get(answered)) is None or not (
+                snapshot.is_older_than(shown)
+            ):
+                presences[answered] = snapshot
         return PresenceBatch(presences, frozenset(asked.values()) - presences.keys())
 
     async def find_person(self, id_or_mail: str) -> DirectoryPerson:
