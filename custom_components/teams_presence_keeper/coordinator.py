@@ -11,7 +11,7 @@ are the writer's (``writer.py``), failures the policy's (``policy.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -257,6 +257,23 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                     self.config_entry.async_create_background_task(
                         self.hass, coordinator.async_request_refresh(), f"{DOMAIN} poll"
                     )
+
+    @callback
+    def people_read(
+        self,
+        previous: Mapping[str, PresenceSnapshot],
+        shown: Mapping[str, PresenceSnapshot],
+    ) -> None:
+        """Watch for the notification of a person's change a people read found.
+
+        Only while the subscription carries everyone followed: beyond Graph's 650
+        ids some are never announced, and are polled anyway.
+        """
+        if self.push is None or not self.push.carries_all_people:
+            return
+        until = self.freshness.on_people_shown(previous, shown, dt_util.utcnow())
+        if until is not None:
+            self._watch(until)
 
     def _keep_subscription(self) -> None:
         if self.push is not None:

@@ -8,7 +8,7 @@ for holds these reads too, and their 429 holds the account's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
@@ -151,12 +151,18 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         client: GraphPresenceClient,
         problems: AccountProblems,
         freshness: PushFreshness,
+        *,
+        on_read: Callable[
+            [Mapping[str, PresenceSnapshot], Mapping[str, PresenceSnapshot]], None
+        ],
     ) -> None:
         """Read the people ``entry`` follows through ``client``.
 
         ``problems`` carries out failures with the account's policy; ``freshness``
         (the account's push rules) says how often to read, and what a read leaves
-        of a change pushed meanwhile. The account's coordinator sets the interval.
+        of a change pushed meanwhile. The account's coordinator sets the interval,
+        and is told what each read showed before and after (``on_read``): a change
+        no notification announced is its watchdog's.
         """
         super().__init__(
             hass,
@@ -171,6 +177,7 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         self.problems = problems
         self.policy = problems.policy
         self.followed: Mapping[str, Person] = followed_people(entry)
+        self._on_read = on_read
 
     async def _async_update_data(self) -> People:
         """Read everyone followed, unless Graph asked the account to wait.
@@ -197,6 +204,7 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         self.problems.resolved(wrote=False)
         self._follow_missing(missing)
         kept = self._freshness.on_people_read(self._newest(presences), started)
+        self._on_read(self.data.presences if self.data is not None else {}, kept)
         return People(kept, frozenset(missing))
 
     def _newest(self, read: dict[str, PresenceSnapshot]) -> dict[str, PresenceSnapshot]:
