@@ -96,6 +96,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self._reconnect: Callable[[], None] | None = None
         self._unknown_values = UnknownValues()
         self._watchdog: CALLBACK_TYPE | None = None
+        self._owed: set[Callable[[], None]] = set()
+        """Reads for notifications Graph's wait held: made once it is over."""
+        self._after_wait: CALLBACK_TYPE | None = None
 
     @callback
     def when_graph_is_back(self, reconnect: Callable[[], None]) -> None:
@@ -105,6 +108,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     async def async_shutdown(self) -> None:
         """Stop watching for what push did not announce, and stop reading."""
         self._calm_watchdog()
+        if self._after_wait is not None:
+            self._after_wait()
+            self._after_wait = None
         await super().async_shutdown()
 
     async def _async_update_data(self) -> PresenceSnapshot:
@@ -293,6 +299,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 await self.async_refresh()
         finally:
             self.freshness.reads_done()
+        self._owe_if_held(self._read_for_push)
 
     @callback
     def _read_people_for_push(self) -> None:
@@ -310,6 +317,30 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 await people.async_refresh()
         finally:
             self.freshness.people_reads_done()
+        self._owe_if_held(self._read_people_for_push)
+
+    def _owe_if_held(self, read: Callable[[], None]) -> None:
+        """Make ``read`` again when Graph's wait is over, if it held the one just made.
+
+        What the notification announced is not to wait for the next safety read.
+        """
+        if (
+            not self.policy.is_throttled(dt_util.utcnow())
+            or (until := self.policy.throttled_until) is None
+        ):
+            return
+        self._owed.add(read)
+        if self._after_wait is None:
+            self._after_wait = async_track_point_in_utc_time(
+                self.hass, self._wait_over, until
+            )
+
+    @callback
+    def _wait_over(self, _now: datetime) -> None:
+        self._after_wait = None
+        owed, self._owed = self._owed, set()
+        for read in owed:
+            read()
 
     def _watch(self, until: datetime) -> None:
         """Fall back to polling at ``until`` unless a notification comes first."""
