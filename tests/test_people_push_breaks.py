@@ -125,3 +125,33 @@ async def test_the_account_s_change_read_for_during_a_throttle_is_read_after_it(
     await advance_delivering(hass, freezer, emulator, timedelta(minutes=3))
 
     assert state_of(hass, PRESENCE) == "away"
+
+
+async def test_a_person_s_change_read_for_when_graph_fails_is_read_again_soon(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """The read for Megan's second change within a minute answers 503.
+
+    It is made again at the Read interval, as polling would, not at the safety
+    read a quarter of an hour later.
+    """
+    megan, _ = colleagues
+    await follow(hass, emulator, account, megan)
+    await advance_delivering(hass, freezer, emulator, timedelta(minutes=2))
+    emulator.set_client_session("teams", "Busy", "InACall", user=megan)
+    await settle(hass, emulator)
+    assert state_of(hass, MEGAN) == "busy"
+
+    freezer.tick(timedelta(seconds=20))
+    emulator.fail(1, status=503)
+    emulator.set_client_session("teams", "Away", "Away", user=megan)
+    await settle(hass, emulator)
+    assert emulator.requests[-1].status == 503
+
+    await advance_delivering(hass, freezer, emulator, timedelta(minutes=2))
+
+    assert state_of(hass, MEGAN) == "away"

@@ -97,7 +97,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self._unknown_values = UnknownValues()
         self._watchdog: CALLBACK_TYPE | None = None
         self._owed: set[Callable[[], None]] = set()
-        """Reads for notifications Graph's wait held: made once it is over."""
+        """Reads for notifications Graph held or failed: made again once it may do."""
         self._after_wait: CALLBACK_TYPE | None = None
 
     @callback
@@ -299,7 +299,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 await self.async_refresh()
         finally:
             self.freshness.reads_done()
-        self._owe_if_held(self._read_for_push)
+        self._owe_if_unread(self._read_for_push, read=self.last_update_success)
 
     @callback
     def _read_people_for_push(self) -> None:
@@ -317,19 +317,22 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 await people.async_refresh()
         finally:
             self.freshness.people_reads_done()
-        self._owe_if_held(self._read_people_for_push)
+        self._owe_if_unread(self._read_people_for_push, read=people.last_update_success)
 
-    def _owe_if_held(self, read: Callable[[], None]) -> None:
-        """Make ``read`` again when Graph's wait is over, if it held the one just made.
+    def _owe_if_unread(self, again: Callable[[], None], *, read: bool) -> None:
+        """Read ``again`` if the read for a notification was held, or failed (``read``).
 
-        What the notification announced is not to wait for the next safety read.
+        When Graph's wait is over, or at the Read interval after a failure: what
+        the notification announced is not to wait for the next safety read.
         """
-        if (
-            not self.policy.is_throttled(dt_util.utcnow())
-            or (until := self.policy.throttled_until) is None
-        ):
+        now = dt_util.utcnow()
+        if self.policy.is_throttled(now):
+            until = self.policy.throttled_until or now
+        elif not read:
+            until = now + self.freshness.retry_interval
+        else:
             return
-        self._owed.add(read)
+        self._owed.add(again)
         if self._after_wait is None:
             self._after_wait = async_track_point_in_utc_time(
                 self.hass, self._wait_over, until

@@ -178,6 +178,11 @@ class PushFreshness:
             return max(SAFETY_READ_INTERVAL, self._read_interval)
         return self._read_interval
 
+    @property
+    def retry_interval(self) -> timedelta:
+        """When a read for a notification that failed is made again: the Read interval."""
+        return self._read_interval
+
     def people_read_interval(self, all_subscribed: bool) -> timedelta:
         """Return the people's polling interval: the account's while push carries all.
 
