@@ -158,14 +158,17 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         read for once per body, however many of them it names.
         """
         reauthorize = read_people = False
+        applied: list[PresenceChange] = []
         for item in pushed:
             match item:
                 case PresenceChange() if item.user_id.lower() == self._user_id:
                     self._take_change(item)
                 case PresenceChange():
-                    read_people |= self._take_person_change(item)
+                    read_people |= self._take_person_change(item, applied)
                 case LifecycleNotice():
                     reauthorize |= self._take_notice(item)
+        if applied and self.people is not None:
+            self.people.apply_changes(applied)
         if read_people:
             self._read_people_for_push()
         if reauthorize and self.push is not None:
@@ -183,26 +186,29 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         if verdict is Verdict.READ:
             self._read_for_push()
 
-    def _take_person_change(self, change: PresenceChange) -> bool:
+    def _take_person_change(
+        self, change: PresenceChange, applied: list[PresenceChange]
+    ) -> bool:
         """Take a followed person's change, by the same rules kept per person.
 
-        Returns whether the people are to be read for it. A change of someone no
+        Returns whether the people are to be read for it; one to show goes to
+        ``applied``, shown with the rest of the body's. A change of someone no
         longer followed (from before a reload) is dropped.
         """
         people = self.people
         if people is None or change.user_id.lower() not in people.followed:
             self.freshness.counts["not_followed"] += 1
             return False
-        shown = (
-            people.data.presences.get(change.user_id.lower())
-            if people.data is not None
-            else None
-        )
+        user_id = change.user_id.lower()
+        shown = people.data.presences.get(user_id) if people.data is not None else None
+        for earlier in applied:  # this body's, shown with it
+            if shown is not None and earlier.user_id.lower() == user_id:
+                shown = earlier.applied_to(shown)
         was_healthy = self.freshness.healthy
         verdict = self.freshness.on_person_change(change, shown, dt_util.utcnow())
         self._follow_push(was_healthy)
         if verdict is Verdict.APPLY:
-            people.apply_change(change)
+            applied.append(change)
         if self.freshness.healthy != was_healthy:
             self.async_update_listeners()
         return verdict is Verdict.READ

@@ -8,7 +8,7 @@ for holds these reads too, and their 429 holds the account's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
@@ -225,24 +225,26 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
             else:
                 self.problems.person_back(user_id)
 
-    def apply_change(self, change: PresenceChange) -> None:
-        """Show a pushed change of one followed person.
+    def apply_changes(self, changes: Sequence[PresenceChange]) -> None:
+        """Show the pushed changes of followed people, one body's, in one update.
 
         A change without a presence (a basic notification) or older than what is
-        shown changes nothing: reading is how to learn it.
+        shown changes nothing: reading is how to learn it. The entities are
+        updated once: a body may name all 650 people, each with a few entities.
+        Only changes of people shown are given: none before the first read.
         """
-        user_id = change.user_id.lower()
-        if (
-            self.data is None
-            or user_id not in self.followed
-            or (shown := self.data.presences.get(user_id)) is None
-            or change.presence is None
-            or change.presence.is_older_than(shown)
-        ):
+        presences = dict(self.data.presences)
+        for change in changes:
+            user_id = change.user_id.lower()
+            if (
+                user_id in self.followed
+                and (shown := presences.get(user_id)) is not None
+                and change.presence is not None
+                and not change.presence.is_older_than(shown)
+            ):
+                presences[user_id] = change.applied_to(shown)
+        if presences == self.data.presences:
             return
         # Not async_set_updated_data: that would put off the next read.
-        self.data = People(
-            {**self.data.presences, user_id: change.applied_to(shown)},
-            self.data.missing,
-        )
+        self.data = People(presences, self.data.missing)
         self.async_update_listeners()
