@@ -563,3 +563,20 @@ def test_which_read_interval_applies_to_the_people(
     """Someone the subscription cannot name (over 650) keeps everyone's reads."""
     order = subscribed() if healthy else PushFreshness(READ_INTERVAL)
     assert order.people_read_interval(all_subscribed) == interval
+
+
+def test_a_person_s_unannounced_change_arms_the_watchdog_once() -> None:
+    """As the account's: not for a read asked for by a notification, nor when unhealthy."""
+    order = subscribed()
+    before = {"megan": AVAILABLE, "lee": AWAY}
+    assert order.on_people_shown(before, before, at(1)) is None
+    assert order.want_people_read()
+    assert order.on_people_shown(before, {**before, "megan": BUSY}, at(2)) is None
+    order.people_reads_done()
+
+    until = order.on_people_shown(before, {**before, "megan": BUSY}, at(3))
+
+    assert until == at(3) + WORST_DELIVERY_TIME
+    assert order.on_read(AVAILABLE, BUSY, at(4), at(4)) == Read(BUSY)
+    assert order.on_watchdog()
+    assert order.on_people_shown(before, {**before, "lee": BUSY}, at(70)) is None

@@ -165,7 +165,9 @@ async def _async_assemble(
     coordinator.when_graph_is_back(partial(writer.sync_in_background, name="reconnect"))
     requests = OneOffRequests(client, policy, problems, coordinator)
     people = (
-        PeopleCoordinator(hass, entry, client, problems, freshness)
+        PeopleCoordinator(
+            hass, entry, client, problems, freshness, on_read=coordinator.people_read
+        )
         if followed_people(entry)
         else None
     )

@@ -11,7 +11,7 @@ are the writer's (``writer.py``), failures the policy's (``policy.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -96,6 +96,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         self._reconnect: Callable[[], None] | None = None
         self._unknown_values = UnknownValues()
         self._watchdog: CALLBACK_TYPE | None = None
+        self._owed: set[Callable[[], None]] = set()
+        """Reads for notifications Graph held or failed: made again once it may do."""
+        self._after_wait: CALLBACK_TYPE | None = None
 
     @callback
     def when_graph_is_back(self, reconnect: Callable[[], None]) -> None:
@@ -105,6 +108,9 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     async def async_shutdown(self) -> None:
         """Stop watching for what push did not announce, and stop reading."""
         self._calm_watchdog()
+        if self._after_wait is not None:
+            self._after_wait()
+            self._after_wait = None
         await super().async_shutdown()
 
     async def _async_update_data(self) -> PresenceSnapshot:
@@ -152,14 +158,17 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         read for once per body, however many of them it names.
         """
         reauthorize = read_people = False
+        applied: list[PresenceChange] = []
         for item in pushed:
             match item:
                 case PresenceChange() if item.user_id.lower() == self._user_id:
                     self._take_change(item)
                 case PresenceChange():
-                    read_people |= self._take_person_change(item)
+                    read_people |= self._take_person_change(item, applied)
                 case LifecycleNotice():
                     reauthorize |= self._take_notice(item)
+        if applied and self.people is not None:
+            self.people.apply_changes(applied)
         if read_people:
             self._read_people_for_push()
         if reauthorize and self.push is not None:
@@ -177,26 +186,29 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         if verdict is Verdict.READ:
             self._read_for_push()
 
-    def _take_person_change(self, change: PresenceChange) -> bool:
+    def _take_person_change(
+        self, change: PresenceChange, applied: list[PresenceChange]
+    ) -> bool:
         """Take a followed person's change, by the same rules kept per person.
 
-        Returns whether the people are to be read for it. A change of someone no
+        Returns whether the people are to be read for it; one to show goes to
+        ``applied``, shown with the rest of the body's. A change of someone no
         longer followed (from before a reload) is dropped.
         """
         people = self.people
         if people is None or change.user_id.lower() not in people.followed:
             self.freshness.counts["not_followed"] += 1
             return False
-        shown = (
-            people.data.presences.get(change.user_id.lower())
-            if people.data is not None
-            else None
-        )
+        user_id = change.user_id.lower()
+        shown = people.data.presences.get(user_id) if people.data is not None else None
+        for earlier in applied:  # this body's, shown with it
+            if shown is not None and earlier.user_id.lower() == user_id:
+                shown = earlier.applied_to(shown)
         was_healthy = self.freshness.healthy
         verdict = self.freshness.on_person_change(change, shown, dt_util.utcnow())
         self._follow_push(was_healthy)
         if verdict is Verdict.APPLY:
-            people.apply_change(change)
+            applied.append(change)
         if self.freshness.healthy != was_healthy:
             self.async_update_listeners()
         return verdict is Verdict.READ
@@ -258,6 +270,23 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                         self.hass, coordinator.async_request_refresh(), f"{DOMAIN} poll"
                     )
 
+    @callback
+    def people_read(
+        self,
+        previous: Mapping[str, PresenceSnapshot],
+        shown: Mapping[str, PresenceSnapshot],
+    ) -> None:
+        """Watch for the notification of a person's change a people read found.
+
+        Only while the subscription carries everyone followed: beyond Graph's 650
+        ids some are never announced, and are polled anyway.
+        """
+        if self.push is None or not self.push.carries_all_people:
+            return
+        until = self.freshness.on_people_shown(previous, shown, dt_util.utcnow())
+        if until is not None:
+            self._watch(until)
+
     def _keep_subscription(self) -> None:
         if self.push is not None:
             self.push.keep_soon()
@@ -276,6 +305,7 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 await self.async_refresh()
         finally:
             self.freshness.reads_done()
+        self._owe_if_unread(self._read_for_push, read=self.last_update_success)
 
     @callback
     def _read_people_for_push(self) -> None:
@@ -293,6 +323,33 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
                 await people.async_refresh()
         finally:
             self.freshness.people_reads_done()
+        self._owe_if_unread(self._read_people_for_push, read=people.last_update_success)
+
+    def _owe_if_unread(self, again: Callable[[], None], *, read: bool) -> None:
+        """Read ``again`` if the read for a notification was held, or failed (``read``).
+
+        When Graph's wait is over, or at the Read interval after a failure: what
+        the notification announced is not to wait for the next safety read.
+        """
+        now = dt_util.utcnow()
+        if self.policy.is_throttled(now):
+            until = self.policy.throttled_until or now
+        elif not read:
+            until = now + self.freshness.retry_interval
+        else:
+            return
+        self._owed.add(again)
+        if self._after_wait is None:
+            self._after_wait = async_track_point_in_utc_time(
+                self.hass, self._wait_over, until
+            )
+
+    @callback
+    def _wait_over(self, _now: datetime) -> None:
+        self._after_wait = None
+        owed, self._owed = self._owed, set()
+        for read in owed:
+            read()
 
     def _watch(self, until: datetime) -> None:
         """Fall back to polling at ``until`` unless a notification comes first."""

@@ -8,7 +8,7 @@ for holds these reads too, and their 429 holds the account's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
@@ -151,12 +151,18 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         client: GraphPresenceClient,
         problems: AccountProblems,
         freshness: PushFreshness,
+        *,
+        on_read: Callable[
+            [Mapping[str, PresenceSnapshot], Mapping[str, PresenceSnapshot]], None
+        ],
     ) -> None:
         """Read the people ``entry`` follows through ``client``.
 
         ``problems`` carries out failures with the account's policy; ``freshness``
         (the account's push rules) says how often to read, and what a read leaves
-        of a change pushed meanwhile. The account's coordinator sets the interval.
+        of a change pushed meanwhile. The account's coordinator sets the interval,
+        and is told what each read showed before and after (``on_read``): a change
+        no notification announced is its watchdog's.
         """
         super().__init__(
             hass,
@@ -171,6 +177,7 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         self.problems = problems
         self.policy = problems.policy
         self.followed: Mapping[str, Person] = followed_people(entry)
+        self._on_read = on_read
 
     async def _async_update_data(self) -> People:
         """Read everyone followed, unless Graph asked the account to wait.
@@ -197,6 +204,7 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         self.problems.resolved(wrote=False)
         self._follow_missing(missing)
         kept = self._freshness.on_people_read(self._newest(presences), started)
+        self._on_read(self.data.presences if self.data is not None else {}, kept)
         return People(kept, frozenset(missing))
 
     def _newest(self, read: dict[str, PresenceSnapshot]) -> dict[str, PresenceSnapshot]:
@@ -217,24 +225,26 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
             else:
                 self.problems.person_back(user_id)
 
-    def apply_change(self, change: PresenceChange) -> None:
-        """Show a pushed change of one followed person.
+    def apply_changes(self, changes: Sequence[PresenceChange]) -> None:
+        """Show the pushed changes of followed people, one body's, in one update.
 
         A change without a presence (a basic notification) or older than what is
-        shown changes nothing: reading is how to learn it.
+        shown changes nothing: reading is how to learn it. The entities are
+        updated once: a body may name all 650 people, each with a few entities.
+        Only changes of people shown are given: none before the first read.
         """
-        user_id = change.user_id.lower()
-        if (
-            self.data is None
-            or user_id not in self.followed
-            or (shown := self.data.presences.get(user_id)) is None
-            or change.presence is None
-            or change.presence.is_older_than(shown)
-        ):
+        presences = dict(self.data.presences)
+        for change in changes:
+            user_id = change.user_id.lower()
+            if (
+                user_id in self.followed
+                and (shown := presences.get(user_id)) is not None
+                and change.presence is not None
+                and not change.presence.is_older_than(shown)
+            ):
+                presences[user_id] = change.applied_to(shown)
+        if presences == self.data.presences:
             return
         # Not async_set_updated_data: that would put off the next read.
-        self.data = People(
-            {**self.data.presences, user_id: change.applied_to(shown)},
-            self.data.missing,
-        )
+        self.data = People(presences, self.data.missing)
         self.async_update_listeners()

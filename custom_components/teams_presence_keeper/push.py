@@ -53,6 +53,7 @@ from .push_address import (
 from .push_certificates import CertificateRing
 from .push_freshness import PushFreshness
 from .push_inbox import NotificationInbox
+from .push_intake import max_body_bytes
 from .remedies import Failure, Operation, Remedy
 
 if TYPE_CHECKING:
@@ -120,7 +121,11 @@ class PushManager:
             ),
         )
         self.inbox = NotificationInbox(
-            hass, entry, self._async_check, coordinator.async_pushed
+            hass,
+            entry,
+            self._async_check,
+            coordinator.async_pushed,
+            max_bytes=max_body_bytes(1 + len(self._people)),
         )
         self.webhook_id = ""
         self.client_state = ""

@@ -178,6 +178,11 @@ class PushFreshness:
             return max(SAFETY_READ_INTERVAL, self._read_interval)
         return self._read_interval
 
+    @property
+    def retry_interval(self) -> timedelta:
+        """When a read for a notification that failed is made again: the Read interval."""
+        return self._read_interval
+
     def people_read_interval(self, all_subscribed: bool) -> timedelta:
         """Return the people's polling interval: the account's while push carries all.
 
@@ -372,6 +377,34 @@ class PushFreshness:
             person: self._keep_pushed(person, snapshot, started)
             for person, snapshot in read.items()
         }
+
+    def on_people_shown(
+        self,
+        previous: Mapping[str, PresenceSnapshot],
+        shown: Mapping[str, PresenceSnapshot],
+        now: datetime,
+    ) -> datetime | None:
+        """Arm the watchdog when a people read found a change no notification asked for.
+
+        As ``on_read`` for the account: the one subscription carries everyone, so a
+        followed person's change unannounced within a minute shows it silent too
+        (an account that never changes, a meeting room's, would never find it).
+        Returns when the watchdog falls back, if it armed it.
+        """
+        if (
+            not self._healthy
+            or self._people_reads.reading
+            or self._watch_until is not None
+        ):
+            return None
+        if any(
+            (before := previous.get(person)) is not None
+            and (before.availability, before.activity)
+            != (snapshot.availability, snapshot.activity)
+            for person, snapshot in shown.items()
+        ):
+            self._watch_until = now + WORST_DELIVERY_TIME
+        return self._watch_until
 
     def _keep_pushed(
         self, person: str, snapshot: PresenceSnapshot, started: datetime

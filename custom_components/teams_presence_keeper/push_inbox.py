@@ -24,7 +24,7 @@ from .graph import (
     Rejected,
     validation_token,
 )
-from .push_intake import Intake, async_read_body
+from .push_intake import MAX_BODY_BYTES, Intake, async_read_body
 
 type Pushed = PresenceChange | LifecycleNotice
 """What passed the checks: a change of presence, or a lifecycle notice."""
@@ -39,8 +39,14 @@ class NotificationInbox:
         entry: ConfigEntry,
         check: Callable[[bytes], Awaitable[Sequence[Notification]]],
         deliver: Callable[[Sequence[Pushed]], Awaitable[None]],
+        *,
+        max_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        """Check each body with ``check``; ``deliver`` what passed, a body at a time."""
+        """Check each body with ``check``; ``deliver`` what passed, a body at a time.
+
+        A body larger than ``max_bytes`` is refused unread.
+        """
+        self._max_bytes = max_bytes
         self._check = check
         self._deliver = deliver
         self._intake = Intake(hass, entry, self._async_receive)
@@ -62,7 +68,7 @@ class NotificationInbox:
         """
         if (token := validation_token(request.query)) is not None:
             return web.Response(text=token, content_type="text/plain")
-        if (body := await async_read_body(request)) is None:
+        if (body := await async_read_body(request, self._max_bytes)) is None:
             self.counts["refused_too_large"] += 1
             return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
         if not self._intake.take(body):

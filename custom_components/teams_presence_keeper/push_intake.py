@@ -23,6 +23,22 @@ from .const import DOMAIN
 MAX_BODY_BYTES: Final = 1024 * 1024
 """1 MiB: a notification about one account's presence is about 2.5 kB, so this holds
 a batch of hundreds (the README's Instant updates section says so)."""
+NOTIFICATION_BYTES: Final = 4 * 1024
+"""A rich notification about one person, with room to spare, but the resource."""
+ID_BYTES: Final = 48
+"""One object id in a bulk subscription's resource, quoted, with its separator."""
+
+
+def max_body_bytes(ids: int) -> int:
+    """Return the largest body to read for a subscription naming ``ids`` people.
+
+    Each change in a body repeats the subscription's resource, which quotes every
+    id: when 650 people change at once Graph's body is some 20 MB, refused whole
+    at 1 MiB (and retried, and refused again). Never less than ``MAX_BODY_BYTES``.
+    """
+    return max(MAX_BODY_BYTES, ids * (NOTIFICATION_BYTES + ids * ID_BYTES))
+
+
 MAX_RECEIVING: Final = 2
 """Bodies checked at once: checking waits only on Entra ID's signing keys, or on a
 request a lifecycle notification asks for."""
@@ -30,8 +46,10 @@ MAX_WAITING: Final = 8
 """Bodies that wait for a turn; with the ones being checked, at most 10 MiB held."""
 
 
-async def async_read_body(request: web.Request | MockRequest) -> bytes | None:
-    """Return the body, or None when it is larger than ``MAX_BODY_BYTES``.
+async def async_read_body(
+    request: web.Request | MockRequest, limit: int = MAX_BODY_BYTES
+) -> bytes | None:
+    """Return the body, or None when it is larger than ``limit`` bytes.
 
     A declared length says so before anything is read; a chunked body is read only
     until it passes the limit. Read from ``content``: a cloudhook's relay hands the
@@ -41,14 +59,14 @@ async def async_read_body(request: web.Request | MockRequest) -> bytes | None:
     would log the webhook's id with the traceback).
     """
     declared = request.headers.get(hdrs.CONTENT_LENGTH, "")
-    if declared.isdecimal() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdecimal() and int(declared) > limit:
         return None
     stream = request.content  # a MockRequest makes a new reader at each access
     body = bytearray()
     try:
-        while chunk := await stream.read(MAX_BODY_BYTES + 1 - len(body)):
+        while chunk := await stream.read(limit + 1 - len(body)):
             body += chunk
-            if len(body) > MAX_BODY_BYTES:
+            if len(body) > limit:
                 return None
     except web.RequestPayloadError:
         return b""

@@ -1,0 +1,119 @@
+"""A burst for 650 followed people in one body: taken in without stalling Home Assistant.
+
+The people are person subentries, as "Add person" stores them, added before the
+account with Instant updates is set up (the fixtures of ``test_push.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import time
+from types import MappingProxyType
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.teams_presence_keeper.const import (
+    CONF_DISPLAY_NAME,
+    CONF_FOLLOW_PEOPLE,
+    CONF_MAIL,
+    CONF_USER_ID,
+    PEOPLE_SCOPES,
+    SUBENTRY_PERSON,
+)
+from graph_emulator import GraphEmulator
+from graph_emulator.presence import User
+from tests.common import state_of
+from tests.test_push import (  # noqa: F401 - the fixtures of an account with push
+    PUSH_SCOPES,
+    UPDATE_MODE,
+    advance_delivering,
+    cloud,
+    cloud_connected,
+    external_url,
+    options,
+    push_entry,
+    push_of,
+    rich_refused,
+    settle,
+    with_cloud,
+)
+
+COUNT = 649
+"""As many as the subscription carries with the account."""
+
+
+@pytest.fixture
+def granted_scopes() -> tuple[str, ...]:
+    """Instant updates' consent, and following people's."""
+    return (*PUSH_SCOPES, *PEOPLE_SCOPES)
+
+
+@pytest.fixture
+def team(emulator: GraphEmulator) -> list[User]:
+    emulator.default_app.consented_scopes.update(PEOPLE_SCOPES)
+    return [
+        emulator.add_colleague(
+            display_name=f"Colleague {n:04d}", upn=f"colleague{n:04d}@contoso.example"
+        )
+        for n in range(COUNT)
+    ]
+
+
+@pytest.fixture
+def config_entry(
+    hass: HomeAssistant, config_entry: MockConfigEntry, team: list[User]
+) -> MockConfigEntry:
+    """The account following the team, before push sets it up."""
+    for person in team:
+        hass.config_entries.async_add_subentry(
+            config_entry,
+            ConfigSubentry(
+                data=MappingProxyType(
+                    {
+                        CONF_USER_ID: person.id,
+                        CONF_DISPLAY_NAME: person.display_name,
+                        CONF_MAIL: person.upn,
+                    }
+                ),
+                subentry_type=SUBENTRY_PERSON,
+                title=person.display_name,
+                unique_id=person.id,
+            ),
+        )
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_FOLLOW_PEOPLE: True}
+    )
+    return config_entry
+
+
+async def test_a_body_naming_everyone_followed_is_taken_in_at_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,  # noqa: F811
+    team: list[User],
+) -> None:
+    """649 changes in one body (some 20 MB: each repeats the resource): applied, no read.
+
+    Taken whole, not refused as too large; in seconds, not minutes of a stalled loop.
+    """
+    assert state_of(hass, UPDATE_MODE) == "push_external"
+    await advance_delivering(hass, freezer, emulator, timedelta(minutes=2))
+    reads = len(emulator.graph_calls("getPresencesByUserId"))
+    for person in team:
+        person.presence.client_sessions["teams"] = ("Busy", "InACall")
+    emulator.subscriptions.notice_changes()  # one body: Graph batches what is due
+
+    start = time.clock_gettime(time.CLOCK_MONOTONIC)  # freezer fakes perf_counter
+    await settle(hass, emulator)
+    took = time.clock_gettime(time.CLOCK_MONOTONIC) - start
+
+    assert state_of(hass, "sensor.colleague_0648_presence") == "busy"
+    assert len(emulator.graph_calls("getPresencesByUserId")) == reads
+    assert len(emulator.subscriptions.delivery.sent) >= 1
+    # Each person's entities updated once, not once for everyone's change.
+    assert took < 10, took
