@@ -371,7 +371,7 @@ def test_when_a_read_arms_the_watchdog(
 ) -> None:
     order = subscribed() if situation != "unhealthy" else PushFreshness(READ_INTERVAL)
     if situation == "reading for a notification":
-        assert order.want_read()
+        assert order.reads.want()
     if situation == "armed":
         order.on_read(AVAILABLE, BUSY, T0, T0)
 
@@ -432,11 +432,11 @@ def test_what_a_lifecycle_notice_asks(
 def test_reads_for_a_burst_of_notifications_coalesce() -> None:
     """The first starts a read; those during it ask for one more, together."""
     order = subscribed()
-    started = order.want_read()
-    first = order.read_again()
-    during = [order.want_read(), order.want_read()]
-    again = [order.read_again(), order.read_again()]
-    order.reads_done()
+    started = order.reads.want()
+    first = order.reads.again()
+    during = [order.reads.want(), order.reads.want()]
+    again = [order.reads.again(), order.reads.again()]
+    order.reads.done()
     assert (started, first, during, again) == (
         True,
         True,
@@ -444,7 +444,7 @@ def test_reads_for_a_burst_of_notifications_coalesce() -> None:
         [True, False],
     )
     assert order.counts == {"coalesced": 2}
-    assert order.want_read()  # the next notification after them starts a read
+    assert order.reads.want()  # the next notification after them starts a read
 
 
 def test_counts_of_what_notifications_got() -> None:
@@ -540,12 +540,12 @@ def test_a_person_s_push_never_holds_the_account_s_read() -> None:
 def test_people_reads_coalesce_apart_from_the_account_s() -> None:
     """A burst for many people is one batched read; the account's reads its own."""
     order = subscribed()
-    asked = [order.want_people_read() for _ in range(100)]
-    assert (asked.count(True), order.want_read()) == (1, True)
+    asked = [order.people_reads.want() for _ in range(100)]
+    assert (asked.count(True), order.reads.want()) == (1, True)
     assert order.counts["coalesced"] == 99
-    assert (order.people_read_again(), order.people_read_again()) == (True, False)
-    order.people_reads_done()
-    assert order.want_people_read()
+    assert (order.people_reads.again(), order.people_reads.again()) == (True, False)
+    order.people_reads.done()
+    assert order.people_reads.want()
 
 
 @pytest.mark.parametrize(
@@ -570,9 +570,9 @@ def test_a_person_s_unannounced_change_arms_the_watchdog_once() -> None:
     order = subscribed()
     before = {"megan": AVAILABLE, "lee": AWAY}
     assert order.on_people_shown(before, before, at(1)) is None
-    assert order.want_people_read()
+    assert order.people_reads.want()
     assert order.on_people_shown(before, {**before, "megan": BUSY}, at(2)) is None
-    order.people_reads_done()
+    order.people_reads.done()
 
     until = order.on_people_shown(before, {**before, "megan": BUSY}, at(3))
 

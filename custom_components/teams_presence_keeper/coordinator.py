@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -31,7 +31,7 @@ from .graph import (
 from .people import PeopleCoordinator
 from .policy import FAILURES
 from .problems import AccountProblems
-from .push_freshness import Lifecycle, PushFreshness, Verdict
+from .push_freshness import Lifecycle, PushFreshness, ReadBurst, Verdict
 from .push_inbox import Pushed
 from .remedies import Operation
 from .unknown_values import UnknownValues
@@ -294,36 +294,52 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
     @callback
     def _read_for_push(self) -> None:
         """Read once for a burst: notifications during a read ask for one more."""
-        if self.freshness.want_read():
-            self.config_entry.async_create_background_task(
-                self.hass, self._async_read_for_push(), f"{DOMAIN} notified read"
-            )
-
-    async def _async_read_for_push(self) -> None:
-        try:
-            while self.freshness.read_again():
-                await self.async_refresh()
-        finally:
-            self.freshness.reads_done()
-        self._owe_if_unread(self._read_for_push, read=self.last_update_success)
+        self._read_burst(
+            self, self.freshness.reads, self._read_for_push, "notified read"
+        )
 
     @callback
     def _read_people_for_push(self) -> None:
         """Read everyone followed once for a burst, however many people it named."""
-        if self.people is not None and self.freshness.want_people_read():
-            self.config_entry.async_create_background_task(
-                self.hass,
-                self._async_read_people_for_push(self.people),
-                f"{DOMAIN} notified people read",
+        if self.people is not None:
+            self._read_burst(
+                self.people,
+                self.freshness.people_reads,
+                self._read_people_for_push,
+                "notified people read",
             )
 
-    async def _async_read_people_for_push(self, people: PeopleCoordinator) -> None:
+    def _read_burst(
+        self,
+        reader: DataUpdateCoordinator[Any],
+        burst: ReadBurst,
+        again: Callable[[], None],
+        name: str,
+    ) -> None:
+        """Start ``reader``'s reads for ``burst`` unless they run already.
+
+        ``again`` asks for them anew if Graph held or failed the last (see
+        `_owe_if_unread`).
+        """
+        if burst.want():
+            self.config_entry.async_create_background_task(
+                self.hass,
+                self._async_read_burst(reader, burst, again),
+                f"{DOMAIN} {name}",
+            )
+
+    async def _async_read_burst(
+        self,
+        reader: DataUpdateCoordinator[Any],
+        burst: ReadBurst,
+        again: Callable[[], None],
+    ) -> None:
         try:
-            while self.freshness.people_read_again():
-                await people.async_refresh()
+            while burst.again():
+                await reader.async_refresh()
         finally:
-            self.freshness.people_reads_done()
-        self._owe_if_unread(self._read_people_for_push, read=people.last_update_success)
+            burst.done()
+        self._owe_if_unread(again, read=reader.last_update_success)
 
     def _owe_if_unread(self, again: Callable[[], None], *, read: bool) -> None:
         """Read ``again`` if the read for a notification was held, or failed (``read``).

@@ -82,19 +82,25 @@ _ACCOUNT = ""
 """The key of the account's own presence among the people's object ids."""
 
 
-class _Reads:
+class ReadBurst:
     """Reads for notifications, coalesced: those asked for during one are one more."""
 
     def __init__(self, counts: Counter[str]) -> None:
+        """Count the coalesced reads in ``counts``."""
         self._counts = counts
         self._reading = False
         self._again = False
 
     @property
     def reading(self) -> bool:
+        """Whether a read for notifications is in flight."""
         return self._reading
 
     def want(self) -> bool:
+        """Ask for a read: True to start one now.
+
+        False while one is in flight: it reads once more.
+        """
         if self._reading:
             self._counts["coalesced"] += 1
             self._again = True
@@ -103,10 +109,12 @@ class _Reads:
         return True
 
     def again(self) -> bool:
+        """Whether the reads go on: once more if one asked meanwhile."""
         again, self._again = self._again, False
         return again
 
     def done(self) -> None:
+        """End the reads: the next notification starts one."""
         self._reading = self._again = False
 
 
@@ -144,8 +152,10 @@ class PushFreshness:
         self.counts: Counter[str] = Counter()
         """Accepted; confirmed by a read, already shown, from an old subscription;
         coalesced reads; lifecycle notices; watchdog fallbacks."""
-        self._reads = _Reads(self.counts)
-        self._people_reads = _Reads(self.counts)
+        self.reads = ReadBurst(self.counts)
+        """Reads of the account's own presence for notifications."""
+        self.people_reads = ReadBurst(self.counts)
+        """The people's batched reads for notifications: a burst costs one."""
 
     @property
     def healthy(self) -> bool:
@@ -310,33 +320,6 @@ class PushFreshness:
 
     # Reads
 
-    def want_read(self) -> bool:
-        """Ask for a read for a notification: True to start one now.
-
-        False while one for notifications is in flight: it reads once more.
-        """
-        return self._reads.want()
-
-    def read_again(self) -> bool:
-        """Whether the reads for notifications go on: once more if one asked."""
-        return self._reads.again()
-
-    def reads_done(self) -> None:
-        """End the reads for notifications: the next notification starts one."""
-        self._reads.done()
-
-    def want_people_read(self) -> bool:
-        """As ``want_read``, for the people's batched read: a burst costs one read."""
-        return self._people_reads.want()
-
-    def people_read_again(self) -> bool:
-        """As ``read_again``, for the people's batched read."""
-        return self._people_reads.again()
-
-    def people_reads_done(self) -> None:
-        """As ``reads_done``, for the people's batched read."""
-        self._people_reads.done()
-
     def on_read(
         self,
         previous: PresenceSnapshot | None,
@@ -355,7 +338,7 @@ class PushFreshness:
         shown = self._keep_pushed(_ACCOUNT, snapshot, started)
         if (
             self._healthy
-            and not self._reads.reading
+            and not self.reads.reading
             and self._watch_until is None
             and previous is not None
             and (previous.availability, previous.activity)
@@ -393,7 +376,7 @@ class PushFreshness:
         """
         if (
             not self._healthy
-            or self._people_reads.reading
+            or self.people_reads.reading
             or self._watch_until is not None
         ):
             return None
