@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -118,32 +118,20 @@ async def async_setup_entry(
         )
 
 
-class TeamsPresenceBinarySensor(TeamsPresenceEntity, BinarySensorEntity):
-    """On or off from the last presence read."""
+class PresenceBinarySensor(BinarySensorEntity):
+    """On or off from one presence: the account's or a followed person's."""
 
     entity_description: TeamsPresenceBinarySensorDescription
 
-    @property
-    def is_on(self) -> bool | None:
-        """Derive the state from the snapshot."""
-        return self.entity_description.is_on_fn(self.coordinator.data)
+    if TYPE_CHECKING:
 
-    @property
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """What the state alone does not say: the out-of-office message."""
-        if self.entity_description.attributes_fn is None:
-            return None
-        return self.entity_description.attributes_fn(self.coordinator.data)
-
-
-class PersonBinarySensor(PersonEntity, BinarySensorEntity):
-    """On or off from a followed person's last read or push."""
-
-    entity_description: TeamsPresenceBinarySensorDescription
+        @property
+        def presence(self) -> PresenceSnapshot:
+            """The presence shown, given by the account's or the person's entity."""
 
     @property
     def is_on(self) -> bool | None:
-        """Derive the state from the person's presence."""
+        """Derive the state from the presence."""
         return self.entity_description.is_on_fn(self.presence)
 
     @property
@@ -152,6 +140,14 @@ class PersonBinarySensor(PersonEntity, BinarySensorEntity):
         if self.entity_description.attributes_fn is None:
             return None
         return self.entity_description.attributes_fn(self.presence)
+
+
+class TeamsPresenceBinarySensor(TeamsPresenceEntity, PresenceBinarySensor):
+    """On or off from the account's last presence read or push."""
+
+
+class PersonBinarySensor(PersonEntity, PresenceBinarySensor):
+    """On or off from a followed person's last read or push."""
 
 
 class AnyoneBusyBinarySensor(CoordinatorEntity[PeopleCoordinator], BinarySensorEntity):

@@ -117,6 +117,11 @@ class TeamsPresenceEntity(CoordinatorEntity[TeamsPresenceCoordinator]):
             self.async_set_context(context)
         super()._handle_coordinator_update()
 
+    @property
+    def presence(self) -> PresenceSnapshot:
+        """The account's last presence read or pushed."""
+        return self.coordinator.data
+
 
 class PersonEntity(CoordinatorEntity[PeopleCoordinator]):
     """A view of one followed person, on a device of their own under the account.

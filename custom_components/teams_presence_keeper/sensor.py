@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -232,37 +232,33 @@ class AccountSensor(TeamsPresenceEntity, SensorEntity):
         return self.entity_description.value_fn(self.account)
 
 
-class PersonSensor(PersonEntity, SensorEntity):
-    """A followed person's presence, from the last read or push."""
+class PresenceSensor(SensorEntity):
+    """A value of one presence: the account's or a followed person's."""
 
     entity_description: PresenceSensorDescription
 
+    if TYPE_CHECKING:
+
+        @property
+        def presence(self) -> PresenceSnapshot:
+            """The presence shown, given by the account's or the person's entity."""
+
     @property
     def native_value(self) -> str | None:
-        """Derive the state from the person's presence."""
+        """Derive the state from the presence."""
         return self.entity_description.value_fn(self.presence)
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """What the state alone does not say."""
-        if self.entity_description.attributes_fn is None:
-            return None
-        return self.entity_description.attributes_fn(self.presence)
-
-
-class TeamsPresenceSensor(TeamsPresenceEntity, SensorEntity):
-    """A value from the account's last presence read."""
-
-    entity_description: PresenceSensorDescription
-
-    @property
-    def native_value(self) -> str | None:
-        """Derive the state from the account's presence."""
-        return self.entity_description.value_fn(self.coordinator.data)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """What the state alone does not say, for the sensors that have more."""
         if self.entity_description.attributes_fn is None:
             return None
-        return self.entity_description.attributes_fn(self.coordinator.data)
+        return self.entity_description.attributes_fn(self.presence)
+
+
+class PersonSensor(PersonEntity, PresenceSensor):
+    """A followed person's presence, from the last read or push."""
+
+
+class TeamsPresenceSensor(TeamsPresenceEntity, PresenceSensor):
+    """A value from the account's last presence read or push."""
