@@ -14,29 +14,22 @@ from datetime import timedelta
 import gc
 import statistics
 import tracemalloc
-from types import MappingProxyType
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bench.test_bench import percentile, real_seconds, warm_up_imports
 from custom_components.teams_presence_keeper.const import (
-    CONF_DISPLAY_NAME,
-    CONF_FOLLOW_PEOPLE,
     CONF_INSTANT_UPDATES,
-    CONF_MAIL,
-    CONF_USER_ID,
     PEOPLE_SCOPES,
-    SUBENTRY_PERSON,
 )
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
-from tests.common import advance, state_of, token_granting
-from tests.conftest import TOKEN_LIFETIME_SECONDS
+from tests.colleagues import follow
+from tests.common import advance, state_of
 from tests.test_push import PUSH_SCOPES, advance_delivering, settle
 
 PEOPLE = [1, 10, 100, 649, 650]
@@ -77,42 +70,6 @@ def config_entry(
     """The account following ``people``, as "Add person" stores them."""
     follow(hass, emulator, config_entry, people)
     return config_entry
-
-
-def follow(
-    hass: HomeAssistant,
-    emulator: GraphEmulator,
-    entry: MockConfigEntry,
-    people: list[User],
-) -> None:
-    """Follow ``people`` with sign-in scopes that allow it."""
-    for person in people:
-        hass.config_entries.async_add_subentry(
-            entry,
-            ConfigSubentry(
-                data=MappingProxyType(
-                    {
-                        CONF_USER_ID: person.id,
-                        CONF_DISPLAY_NAME: person.display_name,
-                        CONF_MAIL: person.upn,
-                        "user_principal_name": person.upn,
-                    }
-                ),
-                subentry_type=SUBENTRY_PERSON,
-                title=person.display_name,
-                unique_id=person.id,
-            ),
-        )
-    if people:
-        token = token_granting(
-            emulator,
-            entry.data["token"],
-            (*PUSH_SCOPES, *PEOPLE_SCOPES),
-            timedelta(seconds=TOKEN_LIFETIME_SECONDS),
-        )
-        hass.config_entries.async_update_entry(
-            entry, data={**entry.data, "token": token, CONF_FOLLOW_PEOPLE: True}
-        )
 
 
 def people_reads(emulator: GraphEmulator) -> int:

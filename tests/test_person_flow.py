@@ -30,6 +30,7 @@ from custom_components.teams_presence_keeper.auth.entry import (
 )
 from custom_components.teams_presence_keeper.const import (
     CONF_FOLLOW_PEOPLE,
+    CONF_INSTANT_UPDATES,
     CONF_TENANT,
     DEFAULT_TENANT,
 )
@@ -37,7 +38,7 @@ from custom_components.teams_presence_keeper.graph import CLOUD_ENDPOINTS, Cloud
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
 from graph_emulator.server import RecordedRequest
-from tests.colleagues import add_colleagues
+from tests.colleagues import add_colleagues, follow
 from tests.common import reauth_flows, token_granting
 from tests.conftest import TOKEN_LIFETIME_SECONDS
 from tests.sign_in_helpers import (
@@ -662,3 +663,134 @@ async def test_a_sign_in_gone_ends_the_flow_and_asks_for_it(
     assert result["reason"] == "sign_in_again"
     await hass.async_block_till_done()
     assert reauth_flows(hass)
+
+
+def many_colleagues(emulator: GraphEmulator, count: int) -> list[User]:
+    """``count`` more colleagues in the account's tenant."""
+    return [
+        emulator.add_colleague(
+            display_name=f"Colleague {n:04d}", upn=f"colleague{n:04d}@contoso.example"
+        )
+        for n in range(count)
+    ]
+
+
+async def follow_and_start(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    entry: MockConfigEntry,
+    count: int,
+    *,
+    instant_updates: bool,
+) -> None:
+    """Run ``entry`` following ``count`` people, with Instant updates as given."""
+    follow(hass, emulator, entry, many_colleagues(emulator, count))
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_INSTANT_UPDATES: instant_updates}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_instant_updates_follows_649_people_at_most(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    colleagues: list[User],
+) -> None:
+    """The 650th person would be left out of the account's one subscription.
+
+    Graph names at most 650 ids in it, and the account's own is one: "Add person"
+    says so before anything is searched.
+    """
+    await follow_and_start(hass, emulator, config_entry, 649, instant_updates=True)
+    sent = len(people_requests(emulator))
+
+    result = await start(hass, config_entry)
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "instant_updates_full"
+    assert result["description_placeholders"] is not None
+    assert result["description_placeholders"]["most"] == "649"
+    assert len(people_requests(emulator)) == sent
+    assert len(person_subentries(config_entry)) == 649
+
+
+async def test_someone_added_meanwhile_fills_instant_updates(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    colleagues: list[User],
+) -> None:
+    """A flow opened at 648 people ends when another added the 649th meanwhile."""
+    await follow_and_start(hass, emulator, config_entry, 648, instant_updates=True)
+    megan, lee = colleagues
+    opened = await start(hass, config_entry)
+    assert opened["type"] is FlowResultType.FORM
+
+    assert (await add_picked(hass, config_entry, "Lee", lee))["type"] is (
+        FlowResultType.CREATE_ENTRY
+    )
+    result = await configure(hass, opened, {"query": megan.upn})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "instant_updates_full"
+    assert megan.id not in {
+        user_id for user_id, _, _ in person_subentries(config_entry)
+    }
+    assert len(person_subentries(config_entry)) == 649
+
+
+async def test_without_instant_updates_650_people_and_more_are_followed(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    colleagues: list[User],
+) -> None:
+    """Polled, everyone is read in batches of 650: no limit from the subscription."""
+    await follow_and_start(hass, emulator, config_entry, 650, instant_updates=False)
+    megan, _ = colleagues
+
+    result = await add(hass, config_entry, megan.upn)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert len(person_subentries(config_entry)) == 651
+
+
+@pytest.mark.parametrize(
+    ("count", "instant_updates", "error"),
+    [
+        (650, True, "instant_updates_too_many_people"),
+        (649, True, None),
+        (650, False, None),
+    ],
+)
+async def test_instant_updates_is_refused_while_too_many_are_followed(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+    count: int,
+    instant_updates: bool,
+    error: str | None,
+) -> None:
+    """Turning Instant updates on at 650 people says why, and changes nothing."""
+    await follow_and_start(hass, emulator, config_entry, count, instant_updates=False)
+    before = dict(config_entry.options)
+
+    form = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        form["flow_id"], {**before, CONF_INSTANT_UPDATES: instant_updates}
+    )
+    await hass.async_block_till_done()
+
+    if error is None:
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert config_entry.options[CONF_INSTANT_UPDATES] is instant_updates
+        return
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": error}
+    assert result["description_placeholders"] is not None
+    assert result["description_placeholders"]["people"] == "650"
+    assert result["description_placeholders"]["most"] == "649"
+    assert dict(config_entry.options) == before

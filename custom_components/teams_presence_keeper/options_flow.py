@@ -34,6 +34,7 @@ from .const import (
 )
 from .graph import MAX_EXPIRATION_MINUTES, MIN_EXPIRATION_MINUTES
 from .people import followed_people
+from .push_freshness import PUSHED_PEOPLE_AT_MOST
 
 DEFAULT_OPTIONS: Final = {
     CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
@@ -117,6 +118,8 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
                 for key, (low, high) in RANGES.items()
                 if not low <= user_input[key] <= high
             }
+            if user_input.get(CONF_INSTANT_UPDATES) and len(people) > PUSHED_PEOPLE_AT_MOST:
+                errors["base"] = "instant_updates_too_many_people"
             if not errors:
                 return self.async_create_entry(data=user_input)
         return self.async_show_form(
@@ -143,9 +146,13 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
             ),
             errors=errors,
             description_placeholders={
-                f"{key}_{end}": str(limit)
-                for key, limits in RANGES.items()
-                for end, limit in zip(("min", "max"), limits, strict=True)
+                **{
+                    f"{key}_{end}": str(limit)
+                    for key, limits in RANGES.items()
+                    for end, limit in zip(("min", "max"), limits, strict=True)
+                },
+                "most": str(PUSHED_PEOPLE_AT_MOST),
+                "people": str(len(people)),
             },
         )
 

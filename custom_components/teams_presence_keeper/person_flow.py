@@ -28,7 +28,11 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .auth.entry import DELEGATED_METHODS, lacks_people_consent
+from .auth.entry import (
+    DELEGATED_METHODS,
+    lacks_people_consent,
+    wants_instant_updates,
+)
 from .const import (
     CONF_ANYONE_BUSY,
     CONF_AUTH_METHOD,
@@ -41,7 +45,9 @@ from .const import (
     SUBENTRY_PERSON,
 )
 from .graph import DirectoryPerson, GraphPresenceClient
+from .people import followed_people
 from .policy import FAILURES
+from .push_freshness import PUSHED_PEOPLE_AT_MOST
 from .remedies import Operation, Remedy
 from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 
@@ -113,8 +119,22 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             "scopes": ", ".join(PEOPLE_SCOPES),
             "permissions": ", ".join(PEOPLE_APP_PERMISSIONS),
             "reason": self._reason,
+            "most": str(PUSHED_PEOPLE_AT_MOST),
             **self._named,
         }
+
+    def _full(self) -> bool:
+        """Whether Instant updates already carries as many people as Graph allows.
+
+        One more would be left out of the account's one subscription (Graph names
+        650 ids in it, the account's own among them). Picking someone again adds
+        nobody.
+        """
+        return (
+            self.source != SOURCE_RECONFIGURE
+            and wants_instant_updates(self._entry)
+            and len(followed_people(self._entry)) >= PUSHED_PEOPLE_AT_MOST
+        )
 
     def _abort(self, reason: str) -> SubentryFlowResult:
         return self.async_abort(
@@ -141,6 +161,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         if (account := running_account(self._known_entry)) is None:
             return self._abort("not_loaded")
+        if self._full():
+            return self._abort("instant_updates_full")
         if self._delegated and lacks_people_consent(self._entry):
             return await self.async_step_consent()
         if user_input is None:
@@ -266,6 +288,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             for subentry in self._entry.subentries.values()
         ):
             return self.async_abort(reason="already_configured")
+        if self._full():  # someone was added while this flow was open
+            return self._abort("instant_updates_full")
         # Reading them now finds a missing presence permission before they are saved.
         await client.get_presences([person.id])
         self._remember_people()

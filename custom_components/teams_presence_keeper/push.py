@@ -51,7 +51,7 @@ from .push_address import (
     cloud_component,
 )
 from .push_certificates import CertificateRing
-from .push_freshness import PushFreshness
+from .push_freshness import PUSHED_PEOPLE_AT_MOST, PushFreshness
 from .push_inbox import NotificationInbox
 from .push_intake import max_body_bytes
 from .remedies import Failure, Operation, Remedy
@@ -99,8 +99,8 @@ class PushManager:
         self.client = client
         self._user_id: str = entry.data[CONF_USER_ID]
         # Graph names at most 650 ids in a subscription: the account's, then people.
-        self._people = tuple(people)[: MAX_PRESENCE_IDS - 1]
-        self.carries_all_people = len(people) < MAX_PRESENCE_IDS
+        self._people = tuple(people)[:PUSHED_PEOPLE_AT_MOST]
+        self.carries_all_people = len(people) <= PUSHED_PEOPLE_AT_MOST
         """Whether the subscription names everyone followed; if not, all are polled."""
         if not self.carries_all_people:
             LOGGER.warning(

@@ -34,13 +34,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from .graph import LifecycleEvent, LifecycleNotice, PresenceChange, PresenceSnapshot
+from .graph import (
+    MAX_PRESENCE_IDS,
+    LifecycleEvent,
+    LifecycleNotice,
+    PresenceChange,
+    PresenceSnapshot,
+)
 
 WORST_DELIVERY_TIME = timedelta(minutes=1)
 """Graph's documented worst: a change a read found must be announced by then, and two
 notifications that arrive closer together than this may have swapped places."""
 SAFETY_READ_INTERVAL = timedelta(minutes=15)
 """Reads while push is healthy: status message and work location may not notify."""
+PUSHED_PEOPLE_AT_MOST = MAX_PRESENCE_IDS - 1
+"""People an account with Instant updates follows: Graph names at most 650 ids in the
+one subscription an account has, and the account's own is one of them. The flows
+refuse more, so push never leaves anyone to be polled."""
 
 
 class Verdict(StrEnum):
