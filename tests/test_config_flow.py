@@ -1029,6 +1029,8 @@ async def test_options_out_of_range(
         "read_interval_max": "3600",
         "expiration_min": "5",
         "expiration_max": "240",
+        "most": "649",
+        "people": "0",
     }
     suggested = {
         str(key): (key.description or {}).get("suggested_value")

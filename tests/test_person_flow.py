@@ -317,6 +317,7 @@ async def test_not_loaded(hass: HomeAssistant, config_entry: MockConfigEntry) ->
         "scopes": "Presence.Read.All, User.ReadBasic.All",
         "permissions": "Presence.Read.All, User.Read.All",
         "reason": "",
+        "most": "649",
     }
 
 

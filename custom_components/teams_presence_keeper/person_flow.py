@@ -288,10 +288,10 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             for subentry in self._entry.subentries.values()
         ):
             return self.async_abort(reason="already_configured")
-        if self._full():  # someone was added while this flow was open
-            return self._abort("instant_updates_full")
         # Reading them now finds a missing presence permission before they are saved.
         await client.get_presences([person.id])
+        if self._full():  # someone was added while this flow was open, or read
+            return self._abort("instant_updates_full")
         self._remember_people()
         data = {
             CONF_USER_ID: person.id,
