@@ -26,6 +26,9 @@ from custom_components.teams_presence_keeper.const import (
     CONF_INSTANT_UPDATES,
     PEOPLE_SCOPES,
 )
+from custom_components.teams_presence_keeper.push_freshness import (
+    PUSHED_PEOPLE_AT_MOST,
+)
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
 from tests.colleagues import follow
@@ -33,6 +36,8 @@ from tests.common import advance, state_of
 from tests.test_push import PUSH_SCOPES, advance_delivering, settle
 
 PEOPLE = [1, 10, 100, 649, 650]
+PUSHED_PEOPLE = [count for count in PEOPLE if count <= PUSHED_PEOPLE_AT_MOST]
+"""With Instant updates an account follows up to 649 people ("Add person" refuses more)."""
 HOUR = 3600
 CHANGES = 20
 DELIVERY_DELAY = 1.0
@@ -146,7 +151,7 @@ async def test_people_memory(
 
 
 @pytest.mark.parametrize("options", [{CONF_INSTANT_UPDATES: True}])
-@pytest.mark.parametrize("count", PEOPLE)
+@pytest.mark.parametrize("count", PUSHED_PEOPLE)
 async def test_people_pushed(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
