@@ -118,7 +118,10 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
                 for key, (low, high) in RANGES.items()
                 if not low <= user_input[key] <= high
             }
-            if user_input.get(CONF_INSTANT_UPDATES) and len(people) > PUSHED_PEOPLE_AT_MOST:
+            if (
+                user_input.get(CONF_INSTANT_UPDATES)
+                and len(people) > PUSHED_PEOPLE_AT_MOST
+            ):
                 errors["base"] = "instant_updates_too_many_people"
             if not errors:
                 return self.async_create_entry(data=user_input)
