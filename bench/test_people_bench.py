@@ -21,6 +21,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -170,6 +171,7 @@ async def test_people_polled(
     results.setdefault("people_polled", {})[str(count)] = {
         "setup_ms": setup_ms,
         "entities": len(hass.states.async_entity_ids()),
+        "registered": len(er.async_get(hass).entities),
         "interval_s": interval.total_seconds(),
         "people_reads_per_hour": people_reads(emulator) - reads,
         "graph_requests_per_hour": graph_requests(emulator) - requests,

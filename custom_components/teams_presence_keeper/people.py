@@ -77,10 +77,11 @@ def person_device_id(account_id: str, user_id: str) -> str:
     return f"{account_id}_person_{user_id}"
 
 
-def person_device(account_id: str, person: Person) -> DeviceInfo:
-    """Describe a followed person's device (linked to the account's at setup)."""
-    return DeviceInfo(
-        identifiers={(DOMAIN, person_device_id(account_id, person.user_id))},
+def person_device(account_id: str, person: Person) -> tuple[str, DeviceInfo]:
+    """Name and describe a followed person's device (linked to the account's at setup)."""
+    device_id = person_device_id(account_id, person.user_id)
+    return device_id, DeviceInfo(
+        identifiers={(DOMAIN, device_id)},
         name=person.display_name,
         manufacturer="Microsoft",
         model="Microsoft Teams",
@@ -191,10 +192,7 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         self.followed: Mapping[str, Person] = followed_people(entry)
         account_id = str(entry.unique_id)
         self.devices: Mapping[str, tuple[str, DeviceInfo]] = {
-            user_id: (
-                person_device_id(account_id, user_id),
-                person_device(account_id, person),
-            )
+            user_id: person_device(account_id, person)
             for user_id, person in self.followed.items()
         }
         """Each person's device id and description, by object id: described once,
