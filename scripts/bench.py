@@ -299,7 +299,8 @@ def people_rows(r: dict[str, Any]) -> Iterator[Row]:
         )
         yield Row(
             f"Following {count}: setup time (wall clock) and memory the setup keeps"
-            f" (traced), {polled[count]['entities']} entities in all",
+            f" (traced), {polled[count]['entities']} entities in all"
+            f" ({polled[count]['registered']} registered, the rest disabled)",
             f"{setup_ms:.0f} ms, {kib / 1024:.1f} MiB{growth}",
             f"reported; {count} people: setup < {PEOPLE_SETUP_TARGET_MS:g} ms,"
             f" memory < {PEOPLE_MEMORY_TARGET_KIB // 1024} MiB"

@@ -153,6 +153,13 @@ async def test_entities_of_a_followed_person(
     hass.config_entries.async_update_entry(
         account, options={**account.options, "anyone_busy": [ALEX_ID]}
     )
+    for entity_id in (  # disabled by default; shown here with the rest
+        "sensor.alex_wilber_activity",
+        "sensor.alex_wilber_work_location",
+        "binary_sensor.alex_wilber_in_a_call",
+        "binary_sensor.alex_wilber_out_of_office",
+    ):
+        entity_registry.async_update_entity(entity_id, disabled_by=None)
     assert await hass.config_entries.async_reload(account.entry_id)
     await hass.async_block_till_done()
 

@@ -10,7 +10,12 @@ import logging
 from types import MappingProxyType
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
+from homeassistant.config_entries import (
+    RELOAD_AFTER_UPDATE_DELAY,
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigSubentry,
+)
 from homeassistant.const import MAJOR_VERSION, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -43,6 +48,9 @@ MEGAN_ACTIVITY = "sensor.megan_bowen_activity"
 MEGAN_BUSY = "binary_sensor.megan_bowen_busy"
 MEGAN_IN_A_CALL = "binary_sensor.megan_bowen_in_a_call"
 MEGAN_OUT_OF_OFFICE = "binary_sensor.megan_bowen_out_of_office"
+MEGAN_WORK_LOCATION = "sensor.megan_bowen_work_location"
+LESS_USED = (MEGAN_ACTIVITY, MEGAN_IN_A_CALL, MEGAN_OUT_OF_OFFICE, MEGAN_WORK_LOCATION)
+"""A followed person's entities registered disabled: Presence and Busy are enabled."""
 READ_INTERVAL = timedelta(seconds=30)
 DOMAIN_LOGGER = "custom_components.teams_presence_keeper"
 
@@ -58,6 +66,16 @@ async def follow(hass: HomeAssistant, entry: ConfigEntry, person: User) -> str:
         for subentry in entry.subentries.values()
         if subentry.unique_id == person.id
     )
+
+
+async def enable(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, *entity_ids: str
+) -> None:
+    """Enable entities as the user does; Home Assistant reloads the entry after."""
+    registry = er.async_get(hass)
+    for entity_id in entity_ids:
+        registry.async_update_entity(entity_id, disabled_by=None)
+    await advance(hass, freezer, timedelta(seconds=RELOAD_AFTER_UPDATE_DELAY + 1))
 
 
 async def read_people(
@@ -118,33 +136,62 @@ async def test_a_colleague_added_from_the_ui_follows_teams_by_read(
     else:  # a device belongs to one entry, and one subentry of it
         owner = device.config_subentry_id  # type: ignore[attr-defined,unused-ignore]
         assert owner == subentry_id
-    entities = er.async_entries_for_device(er.async_get(hass), device.id)
+    entities = er.async_entries_for_device(
+        er.async_get(hass), device.id, include_disabled_entities=True
+    )
     assert {entity.entity_id for entity in entities} == {
         MEGAN_PRESENCE,
-        MEGAN_ACTIVITY,
         MEGAN_BUSY,
-        MEGAN_IN_A_CALL,
-        MEGAN_OUT_OF_OFFICE,
-        "sensor.megan_bowen_work_location",  # Graph returns one for her
+        *LESS_USED,  # Graph returns a work location for her
     }
     assert {entity.config_subentry_id for entity in entities} == {subentry_id}
     assert state_of(hass, MEGAN_PRESENCE) == "available"
     assert state_of(hass, MEGAN_BUSY) == "off"
 
     emulator.set_client_session("teams", "Busy", "InACall", user=megan)
-    emulator.set_out_of_office(True, "Back Monday", user=megan)
     emulator.requests.clear()
     await read_people(hass, freezer, emulator)
 
     assert bulk_reads(emulator) == [{"ids": [megan.id]}]
     assert state_of(hass, MEGAN_PRESENCE) == "busy"
-    assert state_of(hass, MEGAN_ACTIVITY) == "in_a_call"
     assert state_of(hass, MEGAN_BUSY) == "on"
+
+
+async def test_a_colleagues_less_used_entities_are_there_disabled_until_enabled(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    account: MockConfigEntry,  # noqa: F811
+    colleagues: list[User],  # noqa: F811
+) -> None:
+    """Activity, In a call, Out of office and Work location: each person has them.
+
+    Registered, disabled by the integration (no state, nothing kept per person);
+    enabled, they show the person after Home Assistant's reload of the entry.
+    """
+    megan, _ = colleagues
+    await follow(hass, account, megan)
+    registry = er.async_get(hass)
+    for entity_id in LESS_USED:
+        entity = registry.async_get(entity_id)
+        assert entity is not None, entity_id
+        assert entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity_id) is None
+    emulator.set_client_session("teams", "Busy", "InACall", user=megan)
+    emulator.set_out_of_office(True, "Back Monday", user=megan)
+
+    await enable(hass, freezer, *LESS_USED)
+
+    assert account.state is ConfigEntryState.LOADED
+    assert state_of(hass, MEGAN_ACTIVITY) == "in_a_call"
     assert state_of(hass, MEGAN_IN_A_CALL) == "on"
     assert state_of(hass, MEGAN_OUT_OF_OFFICE) == "on"
     out = hass.states.get(MEGAN_OUT_OF_OFFICE)
     assert out is not None
     assert out.attributes["message"] == "Back Monday"
+    assert state_of(hass, MEGAN_WORK_LOCATION) not in (None, STATE_UNAVAILABLE)
+    # The account's own are enabled as they were.
+    assert state_of(hass, "sensor.adele_vance_activity") != STATE_UNAVAILABLE
 
 
 def device_of(
@@ -392,6 +439,7 @@ async def test_an_application_account_follows_people_by_read(
     result = await configure(hass, result, {"person": megan.id})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.state is ConfigEntryState.LOADED
+    await enable(hass, freezer, MEGAN_IN_A_CALL)  # disabled by default
     emulator.set_client_session("teams", "DoNotDisturb", "Presenting", user=megan)
     emulator.requests.clear()
     await read_people(hass, freezer, emulator)

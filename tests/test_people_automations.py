@@ -38,7 +38,9 @@ from tests.test_device_trigger import (
     firings,
 )
 from tests.test_people import (
+    MEGAN_IN_A_CALL,
     MEGAN_PRESENCE,
+    enable,
     follow,
     megan,
     person_device,
@@ -80,29 +82,48 @@ async def show(
     await read_people(hass, freezer, emulator)
 
 
+async def trigger_types(hass: HomeAssistant, device: dr.DeviceEntry) -> list[str]:
+    """The device triggers the automation editor offers for ``device``."""
+    triggers = await async_get_device_automations(
+        hass, DeviceAutomationType.TRIGGER, device.id
+    )
+    return [t["type"] for t in triggers if t["domain"] == DOMAIN]
+
+
 async def test_device_triggers_of_a_followed_person(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     emulator: GraphEmulator,
     megan: User,
     megans_device: dr.DeviceEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    triggers = await async_get_device_automations(
-        hass, DeviceAutomationType.TRIGGER, megans_device.id
-    )
-    assert [t["type"] for t in triggers if t["domain"] == DOMAIN] == [
-        *PRESENCE_TYPES,
-        "call_started",
-        "call_ended",
-    ]  # no status message sensor: no trigger on it
+    """A call's triggers wait for In a call, disabled by default, to be enabled.
+
+    The editor offers them once it is; one saved before says why it does not fire,
+    and fires once it is enabled, without reloading the automation.
+    """
+    # In a call is disabled; no status message sensor: no trigger on either.
+    assert await trigger_types(hass, megans_device) == PRESENCE_TYPES
     fired = await automate_device_triggers(
         hass, megans_device, "busy", "call_started", "call_ended"
     )
+    assert caplog.text.count(f"fires once {MEGAN_IN_A_CALL} is enabled") == 2
 
     await show(hass, freezer, emulator, megan, "Busy", "InACall")
+    assert firings(fired) == [{"type": "busy", "from": "available", "to": "busy"}]
+
+    await enable(hass, freezer, MEGAN_IN_A_CALL)
+    assert await trigger_types(hass, megans_device) == [
+        *PRESENCE_TYPES,
+        "call_started",
+        "call_ended",
+    ]
     await show(hass, freezer, emulator, megan, "Available", "Available")
+    await show(hass, freezer, emulator, megan, "Busy", "InACall")
 
     assert firings(fired) == [
+        {"type": "busy", "from": "available", "to": "busy"},
         {"type": "busy", "from": "available", "to": "busy"},
         {"type": "call_ended", "from": "on", "to": "off"},
         {"type": "call_started", "from": "off", "to": "on"},
@@ -136,6 +157,7 @@ async def test_purpose_triggers_of_a_followed_person(
     megan: User,
     megans_device: dr.DeviceEntry,
 ) -> None:
+    await enable(hass, freezer, MEGAN_IN_A_CALL)  # disabled by default
     target = {"device_id": megans_device.id}
     fired = await automate_triggers(
         hass,
@@ -165,6 +187,7 @@ async def test_conditions_of_a_followed_person(
     megan: User,
     megans_device: dr.DeviceEntry,
 ) -> None:
+    await enable(hass, freezer, MEGAN_IN_A_CALL)  # disabled by default
     target = {"device_id": megans_device.id}
     conditions: dict[str, dict[str, Any]] = {
         "busy": {

@@ -23,6 +23,7 @@ from tests.common import state_of, step_until
 from tests.test_people import (
     MEGAN_PRESENCE,
     bulk_reads,
+    enable,
     follow,
     person_device,
     read_people,
@@ -110,7 +111,10 @@ async def test_a_person_back_with_another_object_id_keeps_their_entities(
     }
     assert now == entity_ids
     assert {
-        entity.entity_id for entity in er.async_entries_for_device(entities, device.id)
+        entity.entity_id
+        for entity in er.async_entries_for_device(
+            entities, device.id, include_disabled_entities=True
+        )
     } == entity_ids
     assert state_of(hass, MEGAN_PRESENCE) == "busy"
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), account.entry_id)
@@ -188,6 +192,7 @@ async def test_a_failed_first_read_of_people_keeps_their_work_location(
     megan, _ = colleagues
     await follow(hass, account, megan)
     work_location = "sensor.megan_bowen_work_location"
+    await enable(hass, freezer, work_location)  # disabled by default
     assert state_of(hass, work_location) != STATE_UNAVAILABLE
 
     emulator.requests.clear()

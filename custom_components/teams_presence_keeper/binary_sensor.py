@@ -23,6 +23,7 @@ from .entity import (
     account_device,
     async_remove_account_entity,
     entity_unique_id,
+    less_used,
 )
 from .graph import Activity, Availability, PresenceSnapshot
 from .people import PeopleCoordinator
@@ -66,24 +67,25 @@ class TeamsPresenceBinarySensorDescription(BinarySensorEntityDescription):
     attributes_fn: Callable[[PresenceSnapshot], dict[str, Any]] | None = None
 
 
-BINARY_SENSORS = (
-    TeamsPresenceBinarySensorDescription(
-        key="busy",
-        translation_key="busy",
-        is_on_fn=_busy,
-    ),
-    TeamsPresenceBinarySensorDescription(
-        key="in_a_call",
-        translation_key="in_a_call",
-        is_on_fn=lambda presence: presence.activity in CALL_ACTIVITIES,
-    ),
-    TeamsPresenceBinarySensorDescription(
-        key="out_of_office",
-        translation_key="out_of_office",
-        is_on_fn=lambda presence: presence.out_of_office,
-        attributes_fn=lambda presence: {"message": presence.out_of_office_message},
-    ),
+BUSY = TeamsPresenceBinarySensorDescription(
+    key="busy",
+    translation_key="busy",
+    is_on_fn=_busy,
 )
+IN_A_CALL = TeamsPresenceBinarySensorDescription(
+    key="in_a_call",
+    translation_key="in_a_call",
+    is_on_fn=lambda presence: presence.activity in CALL_ACTIVITIES,
+)
+OUT_OF_OFFICE = TeamsPresenceBinarySensorDescription(
+    key="out_of_office",
+    translation_key="out_of_office",
+    is_on_fn=lambda presence: presence.out_of_office,
+    attributes_fn=lambda presence: {"message": presence.out_of_office_message},
+)
+BINARY_SENSORS = (BUSY, IN_A_CALL, OUT_OF_OFFICE)
+PERSON_BINARY_SENSORS = (BUSY, less_used(IN_A_CALL), less_used(OUT_OF_OFFICE))
+"""What a followed person shows: only Busy is enabled by default (``less_used``)."""
 
 
 ANYONE_BUSY = BinarySensorEntityDescription(
@@ -112,7 +114,7 @@ async def async_setup_entry(
         async_add_entities(
             (
                 PersonBinarySensor(people, person, description)
-                for description in BINARY_SENSORS
+                for description in PERSON_BINARY_SENSORS
             ),
             config_subentry_id=person.subentry_id,
         )

@@ -44,7 +44,7 @@ from homeassistant.helpers.trigger import TriggerActionType, TriggerInfo
 from homeassistant.helpers.typing import ConfigType
 import voluptuous as vol
 
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 from .entity import account_id_of, entity_unique_id, option
 from .graph import Availability
 from .read_changes import (
@@ -73,22 +73,31 @@ TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 )
 
 
-def _entity_id(hass: HomeAssistant, device_id: str, trigger: ReadChange) -> str | None:
-    """Return the entity id the device's entity has now, if it has that entity."""
+def _entity(
+    hass: HomeAssistant, device_id: str, trigger: ReadChange
+) -> er.RegistryEntry | None:
+    """Return the device's entity the trigger watches, if it has that entity."""
     device = dr.async_get(hass).async_get(device_id)
     if device is None or (account_id := account_id_of(device)) is None:
         return None
-    return er.async_get(hass).async_get_entity_id(
+    registry = er.async_get(hass)
+    entity_id = registry.async_get_entity_id(
         trigger.entity.platform,
         DOMAIN,
         entity_unique_id(account_id, trigger.entity.key),
     )
+    return registry.async_get(entity_id) if entity_id is not None else None
 
 
 async def async_get_triggers(
     hass: HomeAssistant, device_id: str
 ) -> list[dict[str, str]]:
-    """List the triggers of an account's device, for the entities it has."""
+    """List the triggers of an account's device, for the entities it has enabled.
+
+    A followed person's less-used entities are disabled until the user enables
+    them (``entity.less_used``): the editor offers what can fire, as Home
+    Assistant's own device triggers do.
+    """
     return [
         {
             CONF_PLATFORM: "device",
@@ -97,7 +106,8 @@ async def async_get_triggers(
             CONF_TYPE: trigger_type,
         }
         for trigger_type, trigger in TRIGGERS.items()
-        if _entity_id(hass, device_id, trigger) is not None
+        if (entity := _entity(hass, device_id, trigger)) is not None
+        and not entity.disabled
     ]
 
 
@@ -107,15 +117,26 @@ async def async_attach_trigger(
     action: TriggerActionType,
     trigger_info: TriggerInfo,
 ) -> CALLBACK_TYPE:
-    """Watch the device's entity for the trigger's changes."""
+    """Watch the device's entity for the trigger's changes.
+
+    On a disabled entity too: it fires once the user enables the entity (Home
+    Assistant reloads the entry, not the automation); until then it says why not.
+    """
     trigger = TRIGGERS[config[CONF_TYPE]]
-    entity_id = _entity_id(hass, config[CONF_DEVICE_ID], trigger)
-    if entity_id is None:
+    entity = _entity(hass, config[CONF_DEVICE_ID], trigger)
+    if entity is None:
         raise InvalidDeviceAutomationConfig(
             f"Device {config[CONF_DEVICE_ID]} has no {trigger.entity.key} entity"
         )
+    if entity.disabled:
+        LOGGER.warning(
+            "The %s trigger of %s fires once %s is enabled: it is disabled",
+            config[CONF_TYPE],
+            trigger_info["name"],
+            entity.entity_id,
+        )
     watch = _Watch(hass, trigger, action, trigger_info)
-    watch.follow(entity_id)
+    watch.follow(entity.entity_id)
     return watch.stop
 
 

@@ -5,6 +5,7 @@ Names come from translations; a person's device is named after them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 from homeassistant.config_entries import ConfigEntry
@@ -28,7 +29,7 @@ from .graph import (
     WorkLocationSource,
     WorkLocationType,
 )
-from .people import PeopleCoordinator, Person, person_device_id
+from .people import PeopleCoordinator, Person
 from .runtime import TeamsPresenceAccount
 from .shown import acting_context
 
@@ -41,6 +42,16 @@ def option(
     The member name in snake case (``do_not_disturb``).
     """
     return value.name.lower()
+
+
+def less_used[Description: EntityDescription](description: Description) -> Description:
+    """Register a followed person's entity disabled until the user enables it.
+
+    A busy light, a door light or a board of colleagues needs their Presence and
+    Busy; each entity more costs every person followed (up to 650) a registry
+    entry's worth of setup time and memory only, until enabled.
+    """
+    return replace(description, entity_registry_enabled_default=False)
 
 
 def entity_unique_id(account_id: str, key: str) -> str:
@@ -141,16 +152,8 @@ class PersonEntity(CoordinatorEntity[PeopleCoordinator]):
         super().__init__(coordinator)
         self.person = person
         self.entity_description = description
-        account_id = cast(str, coordinator.config_entry.unique_id)
-        device_id = person_device_id(account_id, person.user_id)
+        device_id, self._attr_device_info = coordinator.devices[person.user_id]
         self._attr_unique_id = entity_unique_id(device_id, description.key)
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, device_id)},
-            name=person.display_name,
-            manufacturer="Microsoft",
-            model="Microsoft Teams",
-            entry_type=DeviceEntryType.SERVICE,
-        )
 
     @property
     def available(self) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
@@ -74,6 +75,18 @@ def person_device_id(account_id: str, user_id: str) -> str:
     what finds an account's entity by unique id finds a person's the same way.
     """
     return f"{account_id}_person_{user_id}"
+
+
+def person_device(account_id: str, person: Person) -> tuple[str, DeviceInfo]:
+    """Name and describe a followed person's device (linked to the account's at setup)."""
+    device_id = person_device_id(account_id, person.user_id)
+    return device_id, DeviceInfo(
+        identifiers={(DOMAIN, device_id)},
+        name=person.display_name,
+        manufacturer="Microsoft",
+        model="Microsoft Teams",
+        entry_type=DeviceEntryType.SERVICE,
+    )
 
 
 @callback
@@ -177,6 +190,13 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         self.problems = problems
         self.policy = problems.policy
         self.followed: Mapping[str, Person] = followed_people(entry)
+        account_id = str(entry.unique_id)
+        self.devices: Mapping[str, tuple[str, DeviceInfo]] = {
+            user_id: person_device(account_id, person)
+            for user_id, person in self.followed.items()
+        }
+        """Each person's device id and description, by object id: described once,
+        shared by their six entities."""
         self._on_read = on_read
 
     async def _async_update_data(self) -> People:

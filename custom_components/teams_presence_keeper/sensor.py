@@ -22,6 +22,7 @@ from .entity import (
     PersonEntity,
     TeamsPresenceEntity,
     async_remove_account_entity,
+    less_used,
     option,
 )
 from .graph import (
@@ -147,8 +148,10 @@ SENSORS = (
     ),
     WORK_LOCATION,
 )
-PERSON_SENSORS = (PRESENCE, ACTIVITY, WORK_LOCATION)
-"""What a followed person shows: the account's own descriptions, read-only."""
+PERSON_SENSORS = (PRESENCE, less_used(ACTIVITY), less_used(WORK_LOCATION))
+"""What a followed person shows: the account's own descriptions, read-only.
+
+Only Presence is enabled by default (``less_used``)."""
 ACCOUNT_SENSORS = (
     AccountSensorDescription(
         key="app_session_expires",
