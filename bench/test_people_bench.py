@@ -13,6 +13,7 @@ import asyncio
 from datetime import timedelta
 import gc
 import logging
+from pathlib import Path
 import statistics
 import tracemalloc
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bench.test_bench import percentile, real_seconds, warm_up_imports
+from custom_components import teams_presence_keeper
 from custom_components.teams_presence_keeper.const import (
     CONF_INSTANT_UPDATES,
     PEOPLE_SCOPES,
@@ -43,6 +45,8 @@ PUSHED_PEOPLE = [count for count in PEOPLE if count <= PUSHED_PEOPLE_AT_MOST]
 HOUR = 3600
 SETUPS = 3
 """Setups timed for each number of people: the median is reported."""
+INTEGRATION_FOLDER = str(Path(teams_presence_keeper.__file__).parent)
+"""Allocations made by a line of the integration's own code are its own."""
 CHANGES = 20
 DELIVERY_DELAY = 1.0
 CHANGE_EVERY = 120
@@ -184,9 +188,15 @@ async def test_people_memory(
         await hass.async_block_till_done()
         gc.collect()
         added = tracemalloc.get_traced_memory()[0] - before
+        ours = sum(
+            statistic.size
+            for statistic in tracemalloc.take_snapshot().statistics("filename")
+            if INTEGRATION_FOLDER in statistic.traceback[0].filename
+        )
     finally:
         tracemalloc.stop()
     results.setdefault("people_memory_kib", {})[str(count)] = added / 1024
+    results.setdefault("people_own_memory_kib", {})[str(count)] = ours / 1024
 
 
 @pytest.mark.parametrize("options", [{CONF_INSTANT_UPDATES: True}])

@@ -286,7 +286,7 @@ def people_rows(r: dict[str, Any]) -> Iterator[Row]:
                 "every followed person pushed",
                 None,
             )
-    memory = r["people_memory_kib"]
+    memory, own = r["people_memory_kib"], r["people_own_memory_kib"]
     first = counts[0]
     first_ms = statistics.median(r["people_setup_ms"][first])
     for count in counts:
@@ -305,7 +305,8 @@ def people_rows(r: dict[str, Any]) -> Iterator[Row]:
             f" (traced), {polled[count]['entities']} entities in all"
             f" ({polled[count]['registered']} registered, the rest disabled)",
             f"{setup_ms:.0f} ms (median of {len(setups)}: {min(setups):.0f}-"
-            f"{max(setups):.0f}), {kib / 1024:.1f} MiB{growth}",
+            f"{max(setups):.0f}), {kib / 1024:.1f} MiB{growth}, of which the"
+            f" integration's own lines allocated {own[count] / 1024:.1f} MiB",
             f"reported; {count} people: setup < {PEOPLE_SETUP_TARGET_MS:g} ms,"
             f" memory < {PEOPLE_MEMORY_TARGET_KIB // 1024} MiB"
             if largest
