@@ -11,7 +11,7 @@ answer must come well within Graph's 3 seconds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +36,7 @@ from custom_components.teams_presence_keeper.push_intake import (
     MAX_BODY_BYTES,
     MAX_RECEIVING,
     MAX_WAITING,
+    held_bytes,
 )
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import Post
@@ -226,12 +227,191 @@ async def test_an_oversized_body_is_refused_unread(
     assert push.counts == {"refused_too_large": 1, "rejected_malformed": 1}
 
 
+async def stalling(
+    first: bytes, gate: asyncio.Event, rest: bytes = b""
+) -> AsyncIterator[bytes]:
+    """A body that sends ``first``, then nothing until ``gate`` opens, then ``rest``."""
+    yield first
+    await gate.wait()
+    yield rest
+
+
+async def until(condition: Callable[[], object], seconds: float = 10.0) -> None:
+    """Let the loop run (sockets included) until ``condition`` holds."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)  # no event says so: the log, Graph's requests
+
+
+def handled(caplog: pytest.LogCaptureFixture, webhook_id: str) -> Callable[[], int]:
+    """How many POSTs the webhook has started to handle (Home Assistant logs each)."""
+    line = f"Handling webhook POST payload for {webhook_id}"
+    return lambda: caplog.text.count(line)
+
+
+FITTING = held_bytes(MAX_BODY_BYTES) // MAX_BODY_BYTES
+"""Chunked bodies (each may cost the limit) read at once for one account."""
+
+
+async def test_stalled_chunked_bodies_hold_no_more_than_the_budget(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every body still being read held its bytes: 100 streams were 100 MiB."""
+    push = push_of(push_entry)
+    client = await hass_client_no_auth()
+    path = f"/api/webhook/{push.webhook_id}"
+    gate = asyncio.Event()
+    half = b" " * (MAX_BODY_BYTES // 2)
+    count = handled(caplog, push.webhook_id)
+    stalled = [
+        asyncio.create_task(client.post(path, data=stalling(half, gate)))
+        for _ in range(FITTING)
+    ]
+    await until(lambda: count() == FITTING)
+
+    extra = 3 * FITTING
+    async with asyncio.timeout(5):  # answered at once, not read
+        answers = await asyncio.gather(
+            *(client.post(path, data=stalling(half, gate)) for _ in range(extra))
+        )
+    assert {response.status for response in answers} == {202}
+    assert push.counts == {"dropped_busy": extra}
+    assert push.inbox.held_bytes == FITTING * MAX_BODY_BYTES
+
+    gate.set()
+    assert {(await posting).status for posting in stalled} == {202}
+    await settle(hass, emulator)
+    assert push.counts == {"dropped_busy": extra, "rejected_malformed": FITTING}
+    assert push.inbox.held_bytes == 0
+    assert_quiet(caplog, push.webhook_id)
+
+
+async def test_a_declared_length_reserves_only_itself(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Small bodies and Graph's notifications still pass while chunked ones are read."""
+    push = push_of(push_entry)
+    client = await hass_client_no_auth()
+    path = f"/api/webhook/{push.webhook_id}"
+    gate = asyncio.Event()
+    count = handled(caplog, push.webhook_id)
+    chunked = [
+        asyncio.create_task(client.post(path, data=stalling(b" ", gate)))
+        for _ in range(FITTING - 1)
+    ]
+    small, declared = 4096, 60  # within the client's 100 connections
+    length = {"Content-Length": str(small)}
+    smalls = [
+        asyncio.create_task(
+            client.post(
+                path, data=stalling(b" ", gate, b" " * (small - 1)), headers=length
+            )
+        )
+        for _ in range(declared)
+    ]
+    await until(lambda: count() == FITTING - 1 + declared)
+    assert push.counts == {}
+
+    async with asyncio.timeout(5):  # one more chunked body does not fit: at once
+        response = await client.post(path, data=stalling(b" ", gate))
+    assert response.status == 202
+    assert push.counts == {"dropped_busy": 1}
+    held = (FITTING - 1) * MAX_BODY_BYTES + declared * small
+    assert push.inbox.held_bytes == held
+
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "busy"
+    assert push.counts["accepted"] == 1
+
+    gate.set()
+    answers = await asyncio.gather(*chunked, *smalls)
+    assert {response.status for response in answers} == {202}
+    await settle(hass, emulator)
+    assert push.inbox.held_bytes == 0
+    assert_quiet(caplog, push.webhook_id)
+
+
+async def test_a_client_gone_mid_read_gives_its_reservation_back(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    push = push_of(push_entry)
+    client = await hass_client_no_auth()
+    path = f"/api/webhook/{push.webhook_id}"
+    gate = asyncio.Event()
+    count = handled(caplog, push.webhook_id)
+    for round_ in range(1, 4):  # thrice the budget, if a reservation leaked
+        streams = [
+            asyncio.create_task(client.post(path, data=stalling(b" " * 1000, gate)))
+            for _ in range(FITTING)
+        ]
+        await until(lambda: count() == round_ * FITTING)  # noqa: B023
+        for posting in streams:
+            posting.cancel()  # the connection closes mid-body
+        await asyncio.gather(*streams, return_exceptions=True)
+        await until(lambda: push.inbox.held_bytes == 0)
+    assert push.counts == {}
+
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "busy"
+    assert push.counts == {"accepted": 1}
+    assert_quiet(caplog, push.webhook_id)
+
+
 async def lifecycle_item(hass: HomeAssistant, emulator: GraphEmulator) -> Any:
     """Graph's reauthorizationRequired item, as a replay would carry it."""
     emulator.subscriptions.require_reauthorization()
     await settle(hass, emulator)
     [item] = emulator.subscriptions.delivery.sent[-1].body["value"]
     return item
+
+
+async def test_an_unload_mid_check_gives_every_reservation_back(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bodies being checked are cancelled with the entry; waiting ones are let go."""
+    old = push_of(push_entry)
+    replayed = json.dumps({"value": [await lifecycle_item(hass, emulator)]})
+    calls = len(emulator.graph_calls("reauthorize"))
+    emulator.delay(MAX_RECEIVING, 30)
+    posted = MAX_RECEIVING + MAX_WAITING
+    answers = await asyncio.gather(
+        *(post(hass_client_no_auth, old.webhook_id, replayed) for _ in range(posted))
+    )
+    assert {response.status for response in answers} == {202}
+    await until(lambda: len(emulator.graph_calls("reauthorize")) == calls + 2)
+    assert old.inbox.held_bytes == posted * len(replayed)
+
+    assert await hass.config_entries.async_unload(push_entry.entry_id)
+    assert old.inbox.held_bytes == 0
+
+    assert await hass.config_entries.async_setup(push_entry.entry_id)
+    await settle(hass, emulator)
+    new = push_of(push_entry)
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "busy"
+    assert new.counts["accepted"] == 1
+    assert_quiet(caplog, new.webhook_id)
 
 
 def peak_overlap(spans: list[tuple[float, float]]) -> int:
