@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+import gzip
 import json
 import logging
 import sys
 from time import perf_counter
 from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient
 from homeassistant.core import HomeAssistant
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
@@ -32,6 +34,7 @@ from custom_components.teams_presence_keeper.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.teams_presence_keeper.graph import MAX_BATCH
+from custom_components.teams_presence_keeper.push import PushManager
 from custom_components.teams_presence_keeper.push_intake import (
     MAX_BODY_BYTES,
     MAX_RECEIVING,
@@ -245,10 +248,35 @@ async def until(condition: Callable[[], object], seconds: float = 10.0) -> None:
             await asyncio.sleep(0.01)  # no event says so: the log, Graph's requests
 
 
-def handled(caplog: pytest.LogCaptureFixture, webhook_id: str) -> Callable[[], int]:
-    """How many POSTs the webhook has started to handle (Home Assistant logs each)."""
-    line = f"Handling webhook POST payload for {webhook_id}"
-    return lambda: caplog.text.count(line)
+@dataclass
+class Streams:
+    """Bodies posted to one account's webhook a piece at a time, held at a gate."""
+
+    client: TestClient[web.Request, web.Application]
+    webhook_id: str
+    caplog: pytest.LogCaptureFixture
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def post(
+        self, first: bytes, rest: bytes = b"", **kwargs: Any
+    ) -> asyncio.Task[ClientResponse]:
+        """Send ``first``, then nothing until the gate opens, then ``rest``."""
+        body = stalling(first, self.gate, rest)
+        path = f"/api/webhook/{self.webhook_id}"
+        return asyncio.create_task(self.client.post(path, data=body, **kwargs))
+
+    def handled(self) -> int:
+        """How many POSTs the webhook started to handle (Home Assistant logs each)."""
+        line = f"Handling webhook POST payload for {self.webhook_id}"
+        return self.caplog.text.count(line)
+
+
+async def streams_to(
+    push: PushManager,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> Streams:
+    return Streams(await hass_client_no_auth(), push.webhook_id, caplog)
 
 
 FITTING = held_bytes(MAX_BODY_BYTES) // MAX_BODY_BYTES
@@ -264,27 +292,19 @@ async def test_stalled_chunked_bodies_hold_no_more_than_the_budget(
 ) -> None:
     """Every body still being read held its bytes: 100 streams were 100 MiB."""
     push = push_of(push_entry)
-    client = await hass_client_no_auth()
-    path = f"/api/webhook/{push.webhook_id}"
-    gate = asyncio.Event()
+    streams = await streams_to(push, hass_client_no_auth, caplog)
     half = b" " * (MAX_BODY_BYTES // 2)
-    count = handled(caplog, push.webhook_id)
-    stalled = [
-        asyncio.create_task(client.post(path, data=stalling(half, gate)))
-        for _ in range(FITTING)
-    ]
-    await until(lambda: count() == FITTING)
+    stalled = [streams.post(half) for _ in range(FITTING)]
+    await until(lambda: streams.handled() == FITTING)
 
     extra = 3 * FITTING
     async with asyncio.timeout(5):  # answered at once, not read
-        answers = await asyncio.gather(
-            *(client.post(path, data=stalling(half, gate)) for _ in range(extra))
-        )
+        answers = await asyncio.gather(*(streams.post(half) for _ in range(extra)))
     assert {response.status for response in answers} == {202}
     assert push.counts == {"dropped_busy": extra}
     assert push.inbox.held_bytes == FITTING * MAX_BODY_BYTES
 
-    gate.set()
+    streams.gate.set()
     assert {(await posting).status for posting in stalled} == {202}
     await settle(hass, emulator)
     assert push.counts == {"dropped_busy": extra, "rejected_malformed": FITTING}
@@ -301,29 +321,18 @@ async def test_a_declared_length_reserves_only_itself(
 ) -> None:
     """Small bodies and Graph's notifications still pass while chunked ones are read."""
     push = push_of(push_entry)
-    client = await hass_client_no_auth()
-    path = f"/api/webhook/{push.webhook_id}"
-    gate = asyncio.Event()
-    count = handled(caplog, push.webhook_id)
-    chunked = [
-        asyncio.create_task(client.post(path, data=stalling(b" ", gate)))
-        for _ in range(FITTING - 1)
-    ]
+    streams = await streams_to(push, hass_client_no_auth, caplog)
+    chunked = [streams.post(b" ") for _ in range(FITTING - 1)]
     small, declared = 4096, 60  # within the client's 100 connections
     length = {"Content-Length": str(small)}
     smalls = [
-        asyncio.create_task(
-            client.post(
-                path, data=stalling(b" ", gate, b" " * (small - 1)), headers=length
-            )
-        )
-        for _ in range(declared)
+        streams.post(b" ", b" " * (small - 1), headers=length) for _ in range(declared)
     ]
-    await until(lambda: count() == FITTING - 1 + declared)
+    await until(lambda: streams.handled() == FITTING - 1 + declared)
     assert push.counts == {}
 
     async with asyncio.timeout(5):  # one more chunked body does not fit: at once
-        response = await client.post(path, data=stalling(b" ", gate))
+        response = await streams.post(b" ")
     assert response.status == 202
     assert push.counts == {"dropped_busy": 1}
     held = (FITTING - 1) * MAX_BODY_BYTES + declared * small
@@ -334,9 +343,46 @@ async def test_a_declared_length_reserves_only_itself(
     assert state_of(hass, PRESENCE) == "busy"
     assert push.counts["accepted"] == 1
 
-    gate.set()
+    streams.gate.set()
     answers = await asyncio.gather(*chunked, *smalls)
     assert {response.status for response in answers} == {202}
+    await settle(hass, emulator)
+    assert push.inbox.held_bytes == 0
+    assert_quiet(caplog, push.webhook_id)
+
+
+async def test_a_body_inflating_past_its_length_must_fit_as_chunked(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Aiohttp inflates gzip as it reads: Content-Length counts the bytes sent."""
+    push = push_of(push_entry)
+    streams = await streams_to(push, hass_client_no_auth, caplog)
+    inflating = gzip.compress(b" " * (MAX_BODY_BYTES - 1))
+    headers = {"Content-Encoding": "gzip"}
+    response = await post(
+        hass_client_no_auth, push.webhook_id, inflating, headers=headers
+    )
+    assert response.status == 202
+    await settle(hass, emulator)
+    assert push.counts == {"rejected_malformed": 1}  # read whole: the budget had room
+
+    held = [streams.post(b" ") for _ in range(FITTING - 1)]
+    length = {"Content-Length": "4096"}
+    held.append(streams.post(b" ", b" " * 4095, headers=length))  # a little more
+    await until(lambda: streams.handled() == FITTING + 1)
+    response = await post(
+        hass_client_no_auth, push.webhook_id, inflating, headers=headers
+    )
+    assert response.status == 202
+    assert push.counts == {"rejected_malformed": 1, "dropped_busy": 1}
+    assert push.inbox.held_bytes == (FITTING - 1) * MAX_BODY_BYTES + 4096
+
+    streams.gate.set()
+    await asyncio.gather(*held)
     await settle(hass, emulator)
     assert push.inbox.held_bytes == 0
     assert_quiet(caplog, push.webhook_id)
@@ -350,19 +396,13 @@ async def test_a_client_gone_mid_read_gives_its_reservation_back(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     push = push_of(push_entry)
-    client = await hass_client_no_auth()
-    path = f"/api/webhook/{push.webhook_id}"
-    gate = asyncio.Event()
-    count = handled(caplog, push.webhook_id)
+    streams = await streams_to(push, hass_client_no_auth, caplog)
     for round_ in range(1, 4):  # thrice the budget, if a reservation leaked
-        streams = [
-            asyncio.create_task(client.post(path, data=stalling(b" " * 1000, gate)))
-            for _ in range(FITTING)
-        ]
-        await until(lambda: count() == round_ * FITTING)  # noqa: B023
-        for posting in streams:
-            posting.cancel()  # the connection closes mid-body
-        await asyncio.gather(*streams, return_exceptions=True)
+        posting = [streams.post(b" " * 1000) for _ in range(FITTING)]
+        await until(lambda: streams.handled() == round_ * FITTING)  # noqa: B023
+        for stream in posting:
+            stream.cancel()  # the connection closes mid-body
+        await asyncio.gather(*posting, return_exceptions=True)
         await until(lambda: push.inbox.held_bytes == 0)
     assert push.counts == {}
 
