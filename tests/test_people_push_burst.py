@@ -7,6 +7,7 @@ account with Instant updates is set up (the fixtures of ``test_push.py``).
 from __future__ import annotations
 
 from datetime import timedelta
+import json
 import time
 from types import MappingProxyType
 
@@ -15,6 +16,7 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.teams_presence_keeper.const import (
     CONF_DISPLAY_NAME,
@@ -24,9 +26,10 @@ from custom_components.teams_presence_keeper.const import (
     PEOPLE_SCOPES,
     SUBENTRY_PERSON,
 )
+from custom_components.teams_presence_keeper.push_intake import max_body_bytes
 from graph_emulator import GraphEmulator
 from graph_emulator.presence import User
-from tests.common import state_of
+from tests.common import state_of, step_until
 from tests.test_push import (  # noqa: F401 - the fixtures of an account with push
     PUSH_SCOPES,
     UPDATE_MODE,
@@ -41,6 +44,7 @@ from tests.test_push import (  # noqa: F401 - the fixtures of an account with pu
     settle,
     with_cloud,
 )
+from tests.test_webhook_hostile import lifecycle_item
 
 COUNT = 649
 """As many as the subscription carries with the account."""
@@ -117,3 +121,41 @@ async def test_a_body_naming_everyone_followed_is_taken_in_at_once(
     assert len(emulator.subscriptions.delivery.sent) >= 1
     # Each person's entities updated once, not once for everyone's change.
     assert took < 10, took
+
+
+async def test_a_body_near_the_limit_is_taken_while_another_is_checked(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,  # noqa: F811
+    team: list[User],
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """The budget holds the largest body being checked and the next one arriving."""
+    push = push_of(push_entry)
+    limit = max_body_bytes(1 + COUNT)
+    await advance_delivering(hass, freezer, emulator, timedelta(minutes=2))
+    item = json.dumps({"value": [await lifecycle_item(hass, emulator)]}).encode()
+    calls = len(emulator.graph_calls("reauthorize"))
+    emulator.delay(1, 2)  # the reauthorization the padded replay asks for
+    padded = item + b" " * (limit - len(item) - 100)
+    client = await hass_client_no_auth()
+    response = await client.post(f"/api/webhook/{push.webhook_id}", data=padded)
+    assert response.status == 202
+    await step_until(
+        hass, freezer, lambda: len(emulator.graph_calls("reauthorize")) == calls + 1
+    )
+    assert push.inbox.held_bytes == len(padded)  # still being checked
+
+    for person in team:
+        person.presence.client_sessions["teams"] = ("Busy", "InACall")
+    await emulator.subscriptions.settle()  # one body: Graph batches what is due
+    burst = emulator.subscriptions.delivery.sent[-1]
+    assert burst.status == 202
+    assert len(json.dumps(burst.body)) > limit * 3 // 4  # the largest Graph sends
+    assert "dropped_busy" not in push.counts
+
+    await step_until(hass, freezer, lambda: push.inbox.held_bytes == 0)
+    await settle(hass, emulator)
+    assert state_of(hass, "sensor.colleague_0648_presence") == "busy"
+    assert len(emulator.graph_calls("reauthorize")) == calls + 1

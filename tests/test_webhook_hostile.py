@@ -11,17 +11,19 @@ answer must come well within Graph's 3 seconds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+import gzip
 import json
 import logging
 import sys
 from time import perf_counter
 from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient
 from homeassistant.core import HomeAssistant
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
@@ -32,10 +34,12 @@ from custom_components.teams_presence_keeper.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.teams_presence_keeper.graph import MAX_BATCH
+from custom_components.teams_presence_keeper.push import PushManager
 from custom_components.teams_presence_keeper.push_intake import (
     MAX_BODY_BYTES,
     MAX_RECEIVING,
     MAX_WAITING,
+    held_bytes,
 )
 from graph_emulator import GraphEmulator
 from graph_emulator.delivery import Post
@@ -226,12 +230,228 @@ async def test_an_oversized_body_is_refused_unread(
     assert push.counts == {"refused_too_large": 1, "rejected_malformed": 1}
 
 
+async def stalling(
+    first: bytes, gate: asyncio.Event, rest: bytes = b""
+) -> AsyncIterator[bytes]:
+    """A body that sends ``first``, then nothing until ``gate`` opens, then ``rest``."""
+    yield first
+    await gate.wait()
+    yield rest
+
+
+async def until(condition: Callable[[], object], seconds: float = 10.0) -> None:
+    """Let the loop run (sockets included) until ``condition`` holds."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)  # no event says so: the log, Graph's requests
+
+
+@dataclass
+class Streams:
+    """Bodies posted to one account's webhook a piece at a time, held at a gate."""
+
+    client: TestClient[web.Request, web.Application]
+    webhook_id: str
+    caplog: pytest.LogCaptureFixture
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def post(
+        self, first: bytes, rest: bytes = b"", **kwargs: Any
+    ) -> asyncio.Task[ClientResponse]:
+        """Send ``first``, then nothing until the gate opens, then ``rest``."""
+        body = stalling(first, self.gate, rest)
+        path = f"/api/webhook/{self.webhook_id}"
+        return asyncio.create_task(self.client.post(path, data=body, **kwargs))
+
+    def handled(self) -> int:
+        """How many POSTs the webhook started to handle (Home Assistant logs each)."""
+        line = f"Handling webhook POST payload for {self.webhook_id}"
+        return self.caplog.text.count(line)
+
+
+async def streams_to(
+    push: PushManager,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> Streams:
+    return Streams(await hass_client_no_auth(), push.webhook_id, caplog)
+
+
+FITTING = held_bytes(MAX_BODY_BYTES) // MAX_BODY_BYTES
+"""Chunked bodies (each may cost the limit) read at once for one account."""
+
+
+async def test_stalled_chunked_bodies_hold_no_more_than_the_budget(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every body still being read held its bytes: 100 streams were 100 MiB."""
+    push = push_of(push_entry)
+    streams = await streams_to(push, hass_client_no_auth, caplog)
+    half = b" " * (MAX_BODY_BYTES // 2)
+    stalled = [streams.post(half) for _ in range(FITTING)]
+    await until(lambda: streams.handled() == FITTING)
+
+    extra = 3 * FITTING
+    async with asyncio.timeout(5):  # answered at once, not read
+        answers = await asyncio.gather(*(streams.post(half) for _ in range(extra)))
+    assert {response.status for response in answers} == {202}
+    assert push.counts == {"dropped_busy": extra}
+    assert push.inbox.held_bytes == FITTING * MAX_BODY_BYTES
+
+    streams.gate.set()
+    assert {(await posting).status for posting in stalled} == {202}
+    await settle(hass, emulator)
+    assert push.counts == {"dropped_busy": extra, "rejected_malformed": FITTING}
+    assert push.inbox.held_bytes == 0
+    assert_quiet(caplog, push.webhook_id)
+
+
+async def test_a_declared_length_reserves_only_itself(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Small bodies and Graph's notifications still pass while chunked ones are read."""
+    push = push_of(push_entry)
+    streams = await streams_to(push, hass_client_no_auth, caplog)
+    chunked = [streams.post(b" ") for _ in range(FITTING - 1)]
+    small, declared = 4096, 60  # within the client's 100 connections
+    length = {"Content-Length": str(small)}
+    smalls = [
+        streams.post(b" ", b" " * (small - 1), headers=length) for _ in range(declared)
+    ]
+    await until(lambda: streams.handled() == FITTING - 1 + declared)
+    assert push.counts == {}
+
+    async with asyncio.timeout(5):  # one more chunked body does not fit: at once
+        response = await streams.post(b" ")
+    assert response.status == 202
+    assert push.counts == {"dropped_busy": 1}
+    held = (FITTING - 1) * MAX_BODY_BYTES + declared * small
+    assert push.inbox.held_bytes == held
+
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "busy"
+    assert push.counts["accepted"] == 1
+
+    streams.gate.set()
+    answers = await asyncio.gather(*chunked, *smalls)
+    assert {response.status for response in answers} == {202}
+    await settle(hass, emulator)
+    assert push.inbox.held_bytes == 0
+    assert_quiet(caplog, push.webhook_id)
+
+
+async def test_a_body_inflating_past_its_length_must_fit_as_chunked(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Aiohttp inflates gzip as it reads: Content-Length counts the bytes sent."""
+    push = push_of(push_entry)
+    streams = await streams_to(push, hass_client_no_auth, caplog)
+    inflating = gzip.compress(b" " * (MAX_BODY_BYTES - 1))
+    headers = {"Content-Encoding": "gzip"}
+    response = await post(
+        hass_client_no_auth, push.webhook_id, inflating, headers=headers
+    )
+    assert response.status == 202
+    await settle(hass, emulator)
+    assert push.counts == {"rejected_malformed": 1}  # read whole: the budget had room
+
+    held = [streams.post(b" ") for _ in range(FITTING - 1)]
+    length = {"Content-Length": "4096"}
+    held.append(streams.post(b" ", b" " * 4095, headers=length))  # a little more
+    await until(lambda: streams.handled() == FITTING + 1)
+    response = await post(
+        hass_client_no_auth, push.webhook_id, inflating, headers=headers
+    )
+    assert response.status == 202
+    assert push.counts == {"rejected_malformed": 1, "dropped_busy": 1}
+    assert push.inbox.held_bytes == (FITTING - 1) * MAX_BODY_BYTES + 4096
+
+    streams.gate.set()
+    await asyncio.gather(*held)
+    await settle(hass, emulator)
+    assert push.inbox.held_bytes == 0
+    assert_quiet(caplog, push.webhook_id)
+
+
+async def test_a_client_gone_mid_read_gives_its_reservation_back(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    push = push_of(push_entry)
+    streams = await streams_to(push, hass_client_no_auth, caplog)
+    for round_ in range(1, 4):  # thrice the budget, if a reservation leaked
+        posting = [streams.post(b" " * 1000) for _ in range(FITTING)]
+        await until(lambda: streams.handled() == round_ * FITTING)  # noqa: B023
+        for stream in posting:
+            stream.cancel()  # the connection closes mid-body
+        await asyncio.gather(*posting, return_exceptions=True)
+        await until(lambda: push.inbox.held_bytes == 0)
+    assert push.counts == {}
+
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "busy"
+    assert push.counts == {"accepted": 1}
+    assert_quiet(caplog, push.webhook_id)
+
+
 async def lifecycle_item(hass: HomeAssistant, emulator: GraphEmulator) -> Any:
     """Graph's reauthorizationRequired item, as a replay would carry it."""
     emulator.subscriptions.require_reauthorization()
     await settle(hass, emulator)
     [item] = emulator.subscriptions.delivery.sent[-1].body["value"]
     return item
+
+
+async def test_an_unload_mid_check_gives_every_reservation_back(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bodies being checked are cancelled with the entry; waiting ones are let go."""
+    old = push_of(push_entry)
+    replayed = json.dumps({"value": [await lifecycle_item(hass, emulator)]})
+    calls = len(emulator.graph_calls("reauthorize"))
+    emulator.delay(MAX_RECEIVING, 30)
+    posted = MAX_RECEIVING + MAX_WAITING
+    answers = await asyncio.gather(
+        *(post(hass_client_no_auth, old.webhook_id, replayed) for _ in range(posted))
+    )
+    assert {response.status for response in answers} == {202}
+    await until(lambda: len(emulator.graph_calls("reauthorize")) == calls + 2)
+    assert old.inbox.held_bytes == posted * len(replayed)
+
+    assert await hass.config_entries.async_unload(push_entry.entry_id)
+    assert old.inbox.held_bytes == 0
+
+    assert await hass.config_entries.async_setup(push_entry.entry_id)
+    await settle(hass, emulator)
+    new = push_of(push_entry)
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "busy"
+    assert new.counts["accepted"] == 1
+    assert_quiet(caplog, new.webhook_id)
 
 
 def peak_overlap(spans: list[tuple[float, float]]) -> int:

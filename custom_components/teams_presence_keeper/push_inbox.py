@@ -24,7 +24,7 @@ from .graph import (
     Rejected,
     validation_token,
 )
-from .push_intake import MAX_BODY_BYTES, Intake, async_read_body
+from .push_intake import MAX_BODY_BYTES, Intake, Refusal
 
 type Pushed = PresenceChange | LifecycleNotice
 """What passed the checks: a change of presence, or a lifecycle notice."""
@@ -44,12 +44,12 @@ class NotificationInbox:
     ) -> None:
         """Check each body with ``check``; ``deliver`` what passed, a body at a time.
 
-        A body larger than ``max_bytes`` is refused unread.
+        A body larger than ``max_bytes`` is refused unread; the bytes held, bodies
+        still being read included, stay within the budget ``max_bytes`` makes.
         """
-        self._max_bytes = max_bytes
         self._check = check
         self._deliver = deliver
-        self._intake = Intake(hass, entry, self._async_receive)
+        self._intake = Intake(hass, entry, self._async_receive, max_bytes)
         self.counts: Counter[str] = Counter()
         """Tokens unchecked; rejected (by reason); refused as too large, dropped
         while busy."""
@@ -57,6 +57,11 @@ class NotificationInbox:
     def stop(self) -> None:
         """Take no more bodies."""
         self._intake.stop()
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes reserved for bodies being read, waiting, or being checked."""
+        return self._intake.budget.held
 
     async def async_handle(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request | MockRequest
@@ -68,11 +73,12 @@ class NotificationInbox:
         """
         if (token := validation_token(request.query)) is not None:
             return web.Response(text=token, content_type="text/plain")
-        if (body := await async_read_body(request, self._max_bytes)) is None:
-            self.counts["refused_too_large"] += 1
-            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        if not self._intake.take(body):
-            self.counts["dropped_busy"] += 1
+        match await self._intake.async_take(request):
+            case Refusal.TOO_LARGE:
+                self.counts[Refusal.TOO_LARGE] += 1
+                return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            case Refusal.BUSY:
+                self.counts[Refusal.BUSY] += 1
         return web.Response(status=HTTPStatus.ACCEPTED)
 
     async def _async_receive(self, body: bytes) -> None:

@@ -1,16 +1,21 @@
 """What a POST to the webhook may cost before anything in it is checked.
 
 The webhook's address travels through proxies, tunnels and logs, so anyone may post
-to it. A body is read only up to ``MAX_BODY_BYTES`` (a larger one is refused with
-413, unread); at most ``MAX_RECEIVING`` bodies are checked at once while
-``MAX_WAITING`` more wait their turn, and any beyond those are answered as the rest
-(Graph wants its 2xx within 3 seconds) but dropped, for the caller to count.
+to it. A body is read only up to a limit (``max_body_bytes``: ``MAX_BODY_BYTES``,
+more for a subscription naming many people; a larger one is refused with 413,
+unread). The bytes one account's inbox holds, bodies still being read included,
+stay within a ``ByteBudget`` of ``held_bytes``: what a body may cost is reserved
+before it is read, and a body whose reservation does not fit is answered as the
+rest (Graph wants its 2xx within 3 seconds) but dropped, unread, for the caller to
+count. At most ``MAX_RECEIVING`` bodies are checked at once while up to
+``MAX_WAITING`` more wait their turn; one beyond those is dropped too.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Final
 
 from aiohttp import hdrs, web
@@ -39,53 +44,96 @@ def max_body_bytes(ids: int) -> int:
     return max(MAX_BODY_BYTES, ids * (NOTIFICATION_BYTES + ids * ID_BYTES))
 
 
+HELD_LARGEST: Final = 2
+"""Bodies of the largest size the budget holds: one being checked, the next arriving.
+
+When everyone followed changes at once Graph's body comes near the limit, and
+another may follow while the first is checked; a third waits for Graph's retry."""
+HELD_SMALL_BYTES: Final = 8 * MAX_BODY_BYTES
+"""Besides those, room for the everyday bodies (kilobytes each) of a burst.
+
+With one person it makes the old bound of 10 bodies of 1 MiB; with 650 people
+(bodies of some 22 MB) about 52 MiB, where 100 strangers' streams were 2 GB."""
+
+
+def held_bytes(limit: int) -> int:
+    """Return the bytes an inbox reading bodies of at most ``limit`` may hold."""
+    return HELD_LARGEST * limit + HELD_SMALL_BYTES
+
+
+def reservation(declared: str, limit: int) -> int | None:
+    """Return what reading a body may cost; None when it declares more than ``limit``.
+
+    Its declared length (``declared``, the Content-Length header, "" when there is
+    none); the limit for a body sent chunked, whose length nothing says.
+    """
+    if not declared.isdecimal():
+        return limit
+    return int(declared) if int(declared) <= limit else None
+
+
+class ByteBudget:
+    """Bytes that may be held, reserved before they are and given back after."""
+
+    def __init__(self, size: int) -> None:
+        """Hold at most ``size`` bytes."""
+        self.size = size
+        self.held = 0
+
+    def reserve(self, size: int) -> bool:
+        """Hold ``size`` bytes more; False (holding nothing more) when they do not fit."""
+        if size > self.size - self.held:
+            return False
+        self.held += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        """Hold ``size`` bytes less: a body shorter than reserved, checked or dropped."""
+        if not 0 <= size <= self.held:
+            raise ValueError(f"{size} bytes given back, {self.held} held")
+        self.held -= size
+
+
+class Refusal(StrEnum):
+    """Why a body was not taken, as the inbox counts it."""
+
+    TOO_LARGE = "refused_too_large"
+    """Larger than the limit: answered 413."""
+    BUSY = "dropped_busy"
+    """No room in the budget or the queue, or the intake stopped: answered 202."""
+
+
 MAX_RECEIVING: Final = 2
 """Bodies checked at once: checking waits only on Entra ID's signing keys, or on a
 request a lifecycle notification asks for."""
 MAX_WAITING: Final = 8
-"""Bodies that wait for a turn; with the ones being checked, at most 10 MiB held."""
-
-
-async def async_read_body(
-    request: web.Request | MockRequest, limit: int = MAX_BODY_BYTES
-) -> bytes | None:
-    """Return the body, or None when it is larger than ``limit`` bytes.
-
-    A declared length says so before anything is read; a chunked body is read only
-    until it passes the limit. Read from ``content``: a cloudhook's relay hands the
-    webhook a ``MockRequest``, which has no ``read()``. A body that breaks while
-    read (a ``Content-Encoding`` that does not decode) is an empty one, which no
-    check passes: it is counted as malformed, not left to raise (Home Assistant
-    would log the webhook's id with the traceback).
-    """
-    declared = request.headers.get(hdrs.CONTENT_LENGTH, "")
-    if declared.isdecimal() and int(declared) > limit:
-        return None
-    stream = request.content  # a MockRequest makes a new reader at each access
-    body = bytearray()
-    try:
-        while chunk := await stream.read(limit + 1 - len(body)):
-            body += chunk
-            if len(body) > limit:
-                return None
-    except web.RequestPayloadError:
-        return b""
-    return bytes(body)
+"""Bodies that wait for a turn, however small: the budget bounds their bytes, this
+keeps a stranger's stream of tiny junk from queueing checks without end."""
 
 
 class Intake:
-    """Hands bodies to ``receive`` a few at a time, with a bounded queue."""
+    """Reads bodies within a byte budget, and hands them to ``receive`` a few at a time.
+
+    A body's reservation is given back however its way ends: refused, dropped, or
+    checked, the client gone mid-read or the entry unloaded mid-check included.
+    """
 
     def __init__(
         self,
         hass: HomeAssistant,
         entry: ConfigEntry,
         receive: Callable[[bytes], Awaitable[None]],
+        limit: int,
     ) -> None:
-        """Check each body with ``receive``, in background tasks of ``entry``."""
+        """Check each body of at most ``limit`` bytes with ``receive``.
+
+        The checks run in background tasks of ``entry``.
+        """
         self._hass = hass
         self._entry = entry
         self._receive = receive
+        self._limit = limit
+        self.budget = ByteBudget(held_bytes(limit))
         self._waiting: deque[bytes] = deque()
         self._receiving = 0
         self._stopped = False
@@ -97,9 +145,49 @@ class Intake:
         that is gone, and its renewal timer with it.
         """
         self._stopped = True
-        self._waiting.clear()
+        while self._waiting:
+            self.budget.give_back(len(self._waiting.popleft()))
 
-    def take(self, body: bytes) -> bool:
+    async def async_take(self, request: web.Request | MockRequest) -> Refusal | None:
+        """Read the body of ``request`` and have it checked soon; or say why not.
+
+        Read from ``content``: a cloudhook's relay hands the webhook a
+        ``MockRequest``, which has no ``read()``. A body that breaks while read (a
+        ``Content-Encoding`` that does not decode) is an empty one, which no check
+        passes: it is counted as malformed, not left to raise (Home Assistant
+        would log the webhook's id with the traceback). A body that decodes to
+        more than it declared must fit the budget as a chunked one would.
+        """
+        held = reservation(request.headers.get(hdrs.CONTENT_LENGTH, ""), self._limit)
+        if held is None:
+            return Refusal.TOO_LARGE
+        if self._stopped or not self.budget.reserve(held):
+            return Refusal.BUSY
+        try:
+            stream = request.content  # a MockRequest makes a new reader at each access
+            body = bytearray()
+            try:
+                while chunk := await stream.read(held + 1 - len(body)):
+                    body += chunk
+                    if len(body) <= held:
+                        continue
+                    if held == self._limit:
+                        return Refusal.TOO_LARGE
+                    if not self.budget.reserve(self._limit - held):
+                        return Refusal.BUSY
+                    held = self._limit
+            except web.RequestPayloadError:
+                body.clear()
+            self.budget.give_back(held - len(body))
+            held = len(body)
+            if not self._enqueue(bytes(body)):
+                return Refusal.BUSY
+            held = 0  # the body's bytes are its check's to give back
+            return None
+        finally:
+            self.budget.give_back(held)
+
+    def _enqueue(self, body: bytes) -> bool:
         """Have ``body`` checked soon; False when it is dropped.
 
         Dropped: too many wait, or the intake stopped.
@@ -108,10 +196,12 @@ class Intake:
             return False
         if self._receiving < MAX_RECEIVING:
             self._receiving += 1
+            # Started eagerly: a cancellation finds the try below already entered.
             self._entry.async_create_background_task(
                 self._hass,
                 self._async_drain(body),
                 f"{DOMAIN} notification",
+                eager_start=True,
             )
             return True
         if len(self._waiting) < MAX_WAITING:
@@ -123,7 +213,10 @@ class Intake:
         """Check ``body``, then whatever waits, until nothing does."""
         try:
             while True:
-                await self._receive(body)
+                try:
+                    await self._receive(body)
+                finally:
+                    self.budget.give_back(len(body))
                 if not self._waiting:
                     return
                 body = self._waiting.popleft()
