@@ -65,11 +65,15 @@ def reservation(declared: str, limit: int) -> int | None:
     """Return what reading a body may cost; None when it declares more than ``limit``.
 
     Its declared length (``declared``, the Content-Length header, "" when there is
-    none); the limit for a body sent chunked, whose length nothing says.
+    none); the limit for a body sent chunked, whose length nothing says. A cloud
+    relay passes the header unparsed: of more digits than ``int`` converts, too.
     """
     if not declared.isdecimal():
         return limit
-    return int(declared) if int(declared) <= limit else None
+    digits = declared.lstrip("0") or "0"
+    if len(digits) > len(str(limit)):
+        return None
+    return int(digits) if int(digits) <= limit else None
 
 
 class ByteBudget:
