@@ -14,9 +14,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.teams_presence_keeper.push_intake import (
+    MAX_BODY_BYTES,
+    READ_SECONDS,
+)
 from graph_emulator import GraphEmulator
 from tests.cloud import CloudRelay
-from tests.common import select
+from tests.common import PRESENCE, select, state_of
 from tests.test_push import (
     cloud,
     cloud_connected,
@@ -30,10 +34,12 @@ from tests.test_push import (
     with_cloud,
 )
 from tests.test_webhook_hostile import (
+    FITTING,
     assert_quiet,
     lifecycle_item,
     loud,
     post,
+    streams_to,
     until,
 )
 
@@ -126,4 +132,35 @@ async def test_a_relayed_content_length_of_any_size_is_answered(
     assert answer["status"] == status
     await settle(hass, emulator)
     assert push.inbox.held_bytes == 0
+    assert_quiet(caplog, push.webhook_id)
+
+
+async def test_a_body_arriving_slower_than_graph_waits_lets_its_bytes_go(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    push_entry: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Graph gives up on an answer after 3 s: a body still arriving then is no Graph's.
+
+    A stranger's bodies stalled mid-stream held the whole budget for as long as
+    their connections stayed open, and each notification of Graph was dropped.
+    """
+    push = push_of(push_entry)
+    streams = await streams_to(push, hass_client_no_auth, caplog)
+    stalled = [streams.post(b" ") for _ in range(FITTING)]
+    await until(lambda: streams.handled() == FITTING)
+    assert push.inbox.held_bytes == FITTING * MAX_BODY_BYTES
+
+    await until(lambda: push.inbox.held_bytes == 0, seconds=2 * READ_SECONDS)
+    assert push.counts == {"dropped_slow": FITTING}
+    emulator.set_client_session("teams", "Busy", "InACall")
+    await settle(hass, emulator)
+    assert state_of(hass, PRESENCE) == "busy"
+    assert push.counts["accepted"] == 1
+
+    streams.gate.set()
+    answers = await asyncio.gather(*stalled)
+    assert {response.status for response in answers} == {408}
     assert_quiet(caplog, push.webhook_id)
