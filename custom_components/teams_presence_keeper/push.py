@@ -191,6 +191,10 @@ class PushManager:
             local_only=False,
             allowed_methods=["POST"],
         )
+        # At once as the unload begins: it may then wait for a write in flight, and
+        # a body checked meanwhile ran in a task started after the entry's were
+        # cancelled, outliving the entry. Still registered: answered, dropped.
+        self.entry.async_on_unload(self.inbox.stop)
         keep = callback(lambda *_: self.keep_soon())
         self._unsubscribe.append(
             self.hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, keep)

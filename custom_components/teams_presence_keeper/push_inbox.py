@@ -52,7 +52,7 @@ class NotificationInbox:
         self._intake = Intake(hass, entry, self._async_receive, max_bytes)
         self.counts: Counter[str] = Counter()
         """Tokens unchecked; rejected (by reason); refused as too large, dropped
-        while busy."""
+        while busy or as too slow."""
 
     def stop(self) -> None:
         """Take no more bodies."""
@@ -79,6 +79,9 @@ class NotificationInbox:
                 return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             case Refusal.BUSY:
                 self.counts[Refusal.BUSY] += 1
+            case Refusal.SLOW:
+                self.counts[Refusal.SLOW] += 1
+                return web.Response(status=HTTPStatus.REQUEST_TIMEOUT)
         return web.Response(status=HTTPStatus.ACCEPTED)
 
     async def _async_receive(self, body: bytes) -> None:

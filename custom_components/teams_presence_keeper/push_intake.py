@@ -7,12 +7,14 @@ unread). The bytes one account's inbox holds, bodies still being read included,
 stay within a ``ByteBudget`` of ``held_bytes``: what a body may cost is reserved
 before it is read, and a body whose reservation does not fit is answered as the
 rest (Graph wants its 2xx within 3 seconds) but dropped, unread, for the caller to
-count. At most ``MAX_RECEIVING`` bodies are checked at once while up to
+count. One still arriving after ``READ_SECONDS`` is dropped, its reservation
+given back. At most ``MAX_RECEIVING`` bodies are checked at once while up to
 ``MAX_WAITING`` more wait their turn; one beyond those is dropped too.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -65,11 +67,15 @@ def reservation(declared: str, limit: int) -> int | None:
     """Return what reading a body may cost; None when it declares more than ``limit``.
 
     Its declared length (``declared``, the Content-Length header, "" when there is
-    none); the limit for a body sent chunked, whose length nothing says.
+    none); the limit for a body sent chunked, whose length nothing says. A cloud
+    relay passes the header unparsed: of more digits than ``int`` converts, too.
     """
     if not declared.isdecimal():
         return limit
-    return int(declared) if int(declared) <= limit else None
+    digits = declared.lstrip("0") or "0"
+    if len(digits) > len(str(limit)):
+        return None
+    return int(digits) if int(digits) <= limit else None
 
 
 class ByteBudget:
@@ -101,8 +107,12 @@ class Refusal(StrEnum):
     """Larger than the limit: answered 413."""
     BUSY = "dropped_busy"
     """No room in the budget or the queue, or the intake stopped: answered 202."""
+    SLOW = "dropped_slow"
+    """Still arriving after ``READ_SECONDS``: answered 408, Graph retries its own."""
 
 
+READ_SECONDS: Final = 3.0
+"""Graph's wait for an answer (then it retries): a body still arriving is no Graph's."""
 MAX_RECEIVING: Final = 2
 """Bodies checked at once: checking waits only on Entra ID's signing keys, or on a
 request a lifecycle notification asks for."""
@@ -156,7 +166,9 @@ class Intake:
         ``Content-Encoding`` that does not decode) is an empty one, which no check
         passes: it is counted as malformed, not left to raise (Home Assistant
         would log the webhook's id with the traceback). A body that decodes to
-        more than it declared must fit the budget as a chunked one would.
+        more than it declared must fit the budget as a chunked one would. One
+        still arriving after ``READ_SECONDS`` lets its reservation go: stalled
+        streams held the budget for as long as their connections stayed open.
         """
         held = reservation(request.headers.get(hdrs.CONTENT_LENGTH, ""), self._limit)
         if held is None:
@@ -167,17 +179,20 @@ class Intake:
             stream = request.content  # a MockRequest makes a new reader at each access
             body = bytearray()
             try:
-                while chunk := await stream.read(held + 1 - len(body)):
-                    body += chunk
-                    if len(body) <= held:
-                        continue
-                    if held == self._limit:
-                        return Refusal.TOO_LARGE
-                    if not self.budget.reserve(self._limit - held):
-                        return Refusal.BUSY
-                    held = self._limit
+                async with asyncio.timeout(READ_SECONDS):
+                    while chunk := await stream.read(held + 1 - len(body)):
+                        body += chunk
+                        if len(body) <= held:
+                            continue
+                        if held == self._limit:
+                            return Refusal.TOO_LARGE
+                        if not self.budget.reserve(self._limit - held):
+                            return Refusal.BUSY
+                        held = self._limit
             except web.RequestPayloadError:
                 body.clear()
+            except TimeoutError:
+                return Refusal.SLOW
             self.budget.give_back(held - len(body))
             held = len(body)
             if not self._enqueue(bytes(body)):
