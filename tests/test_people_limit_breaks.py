@@ -7,6 +7,7 @@ from types import MappingProxyType
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -25,6 +26,7 @@ from tests.test_people_push import (  # noqa: F401 - the fixtures of an account 
     granted_scopes,
     held_resources,
 )
+from tests.test_person_flow import follow_and_start, start
 from tests.test_push import (  # noqa: F401 - the fixtures of an account with push
     cloud,
     cloud_connected,
@@ -76,3 +78,23 @@ async def test_a_person_stored_without_an_object_id_spoils_nobody_else(
     megan.presence.client_sessions["teams"] = ("Busy", "InACall")
     await settle(hass, emulator)
     assert state_of(hass, "sensor.megan_bowen_presence") == "busy"
+
+
+async def test_add_person_past_the_limit_says_how_many_are_followed(
+    hass: HomeAssistant,
+    emulator: GraphEmulator,
+    config_entry: MockConfigEntry,
+) -> None:
+    """An entry restored with 651 people and Instant updates: the abort counts them.
+
+    Not "already follows 649 people": the limit and the count are two numbers.
+    """
+    await follow_and_start(hass, emulator, config_entry, 651, instant_updates=True)
+
+    result = await start(hass, config_entry)
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "instant_updates_full"
+    assert result["description_placeholders"] is not None
+    assert result["description_placeholders"]["people"] == "651"
+    assert result["description_placeholders"]["most"] == "649"
