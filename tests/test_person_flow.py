@@ -318,6 +318,7 @@ async def test_not_loaded(hass: HomeAssistant, config_entry: MockConfigEntry) ->
         "permissions": "Presence.Read.All, User.Read.All",
         "reason": "",
         "most": "649",
+        "people": "0",
     }
 
 

@@ -109,7 +109,7 @@ async def async_setup_entry(
             account.freshness,
             client_id=client_id,
             login_url=endpoints_from_data(entry.data).login_url,
-            people=tuple(account.people.followed) if account.people else (),
+            people=account.people.readable if account.people else (),
         )
         await account.push.async_start()
     else:  # turned off: end what it left in Graph, and what it asked of the user

@@ -23,6 +23,7 @@ from .graph import (
     GraphPresenceClient,
     PresenceChange,
     PresenceSnapshot,
+    is_object_id,
     presence_id_batches,
 )
 from .policy import FAILURES
@@ -190,6 +191,11 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         self.problems = problems
         self.policy = problems.policy
         self.followed: Mapping[str, Person] = followed_people(entry)
+        self.readable: tuple[str, ...] = tuple(
+            user_id for user_id in self.followed if is_object_id(user_id)
+        )
+        """Whom Graph can be asked about: object ids. A person stored by anything
+        else (a subentry made past the flow) is missing, not everyone's failure."""
         account_id = str(entry.unique_id)
         self.devices: Mapping[str, tuple[str, DeviceInfo]] = {
             user_id: person_device(account_id, person)
@@ -208,9 +214,9 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
         if (held := self.policy.held(Operation.READ, started)) is not None:
             return self.problems.read_failed(held, self.data)
         presences: dict[str, PresenceSnapshot] = {}
-        missing: set[str] = set()
+        missing = set(self.followed).difference(self.readable)
         try:
-            for batch in presence_id_batches(self.followed):
+            for batch in presence_id_batches(self.readable):
                 read = await self.client.get_presences(batch)
                 presences.update(
                     (user_id.lower(), snapshot)

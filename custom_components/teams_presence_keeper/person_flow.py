@@ -120,6 +120,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             "permissions": ", ".join(PEOPLE_APP_PERMISSIONS),
             "reason": self._reason,
             "most": str(PUSHED_PEOPLE_AT_MOST),
+            "people": str(len(followed_people(entry))) if entry else "",
             **self._named,
         }
 

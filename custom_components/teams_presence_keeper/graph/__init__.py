@@ -55,6 +55,7 @@ from .people import (
     DirectoryPerson,
     PresenceBatch,
     check_object_id,
+    is_object_id,
     presence_id_batches,
 )
 from .signing_keys import SigningKeys, signing_keys_url
@@ -137,6 +138,7 @@ __all__ = [
     "certificate_refusal",
     "check_object_id",
     "endpoint_url_problem",
+    "is_object_id",
     "new_client_state",
     "presence_id_batches",
     "presences_resource",

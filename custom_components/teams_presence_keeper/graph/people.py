@@ -23,13 +23,18 @@ MAX_PRESENCE_IDS = 650
 _OBJECT_ID = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.IGNORECASE)
 
 
+def is_object_id(user_id: str) -> bool:
+    """Whether ``user_id`` is a directory object id (a GUID), as Graph asks for."""
+    return _OBJECT_ID.fullmatch(user_id) is not None
+
+
 def check_object_id(user_id: str) -> str:
     """Return ``user_id`` if it is a directory object id (a GUID), else refuse it.
 
     Graph's batched read and bulk subscription take object ids only, and a
     subscription's filter quotes them: anything else is refused before sending.
     """
-    if not _OBJECT_ID.fullmatch(user_id):
+    if not is_object_id(user_id):
         raise GraphValidationError(
             "invalid_object_id", f"A user's object id is a GUID, got {user_id!r}"
         )
