@@ -342,8 +342,16 @@ def table(r: dict[str, Any]) -> list[Row]:
     ):
         rows.append(
             Row(
-                f"{label} (500 changes, wall clock)",
-                f"median {r[key]['median']:.1f} ms, p99 {r[key]['p99']:.1f} ms",
+                f"{label} (500 changes, wall clock; until Graph receives it, or a"
+                " newer change merged with it)",
+                f"median {r[key]['median']:.1f} ms, p99 {r[key]['p99']:.1f} ms"
+                + (
+                    f" ({500 - r[key]['changes']} made while Graph asked to wait: the"
+                    " 1,500 presence requests in 30 s were used up, a write and a"
+                    " read a change; they are held and sent when the wait ends)"
+                    if r[key]["changes"] < 500
+                    else ""
+                ),
                 f"median < {LATENCY_TARGET_MS['median']:g} ms,"
                 f" p99 < {LATENCY_TARGET_MS['p99']:g} ms",
                 all(
