@@ -51,25 +51,29 @@ async def test_followed_colleagues_play_their_days_out_of_step() -> None:
     megan = emulator.add_colleague(display_name="Megan Bowen", upn="meganb@x.example")
     lee = emulator.add_colleague(display_name="Lee Gu", upn="leeg@x.example")
     colleague_day = (
-        Step("Busy", "InAMeeting", timedelta(seconds=0.05)),
-        Step("Away", "Away", timedelta(seconds=0.05)),
+        Step("Busy", "InAMeeting", timedelta(seconds=0.2)),
+        Step("Away", "Away", timedelta(seconds=0.2)),
     )
     task = asyncio.create_task(
         simulate_day(emulator, colleagues=(megan, lee), colleague_day=colleague_day)
     )
-    seen: list[tuple[tuple[str, str], tuple[str, str]]] = []
-    for _ in range(200):
+    seen: dict[str, list[tuple[str, str]]] = {megan.id: [], lee.id: []}
+    for _ in range(400):
         await asyncio.sleep(0.005)
-        now = (emulator.presence(megan), emulator.presence(lee))
-        if not seen or seen[-1] != now:
-            seen.append(now)
-        if len(seen) >= 2:
+        for colleague in (megan, lee):
+            # Each plays in a task of its own: their changes land apart, so each is
+            # followed alone (a moment with both Away is no step of either).
+            now = emulator.presence(colleague)
+            if not seen[colleague.id] or seen[colleague.id][-1] != now:
+                seen[colleague.id].append(now)
+        if all(len(states) >= 2 for states in seen.values()):
             break
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
     busy, away = ("Busy", "InAMeeting"), ("Away", "Away")
-    assert seen[:2] == [(busy, away), (away, busy)]
+    assert seen[megan.id][:2] == [busy, away]
+    assert seen[lee.id][:2] == [away, busy]
     assert emulator.presence(megan) == emulator.presence(lee) == ("Offline", "Offline")
 
 
