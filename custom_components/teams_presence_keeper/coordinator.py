@@ -159,12 +159,13 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
         """
         reauthorize = read_people = False
         applied: list[PresenceChange] = []
+        shown_after: dict[str, PresenceSnapshot] = {}
         for item in pushed:
             match item:
                 case PresenceChange() if item.user_id.lower() == self._user_id:
                     self._take_change(item)
                 case PresenceChange():
-                    read_people |= self._take_person_change(item, applied)
+                    read_people |= self._take_person_change(item, applied, shown_after)
                 case LifecycleNotice():
                     reauthorize |= self._take_notice(item)
         if applied and self.people is not None:
@@ -187,28 +188,34 @@ class TeamsPresenceCoordinator(DataUpdateCoordinator[PresenceSnapshot]):
             self._read_for_push()
 
     def _take_person_change(
-        self, change: PresenceChange, applied: list[PresenceChange]
+        self,
+        change: PresenceChange,
+        applied: list[PresenceChange],
+        shown_after: dict[str, PresenceSnapshot],
     ) -> bool:
         """Take a followed person's change, by the same rules kept per person.
 
         Returns whether the people are to be read for it; one to show goes to
-        ``applied``, shown with the rest of the body's. A change of someone no
-        longer followed (from before a reload) is dropped.
+        ``applied``, shown with the rest of the body's, and what it shows of its
+        person to ``shown_after``, which the body's next change of them is judged
+        against. A change of someone no longer followed (from before a reload) is
+        dropped.
         """
         people = self.people
         if people is None or change.user_id.lower() not in people.followed:
             self.freshness.counts["not_followed"] += 1
             return False
         user_id = change.user_id.lower()
-        shown = people.data.presences.get(user_id) if people.data is not None else None
-        for earlier in applied:  # this body's, shown with it
-            if shown is not None and earlier.user_id.lower() == user_id:
-                shown = earlier.applied_to(shown)
+        shown = shown_after.get(user_id)
+        if shown is None and people.data is not None:
+            shown = people.data.presences.get(user_id)
         was_healthy = self.freshness.healthy
         verdict = self.freshness.on_person_change(change, shown, dt_util.utcnow())
         self._follow_push(was_healthy)
         if verdict is Verdict.APPLY:
             applied.append(change)
+            if shown is not None:
+                shown_after[user_id] = change.applied_to(shown)
         if self.freshness.healthy != was_healthy:
             self.async_update_listeners()
         return verdict is Verdict.READ
