@@ -34,7 +34,7 @@ from .const import (
 )
 from .graph import MAX_EXPIRATION_MINUTES, MIN_EXPIRATION_MINUTES
 from .people import followed_people
-from .push_freshness import PUSHED_PEOPLE_AT_MOST
+from .push_freshness import PUSHED_PEOPLE_AT_MOST, pushes_everyone
 
 DEFAULT_OPTIONS: Final = {
     CONF_READ_INTERVAL: DEFAULT_READ_INTERVAL,
@@ -118,9 +118,8 @@ class TeamsPresenceOptionsFlow(OptionsFlowWithReload):
                 for key, (low, high) in RANGES.items()
                 if not low <= user_input[key] <= high
             }
-            if (
-                user_input.get(CONF_INSTANT_UPDATES)
-                and len(people) > PUSHED_PEOPLE_AT_MOST
+            if user_input.get(CONF_INSTANT_UPDATES) and not pushes_everyone(
+                len(people)
             ):
                 errors["base"] = "instant_updates_too_many_people"
             if not errors:

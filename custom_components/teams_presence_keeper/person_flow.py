@@ -47,7 +47,7 @@ from .const import (
 from .graph import DirectoryPerson, GraphPresenceClient
 from .people import followed_people
 from .policy import FAILURES
-from .push_freshness import PUSHED_PEOPLE_AT_MOST
+from .push_freshness import PUSHED_PEOPLE_AT_MOST, pushes_everyone
 from .remedies import Operation, Remedy
 from .runtime import TeamsPresenceAccount, TeamsPresenceConfigEntry
 
@@ -134,7 +134,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         return (
             self.source != SOURCE_RECONFIGURE
             and wants_instant_updates(self._entry)
-            and len(followed_people(self._entry)) >= PUSHED_PEOPLE_AT_MOST
+            and not pushes_everyone(len(followed_people(self._entry)) + 1)
         )
 
     def _abort(self, reason: str) -> SubentryFlowResult:

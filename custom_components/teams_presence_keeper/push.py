@@ -51,7 +51,7 @@ from .push_address import (
     cloud_component,
 )
 from .push_certificates import CertificateRing
-from .push_freshness import PUSHED_PEOPLE_AT_MOST, PushFreshness
+from .push_freshness import PUSHED_PEOPLE_AT_MOST, PushFreshness, pushes_everyone
 from .push_inbox import NotificationInbox
 from .push_intake import max_body_bytes
 from .remedies import Failure, Operation, Remedy
@@ -100,7 +100,7 @@ class PushManager:
         self._user_id: str = entry.data[CONF_USER_ID]
         # Graph names at most 650 ids in a subscription: the account's, then people.
         self._people = tuple(people)[:PUSHED_PEOPLE_AT_MOST]
-        self.carries_all_people = len(people) <= PUSHED_PEOPLE_AT_MOST
+        self.carries_all_people = pushes_everyone(len(people))
         """Whether the subscription names everyone followed; if not, all are polled."""
         if not self.carries_all_people:
             LOGGER.warning(

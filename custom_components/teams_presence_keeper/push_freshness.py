@@ -53,6 +53,11 @@ one subscription an account has, and the account's own is one of them. The flows
 refuse more, so push never leaves anyone to be polled."""
 
 
+def pushes_everyone(people: int) -> bool:
+    """Whether the account's one subscription can carry ``people`` followed, and it."""
+    return people <= PUSHED_PEOPLE_AT_MOST
+
+
 class Verdict(StrEnum):
     """What to do with a notification of a presence change."""
 
