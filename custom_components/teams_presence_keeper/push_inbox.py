@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
+from typing import Final
 
 from aiohttp import web
 from homeassistant.config_entries import ConfigEntry
@@ -25,6 +26,13 @@ from .graph import (
     validation_token,
 )
 from .push_intake import MAX_BODY_BYTES, Intake, Refusal
+
+ANSWERS: Final = {
+    Refusal.TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    Refusal.BUSY: HTTPStatus.ACCEPTED,  # as the rest: Graph wants its 2xx at once
+    Refusal.SLOW: HTTPStatus.REQUEST_TIMEOUT,
+}
+"""What a body not taken is answered."""
 
 type Pushed = PresenceChange | LifecycleNotice
 """What passed the checks: a change of presence, or a lifecycle notice."""
@@ -73,16 +81,10 @@ class NotificationInbox:
         """
         if (token := validation_token(request.query)) is not None:
             return web.Response(text=token, content_type="text/plain")
-        match await self._intake.async_take(request):
-            case Refusal.TOO_LARGE:
-                self.counts[Refusal.TOO_LARGE] += 1
-                return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-            case Refusal.BUSY:
-                self.counts[Refusal.BUSY] += 1
-            case Refusal.SLOW:
-                self.counts[Refusal.SLOW] += 1
-                return web.Response(status=HTTPStatus.REQUEST_TIMEOUT)
-        return web.Response(status=HTTPStatus.ACCEPTED)
+        if (refusal := await self._intake.async_take(request)) is None:
+            return web.Response(status=HTTPStatus.ACCEPTED)
+        self.counts[refusal] += 1
+        return web.Response(status=ANSWERS[refusal])
 
     async def _async_receive(self, body: bytes) -> None:
         """Count what the checks refused; hand on the rest, in order."""
